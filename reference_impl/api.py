@@ -1,0 +1,235 @@
+"""The small API the book's examples use: a decorator that registers them, the run
+context that scales the knobs and hands out data, and the Outcome they return.
+
+An example states the book's numbers (``run.epochs(20)``); the engine decides the
+tier and passes a :class:`Scale`. Nothing here checks anything: the examples only
+observe, and ``conformance`` compares the observations with ``golden/``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+ANY_BACKEND = ("tensorflow", "jax", "torch")
+TIERS = ("smoke", "offline", "book")
+
+
+@dataclass(frozen=True)
+class ExampleSpec:
+    """What the registry knows about one example, before running it."""
+
+    id: str
+    chapter: int
+    section: str
+    title: str
+    datasets: tuple[str, ...]
+    backends: tuple[str, ...]
+    needs: tuple[str, ...]  # pretrained weights or downloads the book tier needs
+    func: Callable[["Run"], None]
+
+    @property
+    def module(self) -> str:
+        return self.func.__module__
+
+
+_EXAMPLES: dict[str, ExampleSpec] = {}
+
+
+def example(
+    id: str,
+    *,
+    section: str,
+    title: str,
+    datasets: tuple[str, ...] = (),
+    backends: tuple[str, ...] = ANY_BACKEND,
+    needs: tuple[str, ...] = (),
+) -> Callable[[Callable[["Run"], None]], Callable[["Run"], None]]:
+    """Register a book example. ``backends`` lists those it runs on; an example
+    that uses TensorFlow directly declares ``backends=("tensorflow",)``."""
+    chapter = int(id[2:4])
+
+    def register(func: Callable[["Run"], None]) -> Callable[["Run"], None]:
+        if id in _EXAMPLES and _EXAMPLES[id].func is not func:
+            raise ValueError(f"example id {id!r} is registered twice")
+        _EXAMPLES[id] = ExampleSpec(
+            id=id,
+            chapter=chapter,
+            section=section,
+            title=title,
+            datasets=tuple(datasets),
+            backends=tuple(backends),
+            needs=tuple(needs),
+            func=func,
+        )
+        return func
+
+    return register
+
+
+def registered_examples() -> dict[str, ExampleSpec]:
+    return dict(_EXAMPLES)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How a tier scales the book's knobs.
+
+    ``epochs`` and ``steps`` are fractions of the book's value (rounded up, at
+    least 1); ``samples`` is the fraction of a dataset's size that a synthetic twin
+    generates. ``max_epochs`` caps the scaled epoch count when set.
+    """
+
+    epochs: float = 1.0
+    steps: float = 1.0
+    samples: float = 1.0
+    max_epochs: int | None = None
+
+    @staticmethod
+    def scaled(value: int, fraction: float) -> int:
+        return max(1, math.ceil(value * fraction))
+
+
+@dataclass
+class ModelFacts:
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    output_shape: Any
+    layer_output_shapes: dict[str, Any]
+    trainable_weight_tensors: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.non_trainable_params,
+            "output_shape": self.output_shape,
+            "layer_output_shapes": self.layer_output_shapes,
+            "trainable_weight_tensors": self.trainable_weight_tensors,
+        }
+
+
+@dataclass
+class Outcome:
+    """What one run of an example observed."""
+
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "models": self.models,
+            "history": self.history,
+            "values": self.values,
+            "data": self.data,
+        }
+
+
+class DatasetUnavailable(Exception):
+    """A dataset the run asked for cannot be had here; the message says how to get it."""
+
+
+class Run:
+    """The context one example runs in: tier, seed, scaled knobs, data, observations."""
+
+    def __init__(
+        self,
+        *,
+        tier: str,
+        seed: int,
+        backend: str,
+        scale: Scale,
+        data_loader: Callable[..., Any],
+    ) -> None:
+        self.tier = tier
+        self.seed = seed
+        self.backend = backend
+        self.scale = scale
+        self._data_loader = data_loader
+        self.outcome = Outcome()
+
+    # -- knobs ---------------------------------------------------------------
+    def epochs(self, book_epochs: int) -> int:
+        n = Scale.scaled(book_epochs, self.scale.epochs)
+        return min(n, self.scale.max_epochs) if self.scale.max_epochs else n
+
+    def steps(self, book_steps: int) -> int:
+        return Scale.scaled(book_steps, self.scale.steps)
+
+    # -- data ----------------------------------------------------------------
+    def data(self, name: str, **options: Any) -> Any:
+        """The dataset ``name`` as this tier provides it (the book's files, a real
+        offline substitute, or a synthetic twin), in the book's layout."""
+        loaded = self._data_loader(
+            name, tier=self.tier, seed=self.seed, samples=self.scale.samples, **options
+        )
+        self.outcome.data[name] = loaded.provenance
+        return loaded.value
+
+    # -- observations --------------------------------------------------------
+    def model(self, name: str, model: Any) -> Any:
+        """Record a built model's architecture facts; returns the model."""
+        self.outcome.models[name] = model_facts(model).to_json()
+        return model
+
+    def history(self, name: str, history: Any) -> Any:
+        """Record a training history (a Keras ``History`` or a dict of lists)."""
+        logs = getattr(history, "history", history)
+        self.outcome.history[name] = {k: [float(v) for v in vs] for k, vs in logs.items()}
+        return history
+
+    def value(self, name: str, value: Any) -> Any:
+        """Record a named value (a metric, a shape, a gradient); returns it."""
+        self.outcome.values[name] = to_jsonable(value)
+        return value
+
+
+def model_facts(model: Any) -> ModelFacts:
+    def count(weights: list[Any]) -> int:
+        return int(sum(math.prod(w.shape) for w in weights))
+
+    layer_shapes = {}
+    for layer in model.layers:
+        try:
+            layer_shapes[layer.name] = shape_to_json(layer.output.shape)
+        except (AttributeError, ValueError):  # subclassed or unbuilt layers have no symbolic output
+            continue
+    try:
+        output_shape = shape_to_json(model.output.shape)
+    except (AttributeError, ValueError):
+        output_shape = None
+    return ModelFacts(
+        params=count(model.weights),
+        trainable_params=count(model.trainable_weights),
+        non_trainable_params=count(model.non_trainable_weights),
+        output_shape=output_shape,
+        layer_output_shapes=layer_shapes,
+        trainable_weight_tensors=len(model.trainable_weights),
+    )
+
+
+def shape_to_json(shape: Any) -> list[int | None]:
+    return [None if d is None else int(d) for d in tuple(shape)]
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain-JSON form of numbers, arrays, tensors, tuples and dicts of them."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "numpy") and callable(value.numpy):  # eager tensors, variables
+        value = value.numpy()
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    if hasattr(value, "__array__"):  # jax arrays
+        import numpy as np
+
+        return np.asarray(value).tolist()
+    raise TypeError(f"cannot record a value of type {type(value).__name__}")
