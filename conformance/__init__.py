@@ -1,0 +1,1 @@
+"""The conformance engine: runs the book's examples and checks them against golden results."""

@@ -1,0 +1,225 @@
+"""Outcome × expectation → verdict.
+
+Paths address an Outcome's JSON form: ``models.model.params``, ``history.fit.val_loss``,
+``values.test_acc``, ``values.grad_shapes[0]``. A suffix ``:first``, ``:last``, ``:min``,
+``:max``, ``:len`` reduces a list.
+
+Kinds:
+  exact      actual == value (numbers, strings, shapes)
+  approx     |actual - value| <= atol + rtol * |value|
+  threshold  min <= actual <= max (either bound optional)
+  falls      a per-epoch series ends below where it starts and its Spearman rank
+             correlation with the epoch is <= -min_rank_corr (default 0.5)
+  rises      the mirror image of falls
+  best_epoch the 1-based epoch of the series' min (or max) lies inside window
+  compare    left op right, at least ``by`` apart when ``by`` is given
+  envelope   every epoch of the series lies inside [lower[i], upper[i]]
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from scipy import stats
+
+from conformance.golden import Expectation
+
+_REDUCERS: dict[str, Callable[[list[Any]], Any]] = {
+    "first": lambda xs: xs[0],
+    "last": lambda xs: xs[-1],
+    "min": min,
+    "max": max,
+    "len": len,
+}
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
+_INDEX = re.compile(r"^(?P<key>[^\[\]]+)((?:\[-?\d+\])*)$")
+
+
+class MissingObservation(Exception):
+    pass
+
+
+@dataclass
+class CheckResult:
+    name: str
+    kind: str
+    status: str  # passed | failed
+    expected: str
+    actual: Any
+    source: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "expected": self.expected,
+            "actual": self.actual,
+            "source": self.source,
+            "message": self.message,
+        }
+
+
+def resolve(observed: dict[str, Any], path: str) -> Any:
+    """The value at ``path`` in an Outcome's JSON form."""
+    path, _, reducer = path.partition(":")
+    value: Any = observed
+    for part in path.split("."):
+        match = _INDEX.match(part)
+        if not match:
+            raise MissingObservation(f"malformed path segment {part!r} in {path!r}")
+        key = match.group("key")
+        if not isinstance(value, dict) or key not in value:
+            known = ", ".join(sorted(value)) if isinstance(value, dict) else type(value).__name__
+            raise MissingObservation(f"nothing observed at {path!r}: no {key!r} (have: {known})")
+        value = value[key]
+        for index in re.findall(r"\[(-?\d+)\]", part):
+            try:
+                value = value[int(index)]
+            except (IndexError, TypeError, KeyError) as error:
+                raise MissingObservation(f"nothing observed at {path!r}: index {index} ({error})") from error
+    if reducer:
+        if reducer not in _REDUCERS:
+            raise MissingObservation(f"unknown reducer ':{reducer}' (known: {', '.join(_REDUCERS)})")
+        if not isinstance(value, list) or not value:
+            raise MissingObservation(f"':{reducer}' needs a non-empty list at {path!r}, got {value!r}")
+        value = _REDUCERS[reducer](value)
+    return value
+
+
+def evaluate(expectation: Expectation, observed: dict[str, Any], source: str) -> CheckResult:
+    """Judge one expectation (overrides already resolved) against an Outcome's JSON form."""
+    f = expectation.fields
+    try:
+        passed, expected, actual, detail = _JUDGES[expectation.kind](f, observed)
+    except MissingObservation as missing:
+        passed, expected, actual, detail = False, _describe(expectation), None, str(missing)
+    except (TypeError, ValueError) as error:
+        passed, expected, actual, detail = False, _describe(expectation), None, f"cannot compare: {error}"
+    status = "passed" if passed else "failed"
+    message = f"{expectation.name}: {status}; expected {expected}, actual {_short(actual)}"
+    if detail:
+        message += f" ({detail})"
+    message += f" [source: {source}]"
+    if not passed and expectation.why:
+        message += f" [why this bound: {expectation.why}]"
+    return CheckResult(expectation.name, expectation.kind, status, expected, actual, source, message)
+
+
+def _describe(expectation: Expectation) -> str:
+    return f"{expectation.kind} {expectation.fields}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{path} is {value!r}, not a number")
+    return float(value)
+
+
+def _series(value: Any, path: str) -> list[float]:
+    if not isinstance(value, list) or len(value) < 2:
+        raise TypeError(f"{path} must be a per-epoch series of at least 2 values, got {value!r}")
+    return [_number(v, path) for v in value]
+
+
+def _exact(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
+    actual = resolve(observed, f["path"])
+    return actual == f["value"], f"{f['path']} == {f['value']!r}", actual, ""
+
+
+def _approx(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
+    actual = _number(resolve(observed, f["path"]), f["path"])
+    rtol, atol = f.get("rtol", 0.0), f.get("atol", 0.0)
+    tolerance = atol + rtol * abs(f["value"])
+    ok = math.isfinite(actual) and abs(actual - f["value"]) <= tolerance
+    return ok, f"{f['path']} == {f['value']} ± {tolerance:.4g}", actual, f"off by {actual - f['value']:+.4g}"
+
+
+def _threshold(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
+    actual = _number(resolve(observed, f["path"]), f["path"])
+    low, high = f.get("min", -math.inf), f.get("max", math.inf)
+    ok = math.isfinite(actual) and low <= actual <= high
+    bounds = " and ".join(
+        part for part in (f">= {low}" if "min" in f else "", f"<= {high}" if "max" in f else "") if part
+    )
+    return ok, f"{f['path']} {bounds}", actual, ""
+
+
+def _monotone(sign: int) -> Callable[[dict[str, Any], dict[str, Any]], tuple[bool, str, Any, str]]:
+    word = "falls" if sign < 0 else "rises"
+
+    def judge(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
+        series = _series(resolve(observed, f["path"]), f["path"])
+        min_corr = f.get("min_rank_corr", 0.5)
+        if len(set(series)) == 1:
+            corr = 0.0
+        else:
+            corr = float(stats.spearmanr(range(len(series)), series).statistic)
+        ends_right = (series[-1] < series[0]) if sign < 0 else (series[-1] > series[0])
+        ok = ends_right and all(math.isfinite(v) for v in series) and sign * corr >= min_corr
+        expected = (
+            f"{f['path']} {word}: last {'<' if sign < 0 else '>'} first and rank correlation "
+            f"with epoch {'<=' if sign < 0 else '>='} {sign * min_corr:+g}"
+        )
+        detail = f"first {series[0]:.4g}, last {series[-1]:.4g}, rank correlation {corr:+.2f}"
+        return ok, expected, series, detail
+
+    return judge
+
+
+def _best_epoch(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
+    series = _series(resolve(observed, f["path"]), f["path"])
+    pick = min if f["mode"] == "min" else max
+    finite = [v for v in series if math.isfinite(v)]
+    if not finite:
+        raise TypeError(f"{f['path']} has no finite value")
+    epoch = series.index(pick(finite)) + 1
+    first, last = f["window"]
+    detail = f"{f['mode']} {pick(finite):.4g} at epoch {epoch} of {len(series)}"
+    return first <= epoch <= last, f"{f['mode']} of {f['path']} in epochs {first}–{last}", epoch, detail
+
+
+def _compare(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
+    left, right = resolve(observed, f["left"]), resolve(observed, f["right"])
+    op, by = f["op"], f.get("by", 0)
+    if by:
+        left_n, right_n = _number(left, f["left"]), _number(right, f["right"])
+        shifted = {"<": right_n - by, "<=": right_n - by, ">": right_n + by, ">=": right_n + by}
+        ok = _OPS[op](left_n, shifted.get(op, right_n))
+        expected = f"{f['left']} {op} {f['right']} by at least {by}"
+    else:
+        ok = _OPS[op](left, right)
+        expected = f"{f['left']} {op} {f['right']}"
+    return bool(ok), expected, {"left": left, "right": right}, ""
+
+
+def _envelope(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
+    series = _series(resolve(observed, f["path"]), f["path"])
+    lower, upper = f["lower"], f["upper"]
+    if len(series) != len(lower):
+        raise TypeError(f"{f['path']} has {len(series)} epochs, the envelope {len(lower)}")
+    outside = [i + 1 for i, (v, lo, hi) in enumerate(zip(series, lower, upper)) if not lo <= v <= hi]
+    detail = f"outside the band at epochs {outside}" if outside else ""
+    return not outside, f"{f['path']} inside its per-epoch band", series, detail
+
+
+_JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], tuple[bool, str, Any, str]]] = {
+    "exact": _exact,
+    "approx": _approx,
+    "threshold": _threshold,
+    "falls": _monotone(-1),
+    "rises": _monotone(+1),
+    "best_epoch": _best_epoch,
+    "compare": _compare,
+    "envelope": _envelope,
+}

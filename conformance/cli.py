@@ -1,0 +1,168 @@
+"""``python -m conformance``: list, run, profile, record and validate the book's examples."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from conformance import backend, golden, registry
+from conformance.runner import PRECISIONS
+from reference_impl.api import TIERS
+
+EPILOG = """examples:
+  python -m conformance list
+  python -m conformance run                                # smoke tier, every example
+  python -m conformance run --tier offline --examples 'ch02*'
+  python -m conformance run --backend jax --examples 'ch02*,ch03*'
+  python -m conformance record --tier smoke --examples ch02_mnist_dense --seeds 0,1,2
+  python -m conformance profile
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    args, passthrough = parser.parse_known_args(argv)
+    args.argv = argv
+    if passthrough and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
+    try:
+        return args.handler(args, passthrough)
+    except (backend.BackendError, golden.GoldenError, registry.SelectionError, ValueError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance",
+        description="Run the book's examples (Deep Learning with R/Python, 2nd ed.) and check them "
+                    "against golden results.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="show every example with its chapter, data and tiers")
+    listing.add_argument("--examples", help="comma-separated id globs")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=_list)
+
+    run = commands.add_parser(
+        "run", help="run examples as a pytest session and check them; exits non-zero on any failure",
+        description="Run examples and check them against golden/. Unknown options pass through to pytest "
+                    "(e.g. --junitxml=report.xml, -x, -m ch02).")
+    _add_run_options(run)
+    run.add_argument("--workers", default="auto", help="pytest-xdist workers: a number or 'auto' (default)")
+    run.add_argument("--results-dir", default="results", help="where run files go (default: results/)")
+    run.add_argument("--run-id", help="name for the run file (default: time-tier-backend-random)")
+    run.set_defaults(handler=_run)
+
+    prof = commands.add_parser("profile", help="print this machine's hardware/software profile and its id")
+    prof.add_argument("--backend", choices=backend.BACKENDS, default=None)
+    prof.set_defaults(handler=_profile)
+
+    record = commands.add_parser(
+        "record", help="re-record measured values in golden files from real runs, with provenance",
+        description="Runs each example once per seed and rewrites the expectations that cite a recorded-run "
+                    "source of this tier (exact/approx values, threshold bounds with their margin, envelopes), "
+                    "then stamps that source with the command, seeds, versions, profile and date.")
+    _add_run_options(record)
+    record.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    record.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
+    record.set_defaults(handler=_record)
+
+    validate = commands.add_parser("validate", help="check every golden file against the schema")
+    validate.add_argument("--golden-dir", default=None)
+    validate.set_defaults(handler=_validate)
+    return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--examples", help="comma-separated id globs, e.g. 'ch02*' (default: all)")
+    parser.add_argument("--tier", choices=TIERS, default="smoke", help="default: smoke")
+    parser.add_argument("--backend", choices=backend.BACKENDS, default=None,
+                        help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
+    parser.add_argument("--seed", type=int, default=0, help="default: 0")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
+    parser.add_argument("--devices", type=int, default=1, help="data-parallel devices (CPU: emulated)")
+    parser.add_argument("--golden-dir", default=None, help="default: the project's golden/")
+
+
+def _list(args: argparse.Namespace, _: list[str]) -> int:
+    rows = []
+    for spec in registry.select(args.examples):
+        rows.append({
+            "id": spec.id, "chapter": spec.chapter, "section": spec.section, "title": spec.title,
+            "datasets": list(spec.datasets), "tiers": list(registry.tiers_of(spec)),
+            "backends": list(spec.backends), "needs": list(spec.needs),
+        })
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    columns = ("id", "ch", "section", "data", "tiers", "backends", "needs", "title")
+    table = [[r["id"], str(r["chapter"]), r["section"], ",".join(r["datasets"]) or "(inline)",
+              ",".join(r["tiers"]), "any" if len(r["backends"]) > 1 else ",".join(r["backends"]),
+              ",".join(r["needs"]) or "-", r["title"]] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for row in table:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    print(f"{len(rows)} examples")
+    return 0
+
+
+def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
+    import pytest
+
+    chosen_backend = args.backend or backend.current()
+    backend.require_installed(chosen_backend)
+    backend.select(chosen_backend)
+    selected = registry.select(args.examples)  # fail fast on a pattern that matches nothing
+    workers = min(len(selected), os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
+    suite = Path(__file__).with_name("suite.py")
+    pytest_args = [
+        str(suite), "-p", "conformance.plugin", "-p", "no:cacheprovider", "--rootdir", os.getcwd(),
+        "--tier", args.tier, "--backend", chosen_backend, "--seed", str(args.seed),
+        "--precision", args.precision, "--devices", str(args.devices), "--results-dir", args.results_dir,
+        "-n", str(workers if workers > 1 else 0), "-o", "console_output_style=progress", "-rfEs",
+    ]
+    for option, value in (("--examples", args.examples), ("--golden-dir", args.golden_dir),
+                          ("--run-id", args.run_id)):
+        if value:
+            pytest_args += [option, value]
+    return int(pytest.main(pytest_args + passthrough))
+
+
+def _profile(args: argparse.Namespace, _: list[str]) -> int:
+    from conformance.profile import fingerprint
+
+    print(json.dumps(fingerprint(args.backend), indent=1))
+    return 0
+
+
+def _record(args: argparse.Namespace, _: list[str]) -> int:
+    from conformance import record
+
+    chosen_backend = args.backend or backend.current()
+    backend.select(chosen_backend)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    command = "python -m conformance " + shlex.join(args.argv)
+    return record.record(args.examples, tier=args.tier, backend=chosen_backend, seeds=seeds,
+                         precision=args.precision, devices=args.devices, command=command,
+                         golden_dir=Path(args.golden_dir) if args.golden_dir else None, dry_run=args.dry_run)
+
+
+def _validate(args: argparse.Namespace, _: list[str]) -> int:
+    directory = Path(args.golden_dir) if args.golden_dir else golden.golden_dir()
+    problems = 0
+    for path in sorted(directory.glob("*.json")):
+        try:
+            golden.load(path.stem, directory)
+        except golden.GoldenError as error:
+            problems += 1
+            print(f"error: {error}", file=sys.stderr)
+    print(f"{len(list(directory.glob('*.json')))} golden files, {problems} with problems")
+    return 1 if problems else 0

@@ -1,0 +1,88 @@
+"""One device or several, through each framework's own engine.
+
+TensorFlow: ``tf.distribute.MirroredStrategy``; JAX: ``keras.distribution.DataParallel``.
+On a machine with fewer accelerators than asked for, the CPU is split into N
+emulated devices (TensorFlow logical devices; XLA's host platform device count),
+so the multi-device code path runs in CI. Emulation must be arranged before the
+framework starts: call :func:`prepare` before Keras is imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator
+
+
+class DeviceError(Exception):
+    pass
+
+
+def prepare(count: int, backend: str) -> None:
+    """Arrange ``count`` devices for ``backend``; call before Keras is imported."""
+    if count < 1:
+        raise DeviceError(f"device count must be at least 1, got {count}")
+    if count == 1:
+        return
+    if backend == "jax":
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_force_host_platform_device_count" not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        if len(tf.config.list_physical_devices("GPU")) >= count:
+            return
+        cpus = tf.config.list_physical_devices("CPU")
+        try:
+            tf.config.set_logical_device_configuration(
+                cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+            )
+        except RuntimeError as error:  # the runtime started before we could split the CPU
+            raise DeviceError(f"cannot emulate {count} CPU devices: TensorFlow already started ({error})") from error
+
+
+def _tensorflow_devices(count: int) -> list[str]:
+    import tensorflow as tf
+
+    for kind in ("GPU", "CPU"):
+        found = tf.config.list_logical_devices(kind)
+        if len(found) >= count:
+            return [device.name for device in found[:count]]
+    raise DeviceError(f"TensorFlow sees fewer than {count} devices; call devices.prepare() before Keras starts")
+
+
+def _jax_devices(count: int) -> list[object]:
+    import jax
+
+    devices = jax.devices()
+    if len(devices) < count:
+        raise DeviceError(
+            f"JAX sees {len(devices)} device(s), {count} asked for; for CPU emulation set "
+            f"XLA_FLAGS=--xla_force_host_platform_device_count={count} before JAX starts"
+        )
+    return devices[:count]
+
+
+@contextlib.contextmanager
+def scope(count: int, backend: str) -> Iterator[int]:
+    """Run the body data-parallel over ``count`` devices; yields the replica count."""
+    if count == 1:
+        yield 1
+        return
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy(devices=_tensorflow_devices(count))
+        with strategy.scope():
+            yield strategy.num_replicas_in_sync
+    elif backend == "jax":
+        import keras
+
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=_jax_devices(count)))
+        try:
+            yield count
+        finally:
+            keras.distribution.set_distribution(None)
+    else:
+        raise DeviceError(f"several devices are not supported on backend {backend!r}")

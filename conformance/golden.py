@@ -1,0 +1,281 @@
+"""Golden files: what each example must show, as data, with the provenance of every number.
+
+Schema (``golden/<example-id>.json``, ``schema_version`` 1)::
+
+    {
+      "schema_version": 1,
+      "example": "ch02_mnist_dense",
+      "sources": {                                 # every expectation names one of these
+        "catalog": {"kind": "book", "ref": "book-catalog.md ch02_mnist_dense: ..."},
+        "s-kr":    {"kind": "reference", "ref": "catalog: [run] S-KR test 0.9800"},
+        "arch":    {"kind": "computed", "ref": "784*512+512 + 512*10+10"},
+        "run-smoke": {"kind": "run", "command": "...", "tier": "smoke", "seeds": [0],
+                      "backend": "tensorflow", "versions": {...}, "profile": "...", "date": "..."}
+      },
+      "expectations": [ ... ],                      # checked in every tier (architecture)
+      "tiers": {
+        "smoke":   {"scale": {"epochs": 1.0, "samples": 0.1}, "expectations": [ ... ]},
+        "offline": { ... },
+        "book":    { ... }
+      }
+    }
+
+An expectation is ``{"kind": K, "source": S, "name": optional, "why": optional,
+"overrides": optional, ...fields of K}``; the kinds and their fields are in
+:data:`KIND_FIELDS` (see ``conformance.checks`` for what each means).
+
+Overrides: ``"overrides": [{"when": {"backend": "jax"}, "set": {"min": 0.8}}, ...]``.
+``when`` may name ``backend``, ``profile`` (an fnmatch pattern of the profile id), or
+both. Precedence: every matching override applies, least specific first — backend,
+then profile, then both — so the most specific one wins; equal ones apply in file order.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reference_impl.api import TIERS, Scale
+
+SCHEMA_VERSION = 1
+SOURCE_KINDS = {"book", "reference", "computed", "run"}  # reference: a third-party run the catalog cites
+RUN_SOURCE_FIELDS = ("command", "tier", "seeds", "backend", "versions", "profile", "date")
+
+# kind → (required fields, optional fields)
+KIND_FIELDS: dict[str, tuple[set[str], set[str]]] = {
+    "exact": ({"path", "value"}, set()),
+    "approx": ({"path", "value"}, {"rtol", "atol"}),
+    "threshold": ({"path"}, {"min", "max", "margin"}),
+    "falls": ({"path"}, {"min_rank_corr"}),
+    "rises": ({"path"}, {"min_rank_corr"}),
+    "best_epoch": ({"path", "mode", "window"}, set()),
+    "compare": ({"left", "op", "right"}, {"by"}),
+    "envelope": ({"path", "lower", "upper"}, {"margin"}),
+}
+MEASURED_FIELDS = ("value", "min", "max", "lower", "upper")  # what `record` writes
+COMMON_FIELDS = {"kind", "source", "name", "why", "overrides"}
+COMPARE_OPS = {"<", "<=", ">", ">=", "==", "!="}
+
+
+class GoldenError(Exception):
+    """A golden file that cannot be used; the message names the file, the field and the problem."""
+
+    def __init__(self, path: Path | str, field: str, problem: str) -> None:
+        super().__init__(f"{path}: {field}: {problem}")
+        self.path, self.field, self.problem = str(path), field, problem
+
+
+@dataclass
+class Expectation:
+    kind: str
+    source: str
+    fields: dict[str, Any]
+    name: str
+    why: str = ""
+    overrides: list[dict[str, Any]] = field(default_factory=list)
+
+    def resolved(self, *, backend: str, profile_id: str) -> "Expectation":
+        """This expectation with the overrides that match ``backend`` and ``profile_id`` applied."""
+        matching = []
+        for order, override in enumerate(self.overrides):
+            when = override["when"]
+            if "backend" in when and when["backend"] != backend:
+                continue
+            if "profile" in when and not fnmatch.fnmatchcase(profile_id, when["profile"]):
+                continue
+            specificity = ("backend" in when) + 2 * ("profile" in when)
+            matching.append((specificity, order, override["set"]))
+        fields = dict(self.fields)
+        for _, _, replacement in sorted(matching, key=lambda m: m[:2]):
+            fields.update(replacement)
+        return Expectation(self.kind, self.source, fields, self.name, self.why)
+
+
+@dataclass
+class Golden:
+    path: Path
+    example: str
+    sources: dict[str, dict[str, Any]]
+    expectations: list[Expectation]
+    tiers: dict[str, dict[str, Any]]
+    raw: dict[str, Any]
+
+    def scale(self, tier: str) -> Scale:
+        return Scale(**self.tiers.get(tier, {}).get("scale", {}))
+
+    def expectations_for(self, tier: str) -> list[Expectation]:
+        return self.expectations + self.tiers.get(tier, {}).get("expectations", [])
+
+    def describe_source(self, key: str) -> str:
+        source = self.sources[key]
+        if source["kind"] == "run":
+            seeds = ",".join(str(s) for s in source["seeds"])
+            return (
+                f"run '{key}': {source['tier']} tier, seeds {seeds}, {source['backend']}, "
+                f"profile {source['profile']}, {source['date']} ({self.path.name})"
+            )
+        return f"{source['kind']} '{key}': {source['ref']} ({self.path.name})"
+
+
+def golden_dir() -> Path:
+    """The project's golden/ folder: beside the packages in a checkout, or ``$CONFORMANCE_GOLDEN``."""
+    import os
+
+    if "CONFORMANCE_GOLDEN" in os.environ:
+        return Path(os.environ["CONFORMANCE_GOLDEN"])
+    here = Path(__file__).resolve().parent.parent / "golden"
+    if here.is_dir():
+        return here
+    return Path.cwd() / "golden"
+
+
+def golden_path(example_id: str, directory: Path | None = None) -> Path:
+    return (directory or golden_dir()) / f"{example_id}.json"
+
+
+def load(example_id: str, directory: Path | None = None, *, pending_ok: bool = False) -> Golden:
+    """The golden file of ``example_id``, validated. ``pending_ok`` admits run-sourced
+    values not recorded yet (``null``), which only ``record`` may do."""
+    path = golden_path(example_id, directory)
+    if not path.exists():
+        raise GoldenError(path, "(file)", f"no golden file for example {example_id!r}")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise GoldenError(path, "(file)", f"not valid JSON: {error}") from error
+    golden = parse(raw, path, pending_ok=pending_ok)
+    if golden.example != example_id:
+        raise GoldenError(path, "example", f"is {golden.example!r}, but the file is named for {example_id!r}")
+    return golden
+
+
+def parse(raw: Any, path: Path, *, pending_ok: bool = False) -> Golden:
+    """Validate ``raw`` against the schema; every problem names its field."""
+    _require(isinstance(raw, dict), path, "(top level)", "must be a JSON object")
+    _require(raw.get("schema_version") == SCHEMA_VERSION, path, "schema_version", f"must be {SCHEMA_VERSION}")
+    _require(isinstance(raw.get("example"), str), path, "example", "must be a string (the example id)")
+    unknown = set(raw) - {"schema_version", "example", "sources", "expectations", "tiers", "notes"}
+    _require(not unknown, path, ", ".join(sorted(unknown)), "unknown top-level field")
+    sources = raw.get("sources")
+    _require(isinstance(sources, dict), path, "sources", "must be an object of named sources")
+    for key, source in sources.items():
+        _check_source(source, path, f"sources.{key}")
+    expectations = _parse_expectations(raw.get("expectations", []), sources, path, "expectations", pending_ok)
+    tiers = raw.get("tiers", {})
+    _require(isinstance(tiers, dict), path, "tiers", "must be an object keyed by tier")
+    parsed_tiers: dict[str, dict[str, Any]] = {}
+    for tier, body in tiers.items():
+        where = f"tiers.{tier}"
+        _require(tier in TIERS, path, where, f"unknown tier (known: {', '.join(TIERS)})")
+        _require(isinstance(body, dict), path, where, "must be an object")
+        unknown = set(body) - {"scale", "expectations"}
+        _require(not unknown, path, f"{where}.{','.join(sorted(unknown))}", "unknown field")
+        scale = body.get("scale", {})
+        _check_scale(scale, path, f"{where}.scale")
+        parsed_tiers[tier] = {
+            "scale": scale,
+            "expectations": _parse_expectations(body.get("expectations", []), sources, path, f"{where}.expectations",
+                                                pending_ok),
+        }
+    return Golden(path, raw["example"], sources, expectations, parsed_tiers, raw)
+
+
+def _require(condition: bool, path: Path, field: str, problem: str) -> None:
+    if not condition:
+        raise GoldenError(path, field, problem)
+
+
+def _check_source(source: Any, path: Path, where: str) -> None:
+    _require(isinstance(source, dict), path, where, "must be an object")
+    kind = source.get("kind")
+    _require(kind in SOURCE_KINDS, path, f"{where}.kind", f"must be one of {sorted(SOURCE_KINDS)}, got {kind!r}")
+    if kind == "run":
+        for name in RUN_SOURCE_FIELDS:
+            _require(name in source, path, f"{where}.{name}", "a recorded run must say this")
+    else:
+        _require(isinstance(source.get("ref"), str) and source["ref"], path, f"{where}.ref", "must cite where it came from")
+
+
+def _check_scale(scale: Any, path: Path, where: str) -> None:
+    _require(isinstance(scale, dict), path, where, "must be an object")
+    allowed = set(Scale.__dataclass_fields__)
+    for key, value in scale.items():
+        _require(key in allowed, path, f"{where}.{key}", f"unknown knob (known: {', '.join(sorted(allowed))})")
+        _require(isinstance(value, (int, float)) and value > 0, path, f"{where}.{key}", "must be a positive number")
+
+
+def _parse_expectations(items: Any, sources: dict[str, Any], path: Path, where: str,
+                        pending_ok: bool) -> list[Expectation]:
+    _require(isinstance(items, list), path, where, "must be a list")
+    return [_parse_expectation(item, sources, path, f"{where}[{i}]", pending_ok) for i, item in enumerate(items)]
+
+
+def _parse_expectation(item: Any, sources: dict[str, Any], path: Path, where: str, pending_ok: bool) -> Expectation:
+    _require(isinstance(item, dict), path, where, "must be an object")
+    kind = item.get("kind")
+    _require(kind in KIND_FIELDS, path, f"{where}.kind", f"must be one of {sorted(KIND_FIELDS)}, got {kind!r}")
+    required, optional = KIND_FIELDS[kind]
+    for name in sorted(required):
+        _require(name in item, path, f"{where}.{name}", f"required for kind {kind!r}")
+    unknown = set(item) - required - optional - COMMON_FIELDS
+    _require(not unknown, path, f"{where}.{','.join(sorted(unknown))}", f"not a field of kind {kind!r}")
+    source = item.get("source")
+    _require(source in sources, path, f"{where}.source", f"{source!r} is not one of the file's sources")
+    fields = {k: v for k, v in item.items() if k not in COMMON_FIELDS}
+    pending = [k for k in MEASURED_FIELDS if k in fields and fields[k] is None]
+    if pending:
+        _require(sources[source]["kind"] == "run", path, f"{where}.{pending[0]}", "is null, and only a recorded run may fill it")
+        _require(pending_ok, path, f"{where}.{pending[0]}",
+                 f"not recorded yet; run 'python -m conformance record --examples {path.stem}' for its tier")
+    else:
+        _check_kind_fields(kind, fields, path, where)
+    overrides = item.get("overrides", [])
+    _require(isinstance(overrides, list), path, f"{where}.overrides", "must be a list")
+    for i, override in enumerate(overrides):
+        at = f"{where}.overrides[{i}]"
+        _require(isinstance(override, dict) and set(override) == {"when", "set"}, path, at, "must be {when, set}")
+        when = override["when"]
+        _require(isinstance(when, dict) and when and set(when) <= {"backend", "profile"}, path, f"{at}.when",
+                 "must name backend and/or profile")
+        _require(isinstance(override["set"], dict) and set(override["set"]) <= required | optional, path,
+                 f"{at}.set", f"may only set fields of kind {kind!r}")
+    name = item.get("name") or _default_name(kind, fields)
+    return Expectation(kind, source, fields, name, item.get("why", ""), overrides)
+
+
+def _check_kind_fields(kind: str, fields: dict[str, Any], path: Path, where: str) -> None:
+    number = (int, float)
+    if kind == "approx":
+        _require(isinstance(fields["value"], number), path, f"{where}.value", "must be a number")
+        for tol in ("rtol", "atol"):
+            _require(isinstance(fields.get(tol, 0), number) and fields.get(tol, 0) >= 0, path, f"{where}.{tol}",
+                     "must be a non-negative number")
+    elif kind == "threshold":
+        _require("min" in fields or "max" in fields, path, where, "a threshold needs min and/or max")
+        for bound in ("min", "max"):
+            _require(isinstance(fields.get(bound, 0), number), path, f"{where}.{bound}", "must be a number")
+    elif kind in ("falls", "rises"):
+        corr = fields.get("min_rank_corr", 0.5)
+        _require(isinstance(corr, number) and 0 <= corr <= 1, path, f"{where}.min_rank_corr", "must be in [0, 1]")
+    elif kind == "best_epoch":
+        _require(fields["mode"] in ("min", "max"), path, f"{where}.mode", "must be 'min' or 'max'")
+        window = fields["window"]
+        _require(isinstance(window, list) and len(window) == 2 and all(isinstance(w, int) for w in window)
+                 and 1 <= window[0] <= window[1], path, f"{where}.window", "must be [first, last] epochs, 1-based")
+    elif kind == "compare":
+        _require(fields["op"] in COMPARE_OPS, path, f"{where}.op", f"must be one of {sorted(COMPARE_OPS)}")
+    elif kind == "envelope":
+        lower, upper = fields["lower"], fields["upper"]
+        _require(isinstance(lower, list) and isinstance(upper, list) and len(lower) == len(upper), path,
+                 f"{where}.lower/upper", "must be lists of equal length")
+        _require(all(lo <= hi for lo, hi in zip(lower, upper)), path, f"{where}.lower/upper",
+                 "every lower bound must be <= its upper bound")
+
+
+def _default_name(kind: str, fields: dict[str, Any]) -> str:
+    if kind == "compare":
+        return f"{fields['left']} {fields['op']} {fields['right']}"
+    return f"{kind} {fields['path']}"

@@ -1,0 +1,115 @@
+"""Re-recording measured values in golden files from real runs, never by hand.
+
+Only expectations that cite a ``run`` source of the recorded tier change:
+
+* ``exact``     — the value every seed observed (seeds that disagree are an error);
+* ``approx``    — the mean over seeds (its tolerances stay);
+* ``threshold`` — ``min`` becomes the lowest observation minus ``margin``, ``max`` the
+                  highest plus ``margin`` (only the bounds the expectation has);
+* ``envelope``  — per epoch, the lowest and highest observation, widened by ``margin``.
+
+Structural kinds (falls, rises, best_epoch, compare) hold no measured number. The
+source is then stamped with the command, seeds, backend, versions, profile and date.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import statistics
+from pathlib import Path
+from typing import Any
+
+from conformance import checks, golden, profile, registry
+from conformance.store import write_json_atomically
+from conformance.runner import Settings, execute, skip_reason
+
+
+class RecordError(Exception):
+    pass
+
+
+def record(patterns: str | None, *, tier: str, backend: str, seeds: list[int], precision: str, devices: int,
+           command: str, golden_dir: Path | None = None, dry_run: bool = False) -> int:
+    fingerprint = profile.fingerprint(backend)
+    problems = 0
+    for spec in registry.select(patterns):
+        settings = Settings(tier=tier, backend=backend, precision=precision, devices=devices, seed=seeds[0])
+        reason = skip_reason(spec, settings)
+        if reason:
+            print(f"{spec.id}: skipped ({reason})")
+            continue
+        current = golden.load(spec.id, golden_dir, pending_ok=True)
+        keys = [k for k, s in current.sources.items() if s["kind"] == "run" and s["tier"] == tier]
+        if not keys:
+            print(f"{spec.id}: nothing to record (no run source for tier {tier})")
+            continue
+        observations = [
+            execute(spec, Settings(tier=tier, backend=backend, precision=precision, devices=devices, seed=seed),
+                    current.scale(tier)).outcome.to_json()
+            for seed in seeds
+        ]
+        try:
+            updated, changes = rerecorded(current.raw, tier, keys, observations)
+        except (RecordError, checks.MissingObservation) as error:
+            print(f"{spec.id}: {error}")
+            problems += 1
+            continue
+        stamp = {
+            "kind": "run", "command": command, "tier": tier, "seeds": seeds, "backend": backend,
+            "precision": precision, "devices": devices, "versions": fingerprint["libraries"],
+            "profile": fingerprint["id"], "date": dt.date.today().isoformat(),
+        }
+        for key in keys:
+            updated["sources"][key] = {**updated["sources"][key], **stamp}
+        golden.parse(updated, current.path, pending_ok=True)  # never write a file the loader would refuse
+        for change in changes:
+            print(f"{spec.id}: {change}")
+        if not dry_run:
+            write_json_atomically(current.path, updated, indent=2)
+    return 1 if problems else 0
+
+
+def rerecorded(raw: dict[str, Any], tier: str, keys: list[str],
+               observations: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    updated = copy.deepcopy(raw)
+    changes = []
+    tier_items = updated.get("tiers", {}).get(tier, {}).get("expectations", [])
+    for item in updated.get("expectations", []) + tier_items:
+        if item["source"] not in keys:
+            continue
+        before = {k: item[k] for k in golden.MEASURED_FIELDS if k in item}
+        _measure(item, observations)
+        after = {k: item.get(k) for k in before}
+        if after != before:
+            changes.append(f"{item.get('name') or item['kind'] + ' ' + item.get('path', '')}: {before} -> {after}")
+    return updated, changes
+
+
+def _measure(item: dict[str, Any], observations: list[dict[str, Any]]) -> None:
+    kind = item["kind"]
+    if kind not in ("exact", "approx", "threshold", "envelope"):
+        return
+    seen = [checks.resolve(o, item["path"]) for o in observations]
+    margin = item.get("margin", 0.0)
+    if kind == "exact":
+        if any(s != seen[0] for s in seen):
+            raise RecordError(f"{item['path']} differs between seeds ({seen}); an exact value must not")
+        item["value"] = seen[0]
+    elif kind == "approx":
+        item["value"] = _round(statistics.fmean(seen))
+    elif kind == "threshold":
+        if "min" in item:
+            item["min"] = _round(min(seen) - margin)
+        if "max" in item:
+            item["max"] = _round(max(seen) + margin)
+    else:
+        if len({len(s) for s in seen}) != 1:
+            raise RecordError(f"{item['path']} has different epoch counts between seeds")
+        item["lower"] = [_round(min(epoch) - margin) for epoch in zip(*seen)]
+        item["upper"] = [_round(max(epoch) + margin) for epoch in zip(*seen)]
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.4g}")
+

@@ -1,0 +1,46 @@
+"""The registry of book examples, fed by the chapter modules of ``reference_impl``."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import pkgutil
+import re
+
+import reference_impl
+from reference_impl import datasets
+from reference_impl.api import TIERS, ExampleSpec, registered_examples
+
+CHAPTER_MODULE = re.compile(r"^ch\d\d_\w+$")
+
+
+class SelectionError(Exception):
+    pass
+
+
+def all_examples() -> dict[str, ExampleSpec]:
+    """Every example, by id, after importing every chapter module."""
+    for module in pkgutil.iter_modules(reference_impl.__path__):
+        if CHAPTER_MODULE.match(module.name):
+            importlib.import_module(f"reference_impl.{module.name}")
+    return dict(sorted(registered_examples().items()))
+
+
+def select(patterns: str | list[str] | None) -> list[ExampleSpec]:
+    """Examples whose id matches any of the glob ``patterns`` (comma-separated or a list)."""
+    examples = all_examples()
+    if not patterns:
+        return list(examples.values())
+    if isinstance(patterns, str):
+        patterns = [p.strip() for p in patterns.split(",") if p.strip()]
+    chosen = [spec for id_, spec in examples.items() if any(fnmatch.fnmatchcase(id_, p) for p in patterns)]
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(id_, p) for id_ in examples)]
+    if unmatched:
+        raise SelectionError(f"no example matches {', '.join(unmatched)}; see 'python -m conformance list'")
+    return chosen
+
+
+def tiers_of(spec: ExampleSpec) -> tuple[str, ...]:
+    """Tiers this example can run in: ``offline`` needs an offline source for all its data."""
+    offline = all(datasets.has_source(name, "offline") for name in spec.datasets)
+    return tuple(t for t in TIERS if t != "offline" or offline)

@@ -1,0 +1,111 @@
+"""Settings → one example → its result: the outcome judged against its golden file."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance import checks, devices
+from conformance import golden as golden_files
+from conformance.registry import tiers_of
+from reference_impl import datasets
+from reference_impl.api import TIERS, DatasetUnavailable, ExampleSpec, Run, Scale
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclass(frozen=True)
+class Settings:
+    tier: str = "smoke"
+    backend: str = "tensorflow"
+    precision: str = "float32"
+    devices: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.tier not in TIERS:
+            raise ValueError(f"unknown tier {self.tier!r}; choose one of {', '.join(TIERS)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def skip_reason(spec: ExampleSpec, settings: Settings) -> str | None:
+    if settings.backend not in spec.backends:
+        return f"runs on {', '.join(spec.backends)} only (uses TensorFlow directly); this run uses {settings.backend}"
+    if settings.tier not in tiers_of(spec):
+        return f"no offline source for its data ({', '.join(spec.datasets)})"
+    return None
+
+
+def execute(spec: ExampleSpec, settings: Settings, scale: Scale) -> Run:
+    """Run one example under ``settings``; raises what the example raises."""
+    import keras
+
+    if keras.backend.backend() != settings.backend:
+        raise RuntimeError(f"Keras runs on {keras.backend.backend()!r}, settings ask for {settings.backend!r}")
+    keras.utils.set_random_seed(settings.seed)
+    keras.utils.disable_interactive_logging()  # no progress bars: the results say what happened
+    keras.mixed_precision.set_global_policy(settings.precision)
+    run = Run(tier=settings.tier, seed=settings.seed, backend=settings.backend, scale=scale,
+              data_loader=datasets.load)
+    try:
+        with devices.scope(settings.devices, settings.backend):
+            spec.func(run)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+        keras.backend.clear_session()
+    return run
+
+
+def run_example(
+    spec: ExampleSpec, settings: Settings, profile_id: str, golden_dir: Path | None = None
+) -> dict[str, Any]:
+    """One example's result, in the store's format. Never raises for the example's sake."""
+    result: dict[str, Any] = {
+        "id": spec.id, "tier": settings.tier, "backend": settings.backend, "seed": settings.seed,
+        "status": "passed", "reason": "", "duration_s": 0.0, "checks": [], "metrics": {}, "models": {},
+        "history": {}, "data": {},
+    }
+    reason = skip_reason(spec, settings)
+    if reason:
+        return {**result, "status": "skipped", "reason": reason}
+    try:
+        golden = golden_files.load(spec.id, golden_dir)
+    except golden_files.GoldenError as error:
+        return {**result, "status": "error", "reason": str(error)}
+
+    started = time.perf_counter()
+    try:
+        run = execute(spec, settings, golden.scale(settings.tier))
+    except DatasetUnavailable as missing:
+        return {**result, "status": "skipped", "reason": f"data unavailable: {missing}",
+                "duration_s": round(time.perf_counter() - started, 3)}
+    except Exception as error:  # the example itself broke: report it, keep the suite going
+        return {**result, "status": "error", "reason": f"{type(error).__name__}: {error}",
+                "traceback": traceback.format_exc(), "duration_s": round(time.perf_counter() - started, 3)}
+    duration = round(time.perf_counter() - started, 3)
+
+    observed = run.outcome.to_json()
+    verdicts = [
+        checks.evaluate(e.resolved(backend=settings.backend, profile_id=profile_id), observed,
+                        golden.describe_source(e.source))
+        for e in golden.expectations_for(settings.tier)
+    ]
+    failed = [v for v in verdicts if v.status == "failed"]
+    return {
+        **result,
+        "status": "failed" if failed else "passed",
+        "reason": "; ".join(v.message for v in failed),
+        "duration_s": duration,
+        "checks": [v.to_json() for v in verdicts],
+        "metrics": observed["values"],
+        "models": observed["models"],
+        "history": observed["history"],
+        "data": observed["data"],
+    }
