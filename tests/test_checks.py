@@ -1,0 +1,91 @@
+"""Every check kind passes on a matching outcome and fails, with a readable message, on a broken one."""
+
+import pytest
+
+from conformance.checks import MissingObservation, evaluate, resolve
+from conformance.golden import Expectation
+
+OUTCOME = {
+    "models": {"model": {"params": 407050, "output_shape": [None, 10]}},
+    "history": {"fit": {"loss": [1.0, 0.6, 0.4, 0.3, 0.25], "val_loss": [0.9, 0.5, 0.45, 0.5, 0.6],
+                        "shuffled_val_loss": [2.3, 2.4, 2.6, 2.5, 2.9], "flat": [0.5, 0.5, 0.5]}},
+    "values": {"test_acc": 0.88, "zeros_acc": 0.97, "noise_acc": 0.95, "shapes": [[2, 2], [2]], "label": 7},
+}
+
+
+def check(kind, **fields):
+    return evaluate(Expectation(kind, "book", fields, name=f"{kind} check", why="because the book says so"),
+                    OUTCOME, "book 'catalog': ch04 (x.json)")
+
+
+@pytest.mark.parametrize("kind, passing, failing", [
+    ("exact", {"path": "models.model.params", "value": 407050}, {"path": "models.model.params", "value": 407051}),
+    ("exact", {"path": "values.shapes[1]", "value": [2]}, {"path": "values.shapes[0]", "value": [2]}),
+    ("approx", {"path": "values.test_acc", "value": 0.883, "atol": 0.005},
+     {"path": "values.test_acc", "value": 0.90, "atol": 0.005}),
+    ("approx", {"path": "values.test_acc", "value": 0.9, "rtol": 0.03}, {"path": "values.test_acc", "value": 0.9, "rtol": 0.01}),
+    ("threshold", {"path": "values.test_acc", "min": 0.85}, {"path": "values.test_acc", "min": 0.9}),
+    ("threshold", {"path": "history.fit.loss:last", "max": 0.3}, {"path": "history.fit.loss:last", "max": 0.2}),
+    ("threshold", {"path": "values.test_acc", "min": 0.8, "max": 0.9}, {"path": "values.test_acc", "min": 0.8, "max": 0.85}),
+    ("falls", {"path": "history.fit.loss", "min_rank_corr": 0.9}, {"path": "history.fit.val_loss", "min_rank_corr": 0.9}),
+    ("rises", {"path": "history.fit.shuffled_val_loss", "min_rank_corr": 0.8}, {"path": "history.fit.loss"}),
+    ("best_epoch", {"path": "history.fit.val_loss", "mode": "min", "window": [2, 3]},
+     {"path": "history.fit.val_loss", "mode": "min", "window": [4, 5]}),
+    ("compare", {"left": "values.noise_acc", "op": "<", "right": "values.zeros_acc"},
+     {"left": "values.noise_acc", "op": ">", "right": "values.zeros_acc"}),
+    ("compare", {"left": "values.noise_acc", "op": "<", "right": "values.zeros_acc", "by": 0.01},
+     {"left": "values.noise_acc", "op": "<", "right": "values.zeros_acc", "by": 0.05}),
+    ("envelope", {"path": "history.fit.loss", "lower": [0.9, 0.5, 0.3, 0.2, 0.2], "upper": [1.1, 0.7, 0.5, 0.4, 0.3]},
+     {"path": "history.fit.loss", "lower": [0.9, 0.5, 0.3, 0.2, 0.3], "upper": [1.1, 0.7, 0.5, 0.4, 0.4]}),
+])
+def test_each_kind_passes_and_fails(kind, passing, failing):
+    assert check(kind, **passing).status == "passed", check(kind, **passing).message
+    verdict = check(kind, **failing)
+    assert verdict.status == "failed"
+    assert verdict.message.startswith(f"{kind} check: failed; expected ")
+    assert "actual" in verdict.message and "source: book 'catalog'" in verdict.message
+
+
+def test_failure_message_shows_expected_actual_source_and_reasoning():
+    verdict = check("threshold", path="values.test_acc", min=0.9)
+    assert verdict.expected == "values.test_acc >= 0.9"
+    assert verdict.actual == 0.88
+    assert "actual 0.88" in verdict.message
+    assert "why this bound: because the book says so" in verdict.message
+
+
+def test_falls_rejects_a_flat_series():
+    assert check("falls", path="history.fit.flat").status == "failed"
+
+
+def test_best_epoch_reports_the_epoch_it_found():
+    verdict = check("best_epoch", path="history.fit.val_loss", mode="min", window=[4, 5])
+    assert verdict.actual == 3
+    assert "at epoch 3 of 5" in verdict.message
+
+
+def test_threshold_fails_on_nan():
+    outcome = {"values": {"loss": float("nan")}}
+    verdict = evaluate(Expectation("threshold", "book", {"path": "values.loss", "max": 1.0}, "nan"), outcome, "s")
+    assert verdict.status == "failed"
+
+
+def test_missing_observation_is_a_failure_that_names_the_path():
+    verdict = check("exact", path="values.nonexistent", value=1)
+    assert verdict.status == "failed"
+    assert "nothing observed at 'values.nonexistent'" in verdict.message
+    assert "test_acc" in verdict.message  # says what was observed instead
+
+
+def test_non_numeric_comparison_fails_instead_of_raising():
+    verdict = check("threshold", path="values.shapes", min=1)
+    assert verdict.status == "failed" and "not a number" in verdict.message
+
+
+def test_resolve_reducers_and_indexes():
+    assert resolve(OUTCOME, "history.fit.loss:first") == 1.0
+    assert resolve(OUTCOME, "history.fit.loss:min") == 0.25
+    assert resolve(OUTCOME, "history.fit.loss:len") == 5
+    assert resolve(OUTCOME, "history.fit.loss[-2]") == 0.3
+    with pytest.raises(MissingObservation, match="unknown reducer"):
+        resolve(OUTCOME, "history.fit.loss:median")

@@ -1,0 +1,100 @@
+"""The command line and the pytest plugin, end to end, in subprocesses as a user runs them."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.golden import golden_dir
+
+FAST = "ch03_simple_dense_layer,ch02_gradienttape_basics,ch03_gradienttape_second_order"
+
+
+def conformance(*args, cwd, env=None):
+    return subprocess.run([sys.executable, "-m", "conformance", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+def only_run_file(results):
+    files = list(Path(results).glob("*/*.json"))
+    assert len(files) == 1, files
+    return json.loads(files[0].read_text())
+
+
+def test_list_shows_every_example_with_chapter_data_and_tiers(tmp_path):
+    done = conformance("list", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = {r["id"]: r for r in json.loads(done.stdout)}
+    assert rows["ch02_mnist_dense"]["chapter"] == 2
+    assert rows["ch02_mnist_dense"]["datasets"] == ["mnist"]
+    assert rows["ch02_mnist_dense"]["tiers"] == ["smoke", "offline", "book"]
+    assert rows["ch02_gradienttape_basics"]["backends"] == ["tensorflow"]
+
+
+def test_run_writes_results_and_prints_a_summary(tmp_path):
+    done = conformance("run", "--examples", FAST, "--workers", "2", "--junitxml", "junit.xml", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "conformance summary" in done.stdout and "3 passed" in done.stdout
+    document = only_run_file(tmp_path / "results")
+    assert document["profile"]["id"] == Path(next((tmp_path / "results").iterdir())).name
+    assert document["settings"]["tier"] == "smoke"
+    entries = {e["id"]: e for e in document["examples"]}
+    assert set(entries) == set(FAST.split(","))
+    entry = entries["ch03_simple_dense_layer"]
+    assert {"id", "tier", "backend", "status", "reason", "duration_s", "checks", "metrics", "history"} <= set(entry)
+    assert entry["status"] == "passed"
+    assert {"name", "status", "expected", "actual", "source"} <= set(entry["checks"][0])
+    assert (tmp_path / "junit.xml").exists()
+
+
+def test_run_fails_with_expected_and_actual_when_a_golden_value_is_wrong(tmp_path):
+    golden = tmp_path / "golden"
+    shutil.copytree(golden_dir(), golden)
+    path = golden / "ch03_simple_dense_layer.json"
+    document = json.loads(path.read_text())
+    for item in document["expectations"]:
+        if item["path"] == "values.sequential_param_count":
+            item["value"] = 12345
+    path.write_text(json.dumps(document))
+    done = conformance("run", "--examples", "ch03_simple_dense_layer", "--golden-dir", str(golden), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "exact values.sequential_param_count: failed; expected values.sequential_param_count == 12345, " \
+           "actual 29642" in done.stdout
+    assert "FAILED" in done.stdout
+    assert only_run_file(tmp_path / "results")["examples"][0]["status"] == "failed"
+
+
+def test_malformed_golden_file_is_an_error_naming_file_and_field(tmp_path):
+    golden = tmp_path / "golden"
+    shutil.copytree(golden_dir(), golden)
+    (golden / "ch03_simple_dense_layer.json").write_text('{"schema_version": 2}')
+    done = conformance("run", "--examples", "ch03_simple_dense_layer", "--golden-dir", str(golden), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "ch03_simple_dense_layer.json: schema_version: must be 1" in done.stdout
+
+
+def test_unknown_pattern_exits_2_with_a_clear_message(tmp_path):
+    done = conformance("run", "--examples", "ch99*", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no example matches ch99*" in done.stderr
+
+
+def test_jax_backend_runs_keras_examples_and_skips_tensorflow_ones_with_a_reason(tmp_path):
+    pytest.importorskip("jax", reason="the jax extra is part of the test install; see pyproject.toml")
+    done = conformance("run", "--backend", "jax", "--examples", "ch03_simple_dense_layer,ch02_gradienttape_basics",
+                       cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    entries = {e["id"]: e for e in only_run_file(tmp_path / "results")["examples"]}
+    assert entries["ch03_simple_dense_layer"]["status"] == "passed"
+    assert entries["ch02_gradienttape_basics"]["status"] == "skipped"
+    assert "runs on tensorflow only" in entries["ch02_gradienttape_basics"]["reason"]
+
+
+def test_help_explains_the_commands(tmp_path):
+    done = conformance("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for command in ("list", "run", "profile", "record", "validate"):
+        assert command in done.stdout

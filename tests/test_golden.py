@@ -1,0 +1,113 @@
+"""Golden files are validated on load; a malformed one names the file, the field and the problem."""
+
+import copy
+import json
+
+import pytest
+
+from conformance import golden
+from conformance.golden import GoldenError
+
+VALID = {
+    "schema_version": 1,
+    "example": "ch99_demo",
+    "sources": {
+        "catalog": {"kind": "book", "ref": "book-catalog.md ch99_demo"},
+        "run-smoke": {"kind": "run", "command": "python -m conformance record", "tier": "smoke", "seeds": [0],
+                      "backend": "tensorflow", "versions": {"keras": "3"}, "profile": "cpu-x", "date": "2026-11-27"},
+    },
+    "expectations": [{"kind": "exact", "source": "catalog", "path": "models.model.params", "value": 10}],
+    "tiers": {
+        "smoke": {"scale": {"samples": 0.1},
+                  "expectations": [{"kind": "threshold", "source": "run-smoke", "path": "values.acc", "min": 0.5,
+                                    "overrides": [{"when": {"backend": "jax"}, "set": {"min": 0.4}},
+                                                  {"when": {"profile": "gpu-*"}, "set": {"min": 0.6}}]}]},
+    },
+}
+
+
+def write(tmp_path, document, name="ch99_demo"):
+    path = tmp_path / f"{name}.json"
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    return path
+
+
+def broken(mutate):
+    document = copy.deepcopy(VALID)
+    mutate(document)
+    return document
+
+
+def test_valid_file_loads_with_tier_expectations_and_scale(tmp_path):
+    write(tmp_path, VALID)
+    loaded = golden.load("ch99_demo", tmp_path)
+    assert [e.kind for e in loaded.expectations_for("smoke")] == ["exact", "threshold"]
+    assert [e.kind for e in loaded.expectations_for("book")] == ["exact"]
+    assert loaded.scale("smoke").samples == 0.1
+    assert loaded.scale("book").samples == 1.0
+
+
+@pytest.mark.parametrize("mutate, field, problem", [
+    (lambda d: d.pop("schema_version"), "schema_version", "must be 1"),
+    (lambda d: d["sources"]["catalog"].pop("ref"), "sources.catalog.ref", "must cite"),
+    (lambda d: d["sources"]["run-smoke"].pop("profile"), "sources.run-smoke.profile", "a recorded run must say"),
+    (lambda d: d["sources"]["catalog"].update(kind="blog"), "sources.catalog.kind", "must be one of"),
+    (lambda d: d["expectations"][0].update(kind="roughly"), "expectations[0].kind", "must be one of"),
+    (lambda d: d["expectations"][0].pop("value"), "expectations[0].value", "required for kind 'exact'"),
+    (lambda d: d["expectations"][0].update(source="nowhere"), "expectations[0].source", "not one of the file's sources"),
+    (lambda d: d["expectations"][0].update(tolerance=1), "expectations[0].tolerance", "not a field of kind"),
+    (lambda d: d["tiers"].update(nightly={}), "tiers.nightly", "unknown tier"),
+    (lambda d: d["tiers"]["smoke"]["scale"].update(epochs=-1), "tiers.smoke.scale.epochs", "positive number"),
+    (lambda d: d["tiers"]["smoke"]["scale"].update(speed=2), "tiers.smoke.scale.speed", "unknown knob"),
+    (lambda d: d["tiers"]["smoke"]["expectations"][0].update(min="high"), "tiers.smoke.expectations[0].min",
+     "must be a number"),
+    (lambda d: d["tiers"]["smoke"]["expectations"][0].update(min=None), "tiers.smoke.expectations[0].min",
+     "not recorded yet"),
+    (lambda d: d["expectations"][0].update(value=None), "expectations[0].value", "only a recorded run may fill it"),
+    (lambda d: d["tiers"]["smoke"]["expectations"][0]["overrides"][0].update(when={"os": "linux"}),
+     "tiers.smoke.expectations[0].overrides[0].when", "must name backend and/or profile"),
+    (lambda d: d["expectations"].append({"kind": "best_epoch", "source": "catalog", "path": "h", "mode": "min",
+                                         "window": [5, 2]}), "expectations[1].window", "must be [first, last]"),
+    (lambda d: d.update(example="ch98_other"), "example", "file is named for"),
+])
+def test_malformed_file_names_file_field_and_problem(tmp_path, mutate, field, problem):
+    path = write(tmp_path, broken(mutate))
+    with pytest.raises(GoldenError) as raised:
+        golden.load("ch99_demo", tmp_path)
+    assert raised.value.path == str(path)
+    assert raised.value.field == field
+    assert problem in raised.value.problem
+    assert str(path) in str(raised.value)
+
+
+def test_file_that_is_not_json_is_reported(tmp_path):
+    write(tmp_path, '{"schema_version": 1, "example": ')
+    with pytest.raises(GoldenError, match="not valid JSON"):
+        golden.load("ch99_demo", tmp_path)
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(GoldenError, match="no golden file for example 'ch99_demo'"):
+        golden.load("ch99_demo", tmp_path)
+
+
+def test_pending_values_load_only_for_recording(tmp_path):
+    write(tmp_path, broken(lambda d: d["tiers"]["smoke"]["expectations"][0].update(min=None)))
+    assert golden.load("ch99_demo", tmp_path, pending_ok=True).example == "ch99_demo"
+
+
+def test_override_precedence_profile_beats_backend(tmp_path):
+    write(tmp_path, VALID)
+    threshold = golden.load("ch99_demo", tmp_path).expectations_for("smoke")[1]
+    assert threshold.resolved(backend="tensorflow", profile_id="cpu-x86_64-2c").fields["min"] == 0.5
+    assert threshold.resolved(backend="jax", profile_id="cpu-x86_64-2c").fields["min"] == 0.4
+    assert threshold.resolved(backend="tensorflow", profile_id="gpu-nvidia-h100-80gb-x1").fields["min"] == 0.6
+    assert threshold.resolved(backend="jax", profile_id="gpu-nvidia-h100-80gb-x1").fields["min"] == 0.6
+
+
+def test_every_project_golden_file_is_valid():
+    directory = golden.golden_dir()
+    files = sorted(directory.glob("*.json"))
+    assert files, f"no golden files in {directory}"
+    for path in files:
+        golden.load(path.stem, directory)
