@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-STATUS_ORDER = ("passed", "failed", "error", "skipped")
+STATUS_LABELS = {"passed": "passed", "failed": "failed", "error": "errors", "skipped": "skipped"}
 
 
 def format_table(document: dict[str, Any], width: int = 120) -> str:
@@ -26,9 +26,9 @@ def format_table(document: dict[str, Any], width: int = 120) -> str:
         time = f"{entry['duration_s']:.1f}s" if entry.get("duration_s") else "-"
         prefix = f"{entry['id']:<{id_width}}  {status:<7}  {time:>7}  {counts:>6}  "
         lines.append(prefix + _clip(_note(entry), max(20, width - len(prefix))))
-    totals = {s: sum(e["status"] == s for e in examples) for s in STATUS_ORDER}
+    totals = {label: sum(e["status"] == s for e in examples) for s, label in STATUS_LABELS.items()}
     total_time = sum(e.get("duration_s", 0.0) for e in examples)
-    lines.append(", ".join(f"{n} {s}" for s, n in totals.items()) + f"; {total_time:.1f}s of example time")
+    lines.append(", ".join(f"{n} {label}" for label, n in totals.items()) + f"; {total_time:.1f}s of example time")
     return "\n".join(lines)
 
 

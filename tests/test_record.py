@@ -1,0 +1,47 @@
+"""Recording rewrites only run-sourced measured values, from what the runs observed."""
+
+import pytest
+
+from conformance.record import RecordError, rerecorded
+
+RAW = {
+    "schema_version": 1, "example": "ch99_demo",
+    "sources": {"book": {"kind": "book", "ref": "catalog"}, "run-smoke": {"kind": "run"}},
+    "expectations": [{"kind": "exact", "source": "book", "path": "values.params", "value": 10}],
+    "tiers": {"smoke": {"expectations": [
+        {"kind": "threshold", "source": "run-smoke", "path": "values.acc", "min": None, "margin": 0.05},
+        {"kind": "exact", "source": "run-smoke", "path": "values.shape", "value": None},
+        {"kind": "approx", "source": "run-smoke", "path": "values.loss", "value": None, "atol": 0.1},
+        {"kind": "envelope", "source": "run-smoke", "path": "history.fit.loss", "lower": [], "upper": [],
+         "margin": 0.1},
+        {"kind": "threshold", "source": "book", "path": "values.acc", "min": 0.5},
+    ]}},
+}
+
+
+def observed(acc, loss, shape=(6, 28)):
+    return {"values": {"acc": acc, "loss": loss, "shape": list(shape), "params": 999},
+            "history": {"fit": {"loss": [loss * 2, loss]}}}
+
+
+def test_threshold_takes_worst_seed_less_margin_and_others_their_measure():
+    updated, changes = rerecorded(RAW, "smoke", ["run-smoke"], [observed(0.9, 0.3), observed(0.8, 0.5)])
+    smoke = updated["tiers"]["smoke"]["expectations"]
+    assert smoke[0]["min"] == pytest.approx(0.75)
+    assert smoke[1]["value"] == [6, 28]
+    assert smoke[2]["value"] == pytest.approx(0.4)
+    assert smoke[3]["lower"] == [pytest.approx(0.5), pytest.approx(0.2)]
+    assert smoke[3]["upper"] == [pytest.approx(1.1), pytest.approx(0.6)]
+    assert len(changes) == 4
+
+
+def test_book_and_computed_values_are_never_touched():
+    updated, _ = rerecorded(RAW, "smoke", ["run-smoke"], [observed(0.1, 0.3)])
+    assert updated["expectations"][0]["value"] == 10
+    assert updated["tiers"]["smoke"]["expectations"][4]["min"] == 0.5
+    assert RAW["tiers"]["smoke"]["expectations"][0]["min"] is None  # the input is not mutated
+
+
+def test_exact_value_that_differs_between_seeds_is_refused():
+    with pytest.raises(RecordError, match="differs between seeds"):
+        rerecorded(RAW, "smoke", ["run-smoke"], [observed(0.9, 0.3, (6, 28)), observed(0.9, 0.3, (7, 28))])
