@@ -55,7 +55,8 @@ def execute(spec: ExampleSpec, settings: Settings, scale: Scale) -> Run:
     run = Run(tier=settings.tier, seed=settings.seed, backend=settings.backend, scale=scale,
               data_loader=datasets.load)
     try:
-        with devices.scope(settings.devices, settings.backend):
+        with devices.scope(settings.devices, settings.backend) as replicas:
+            run.value("replicas_in_sync", replicas)
             spec.func(run)
     finally:
         keras.mixed_precision.set_global_policy("float32")
