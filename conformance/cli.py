@@ -20,6 +20,9 @@ EPILOG = """examples:
   python -m conformance run --backend jax --examples 'ch02*,ch03*'
   python -m conformance record --tier smoke --examples ch02_mnist_dense --seeds 0,1,2
   python -m conformance profile
+  python -m conformance bench --models 'mnist*' --rounds 5
+  python -m conformance bench --save-baseline            # file this run as golden/bench/<profile-id>.json
+  python -m conformance report --fail-on-regression      # latest runs against their baselines
 """
 
 
@@ -77,6 +80,57 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check every golden file against the schema")
     validate.add_argument("--golden-dir", default=None)
     validate.set_defaults(handler=_validate)
+
+    bench = commands.add_parser(
+        "bench", help="training throughput of the book's models: precision x device count, with pytest-benchmark",
+        description="Times training steps of the book's models on synthetic batches (warm-up excluded, device "
+                    "synchronised) over precisions and device counts, one process per device count, and writes "
+                    "results/<profile-id>/bench-<run-id>.json. Exits non-zero when an item or the accuracy gate fails.")
+    bench.add_argument("--backend", choices=backend.BACKENDS, default=None,
+                       help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
+    bench.add_argument("--models", help="comma-separated globs of benchmark models (default: all)")
+    bench.add_argument("--precisions", help="comma-separated policies (default: float32 and the mixed policies "
+                                            "this device runs: mixed_bfloat16 on CPU, both on GPU)")
+    bench.add_argument("--devices", help="comma-separated device counts (default: 1 and all; 1,2 emulated on CPU)")
+    bench.add_argument("--rounds", type=int, default=5, help="timed rounds per item (default: 5; at least 4 "
+                                                             "for a regression call at p < 0.05)")
+    bench.add_argument("--warmup", type=int, default=1, help="untimed rounds after compilation (default: 1)")
+    bench.add_argument("--steps", type=int, default=0, help="batches per round (default: about a second of work)")
+    bench.add_argument("--batch", type=int, default=0, help="per-device batch size (default: the book's)")
+    bench.add_argument("--ceiling-size", type=int, default=0, help="matmul ceiling size (default 1024 CPU, 8192 GPU)")
+    bench.add_argument("--no-gate", action="store_true", help="skip the mixed-precision accuracy gate")
+    bench.add_argument("--results-dir", default="results", help="where run files go (default: results/)")
+    bench.add_argument("--run-id", help="name for the run file (default: time-bench-backend-random)")
+    bench.add_argument("--save-baseline", action="store_true",
+                       help="file this run as golden/bench/<profile-id>.json (with provenance)")
+    bench.add_argument("--baseline-dir", default=None, help="default: the project's golden/bench/")
+    bench.add_argument("--timeout", type=int, default=3600, help="seconds per device-count process")
+    bench.set_defaults(handler=_bench)
+
+    report = commands.add_parser(
+        "report", help="this profile's latest runs against their baselines: Markdown and a self-contained HTML page",
+        description="Compares a benchmark run with golden/bench/<profile-id>.json (a regression: Mann-Whitney U "
+                    "p < alpha and a median slowdown of at least --min-change) and a conformance run with a "
+                    "baseline run (examples and checks that went from passed to failed). Defaults: this machine's "
+                    "profile, its latest runs, the previous conformance run with the same settings.")
+    report.add_argument("--profile", help="profile id (default: this machine's)")
+    report.add_argument("--results-dir", default="results", help="default: results/")
+    report.add_argument("--bench", type=Path, action="append",
+                        help="benchmark run file (default: the latest of the profile); repeat to read parts of "
+                             "one split run as one")
+    report.add_argument("--baseline", type=Path, help="benchmark baseline (default: golden/bench/<profile-id>.json)")
+    report.add_argument("--conformance", type=Path, help="conformance run file (default: the latest)")
+    report.add_argument("--conformance-baseline", type=Path,
+                        help="conformance run to compare with (default: the previous one with the same settings)")
+    report.add_argument("--only", choices=("bench", "conformance"), help="report on one part only")
+    report.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
+    report.add_argument("--min-change", type=float, default=0.10,
+                        help="smallest relative slowdown called a regression (default: 0.10)")
+    report.add_argument("--out", type=Path, help="output path without suffix (default: "
+                                                 "<results-dir>/<profile-id>/report-<time>)")
+    report.add_argument("--json", action="store_true", help="print the verdicts as JSON instead of Markdown")
+    report.add_argument("--fail-on-regression", action="store_true", help="exit 1 when anything regressed")
+    report.set_defaults(handler=_report)
     return parser
 
 
@@ -153,6 +207,52 @@ def _record(args: argparse.Namespace, _: list[str]) -> int:
     return record.record(args.examples, tier=args.tier, backend=chosen_backend, seeds=seeds,
                          precision=args.precision, devices=args.devices, command=command,
                          golden_dir=Path(args.golden_dir) if args.golden_dir else None, dry_run=args.dry_run)
+
+
+def _bench(args: argparse.Namespace, _: list[str]) -> int:
+    from conformance import bench
+
+    options = bench.BenchOptions(
+        backend=args.backend or backend.current(), models=args.models,
+        precisions=args.precisions.split(",") if args.precisions else [],
+        device_counts=[int(n) for n in args.devices.split(",")] if args.devices else [],
+        rounds=args.rounds, warmup=args.warmup, steps=args.steps, per_device_batch=args.batch,
+        ceiling_size=args.ceiling_size, gate=not args.no_gate, results_dir=Path(args.results_dir),
+        run_id=args.run_id, save_baseline=args.save_baseline,
+        baseline_dir=Path(args.baseline_dir) if args.baseline_dir else None,
+        command="python -m conformance " + shlex.join(args.argv), timeout_s=args.timeout)
+    try:
+        return bench.run(options)
+    except bench.BaselineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _report(args: argparse.Namespace, _: list[str]) -> int:
+    import datetime as dt
+
+    from conformance import bench, report, store
+    from conformance.profile import fingerprint
+
+    profile_id = args.profile or fingerprint()["id"]
+    try:
+        built = report.build(profile_id, results_dir=Path(args.results_dir), bench_run=args.bench,
+                             baseline=args.baseline, conformance_run=args.conformance,
+                             conformance_baseline=args.conformance_baseline, alpha=args.alpha,
+                             min_change=args.min_change, bench_only=args.only == "bench",
+                             conformance_only=args.only == "conformance")
+    except (bench.BaselineError, store.CorruptResults, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if built.bench_run is None and built.conformance_run is None:
+        print("error: nothing to report: " + "; ".join(built.notes), file=sys.stderr)
+        return 2
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or Path(args.results_dir) / built.profile_id / f"report-{stamp}"
+    markdown, html = report.write(built, out)
+    print(report.dumps(built) if args.json else report.to_markdown(built))
+    print(f"report: {markdown} and {html}", file=sys.stderr)
+    return 1 if args.fail_on_regression and built.regressions else 0
 
 
 def _validate(args: argparse.Namespace, _: list[str]) -> int:

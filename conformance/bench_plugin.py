@@ -1,0 +1,70 @@
+"""The pytest plugin behind ``python -m conformance bench``: options, device set-up, machine info.
+
+Load it with ``-p conformance.bench_plugin`` and point pytest at ``conformance/bench_suite.py``.
+It selects the backend and arranges the device count before Keras is imported, and extends
+pytest-benchmark's machine info with this project's profile (id, GPU fields, libraries), so
+pytest-benchmark's own storage and ``compare`` know which hardware profile a run belongs to.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from conformance import backend, bench_models, devices, profile
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("bench", "book-model benchmarks")
+    group.addoption("--bench-backend", default=None)
+    group.addoption("--bench-devices", type=int, default=1)
+    group.addoption("--bench-models", default=None, help="comma-separated globs of benchmark model names")
+    group.addoption("--bench-precisions", default="float32")
+    group.addoption("--bench-rounds", type=int, default=5)
+    group.addoption("--bench-warmup", type=int, default=1)
+    group.addoption("--bench-steps", type=int, default=0, help="batches per round (0: per model default)")
+    group.addoption("--bench-batch", type=int, default=0, help="per-device batch (0: the book's)")
+    group.addoption("--bench-ceiling-size", type=int, default=0, help="matmul size (0: 1024 CPU, 8192 GPU)")
+    group.addoption("--bench-gate", choices=("on", "off"), default="on")
+    group.addoption("--bench-records", default=None, help="JSON-lines file for the gates and the process facts")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chosen = config.option.bench_backend or backend.current()
+    backend.select(chosen)
+    devices.prepare(config.option.bench_devices, chosen)
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
+    fingerprint = profile.fingerprint(config.option.bench_backend)
+    machine_info["conformance_profile"] = fingerprint["id"]
+    machine_info["conformance_gpu"] = fingerprint["gpu"]
+    machine_info["conformance_libraries"] = fingerprint["libraries"]
+    machine_info["conformance_backend"] = fingerprint["backend"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    option = metafunc.config.option
+    precisions = [p for p in option.bench_precisions.split(",") if p]
+    if "bench_model" in metafunc.fixturenames:
+        metafunc.parametrize("bench_model", bench_models.select(option.bench_models), ids=lambda m: m.name)
+    if "precision" in metafunc.fixturenames:
+        if metafunc.function.__name__ == "test_accuracy_gate":
+            precisions = [p for p in precisions if p != "float32"]
+            if option.bench_gate == "off" or option.bench_devices != 1:
+                precisions = []
+        metafunc.parametrize("precision", precisions)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    record(session.config, {"kind": "process", "devices": session.config.option.bench_devices,
+                             "tensorflow_imported": "tensorflow" in sys.modules})
+
+
+def record(config: pytest.Config, entry: dict[str, Any]) -> None:
+    if config.option.bench_records:
+        with open(config.option.bench_records, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")

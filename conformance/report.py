@@ -1,0 +1,319 @@
+"""``python -m conformance report``: a run against the baseline of its hardware profile.
+
+Two parts, each present when its inputs are:
+
+* **benchmarks** — a bench run (``results/<profile>/bench-<run>.json``, default the latest)
+  against ``golden/bench/<profile>.json`` for the run's backend. Each (model, precision,
+  device count, global batch) is compared round by round with :func:`conformance.stats.compare`:
+  a regression is called only when Mann–Whitney U gives p < alpha and the median throughput
+  fell by at least the minimum change (default 10%; see ``conformance.stats``). Every line says
+  how large the change is and how sure (p-value).
+* **conformance** — a conformance run file against a baseline run file (default: the latest run
+  and the one before it with the same settings): examples and checks whose status changed
+  (passed → failed is a regression), and scalar metrics that moved by more than ``metric_rtol``
+  (informational: one seed has no spread to test against; the golden checks judge metrics).
+
+Outputs Markdown and a self-contained HTML page (``conformance.report_html``). With
+``--fail-on-regression`` the command exits 1 when anything regressed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance import bench, store
+from conformance.stats import DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, Comparison, compare
+
+DEFAULT_METRIC_RTOL = 0.05
+STATUS_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 2}
+
+
+@dataclass
+class BenchLine:
+    model: str
+    precision: str
+    devices: int
+    global_batch: int
+    new: list[float]
+    baseline: list[float] | None
+    comparison: Comparison | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.model} {self.precision} ×{self.devices} (batch {self.global_batch})"
+
+
+@dataclass
+class StatusChange:
+    example: str
+    tier: str
+    check: str  # "" for the example's own status
+    before: str
+    after: str
+    detail: str = ""
+
+    @property
+    def is_regression(self) -> bool:
+        return self.before == "passed" and self.after in ("failed", "error")
+
+
+@dataclass
+class Report:
+    profile_id: str
+    bench_run: dict[str, Any] | None = None
+    bench_run_path: list[Path] | None = None
+    baseline_path: Path | None = None
+    baseline_provenance: dict[str, Any] | None = None
+    bench_lines: list[BenchLine] = field(default_factory=list)
+    conformance_run: dict[str, Any] | None = None
+    conformance_run_path: Path | None = None
+    conformance_baseline: dict[str, Any] | None = None
+    conformance_baseline_path: Path | None = None
+    status_changes: list[StatusChange] = field(default_factory=list)
+    metric_changes: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    alpha: float = DEFAULT_ALPHA
+    min_change: float = DEFAULT_MIN_CHANGE
+
+    @property
+    def regressions(self) -> list[str]:
+        found = [f"benchmark {line.key}: {line.comparison.describe()}" for line in self.bench_lines
+                 if line.comparison and line.comparison.is_regression]
+        found += [f"conformance {c.example} [{c.tier}] {c.check or '(example)'}: {c.before} → {c.after}"
+                  for c in self.status_changes if c.is_regression]
+        return found
+
+
+def compare_bench(run: dict[str, Any], baseline: dict[str, Any] | None, *, alpha: float = DEFAULT_ALPHA,
+                  min_change: float = DEFAULT_MIN_CHANGE) -> list[BenchLine]:
+    """One line per entry of ``run``, compared with the baseline entry of the same configuration."""
+    chosen = run["settings"]["backend"]
+    old = {}
+    if baseline is not None and chosen in baseline["backends"]:
+        old = {_entry_key(e): e for e in baseline["backends"][chosen]["entries"]}
+    lines = []
+    for entry in run["entries"]:
+        reference = old.get(_entry_key(entry))
+        comparison = None
+        if reference:
+            comparison = compare(reference["samples_per_s"], entry["samples_per_s"], alpha=alpha,
+                                 min_change=min_change)
+        lines.append(BenchLine(entry["model"], entry["precision"], entry["devices"], entry["global_batch"],
+                               entry["samples_per_s"], reference["samples_per_s"] if reference else None, comparison))
+    return lines
+
+
+def _entry_key(entry: dict[str, Any]) -> tuple[str, str, int, int]:
+    return entry["model"], entry["precision"], entry["devices"], entry["global_batch"]
+
+
+def compare_conformance(run: dict[str, Any], baseline: dict[str, Any],
+                        metric_rtol: float = DEFAULT_METRIC_RTOL) -> tuple[list[StatusChange], list[dict[str, Any]]]:
+    """Status changes of examples and checks, and scalar metrics that moved by more than ``metric_rtol``."""
+    before = {(e["id"], e["tier"]): e for e in baseline["examples"]}
+    changes, metrics = [], []
+    for entry in sorted(run["examples"], key=lambda e: (e["id"], e["tier"])):
+        key = (entry["id"], entry["tier"])
+        old = before.get(key)
+        if old is None:
+            changes.append(StatusChange(entry["id"], entry["tier"], "", "absent", entry["status"], "new in this run"))
+            continue
+        if old["status"] != entry["status"]:
+            changes.append(StatusChange(*key, "", old["status"], entry["status"], entry.get("reason", "")))
+        old_checks = {c["name"]: c for c in old.get("checks", [])}
+        for check in entry.get("checks", []):
+            previous = old_checks.get(check["name"])
+            if previous and previous["status"] != check["status"]:
+                changes.append(StatusChange(*key, check["name"], previous["status"], check["status"],
+                                            f"expected {check['expected']}, actual {check['actual']!r} "
+                                            f"(was {previous['actual']!r})"))
+        for name, value in sorted(entry.get("metrics", {}).items()):
+            was = old.get("metrics", {}).get(name)
+            if _is_number(value) and _is_number(was) and was != value:
+                relative = (value - was) / abs(was) if was else math.inf
+                if abs(relative) > metric_rtol:
+                    metrics.append({"example": entry["id"], "tier": entry["tier"], "metric": name, "before": was,
+                                    "after": value, "relative_change": relative})
+    now = {(e["id"], e["tier"]) for e in run["examples"]}
+    for key, old in sorted(before.items()):
+        if key not in now:
+            changes.append(StatusChange(*key, "", old["status"], "absent", "not in this run"))
+    return changes, metrics
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def latest_bench_run(results_dir: Path, profile_id: str) -> Path | None:
+    found = sorted((Path(results_dir) / profile_id).glob("bench-*.json"))
+    return found[-1] if found else None
+
+
+def conformance_runs(results_dir: Path, profile_id: str) -> list[Path]:
+    """This profile's conformance run files, oldest first (benchmark runs left out)."""
+    return [p for p in store.runs(results_dir, profile_id) if not p.name.startswith("bench-")]
+
+
+def previous_matching_run(runs: list[Path], current: Path) -> Path | None:
+    """The latest run before ``current`` with the same settings (tier, backend, precision, devices, seed)."""
+    settings = store.read_run(current)["settings"]
+    earlier = [p for p in runs if p.name < current.name]
+    for path in reversed(earlier):
+        try:
+            if store.read_run(path)["settings"] == settings:
+                return path
+        except store.CorruptResults:
+            continue
+    return None
+
+
+def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: list[Path] | Path | None = None,
+          baseline: Path | None = None, conformance_run: Path | None = None,
+          conformance_baseline: Path | None = None, alpha: float = DEFAULT_ALPHA,
+          min_change: float = DEFAULT_MIN_CHANGE, metric_rtol: float = DEFAULT_METRIC_RTOL,
+          bench_only: bool = False, conformance_only: bool = False) -> Report:
+    """Gather the inputs (defaults: the latest runs of ``profile_id`` and their baselines) and compare them."""
+    report = Report(profile_id=profile_id, alpha=alpha, min_change=min_change)
+    if not conformance_only:
+        if isinstance(bench_run, Path):
+            bench_run = [bench_run]
+        latest = latest_bench_run(results_dir, profile_id)
+        report.bench_run_path = bench_run or ([latest] if latest else None)
+        if not report.bench_run_path:
+            report.notes.append(f"no benchmark run under {Path(results_dir) / profile_id} (run "
+                                f"`python -m conformance bench`)")
+        else:
+            report.bench_run = bench.merge_runs([bench.load_run(p) for p in report.bench_run_path])
+            report.profile_id = report.bench_run["profile"]["id"]
+            report.baseline_path = baseline or bench.baseline_path(report.profile_id)
+            loaded = None
+            if report.baseline_path.exists() or baseline is not None:
+                loaded = bench.load_baseline(report.baseline_path)
+                chosen = report.bench_run["settings"]["backend"]
+                if chosen in loaded["backends"]:
+                    report.baseline_provenance = loaded["backends"][chosen]["provenance"]
+                else:
+                    report.notes.append(f"the baseline {report.baseline_path} has no {chosen} entries")
+            else:
+                report.notes.append(f"no baseline for profile {report.profile_id} ({report.baseline_path}); record one "
+                                    f"with `python -m conformance bench --save-baseline`")
+            report.bench_lines = compare_bench(report.bench_run, loaded, alpha=alpha, min_change=min_change)
+    if not bench_only:
+        runs = conformance_runs(results_dir, profile_id)
+        report.conformance_run_path = conformance_run or (runs[-1] if runs else None)
+        if report.conformance_run_path is None:
+            report.notes.append(f"no conformance run under {Path(results_dir) / profile_id}")
+        else:
+            report.conformance_run = store.read_run(report.conformance_run_path)
+            report.conformance_baseline_path = conformance_baseline or previous_matching_run(
+                runs, report.conformance_run_path)
+            if report.conformance_baseline_path is None:
+                report.notes.append("no earlier conformance run with the same settings to compare with "
+                                    "(give one with --conformance-baseline)")
+            else:
+                report.conformance_baseline = store.read_run(report.conformance_baseline_path)
+                report.status_changes, report.metric_changes = compare_conformance(
+                    report.conformance_run, report.conformance_baseline, metric_rtol)
+    return report
+
+
+def to_markdown(report: Report) -> str:
+    lines = [f"# Regression report — profile `{report.profile_id}`", ""]
+    regressions = report.regressions
+    lines.append(f"**{len(regressions)} regression(s)**" if regressions else "**No regression.**")
+    lines += [f"- {r}" for r in regressions]
+    lines += ["", f"A benchmark regression is called when a two-sided Mann–Whitney U test over the rounds gives "
+                  f"p < {report.alpha} and the median throughput fell by at least {report.min_change:.0%}. "
+                  f"A conformance regression is an example or check that went from passed to failed or error.", ""]
+    lines += [f"> {note}" for note in report.notes]
+    if report.bench_run:
+        run = report.bench_run
+        lines += ["", "## Benchmarks", "",
+                  f"Run `{run['run_id']}` ({run['settings']['backend']}, {run['finished']}): `{run['command']}`  ",
+                  f"Baseline: `{report.baseline_path}`" + (
+                      f" — run `{report.baseline_provenance['run_id']}`, {report.baseline_provenance['date']}, "
+                      f"`{report.baseline_provenance['command']}`" if report.baseline_provenance else " (none)"), "",
+                  "| model | precision | devices | batch | samples/s (median) | baseline | change | p-value | CV new / base | verdict |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for line in report.bench_lines:
+            c = line.comparison
+            if c is None:
+                lines.append(f"| {line.model} | {line.precision} | {line.devices} | {line.global_batch} | "
+                             f"{_median(line.new):.1f} | – | – | – | – | no baseline |")
+                continue
+            verdict = f"**{c.verdict}**" if c.verdict != "unchanged" else c.verdict
+            if c.underpowered:
+                verdict += " (too few rounds)"
+            lines.append(f"| {line.model} | {line.precision} | {line.devices} | {line.global_batch} | "
+                         f"{c.new_median:.1f} | {c.baseline_median:.1f} | {c.change:+.1%} | {c.p_value:.3g} | "
+                         f"{c.new_cv:.1%} / {c.baseline_cv:.1%} | {verdict} |")
+        lines += ["", "| derived | value |", "|---|---:|"]
+        for s in run["derived"]["mixed_speedup"]:
+            lines.append(f"| {s['model']} {s['precision']} / float32, {s['devices']} device(s) | {s['speedup']:.2f}× |")
+        for s in run["derived"]["scaling_efficiency"]:
+            lines.append(f"| {s['model']} {s['precision']} scaling efficiency, {s['devices']} devices | "
+                         f"{s['efficiency']:.1%} |")
+        for e in run["entries"]:
+            if e.get("utilisation") is not None:
+                lines.append(f"| {e['model']} {e['precision']} ×{e['devices']}: {e['achieved_flops_per_s'] / 1e9:.2f} "
+                             f"GFLOP/s of the matmul ceiling | {e['utilisation']:.1%} |")
+        for g in run.get("gates", []):
+            lines.append(f"| accuracy gate {g['precision']} ({'passed' if g['passed'] else 'FAILED'}) | "
+                         f"{g['accuracy_gap']:+.4f} accuracy |")
+    if report.conformance_run:
+        lines += ["", "## Conformance", "", f"Run: `{report.conformance_run_path}`  ",
+                  f"Baseline: `{report.conformance_baseline_path or '(none)'}`", ""]
+        if report.conformance_baseline is not None:
+            if report.status_changes:
+                lines += ["| example | tier | check | before | after | detail |", "|---|---|---|---|---|---|"]
+                lines += [f"| {c.example} | {c.tier} | {c.check or '(example)'} | {c.before} | "
+                          f"{'**' + c.after + '**' if c.is_regression else c.after} | {_cell(c.detail)} |"
+                          for c in report.status_changes]
+            else:
+                lines.append("No example or check changed status.")
+            if report.metric_changes:
+                lines += ["", "| example | metric | before | after | change |", "|---|---|---:|---:|---:|"]
+                lines += [f"| {m['example']} | {m['metric']} | {m['before']:.4g} | {m['after']:.4g} | "
+                          f"{m['relative_change']:+.1%} |" for m in report.metric_changes]
+    return "\n".join(lines) + "\n"
+
+
+def _median(values: list[float]) -> float:
+    import statistics
+
+    return statistics.median(values)
+
+
+def _cell(text: str, width: int = 140) -> str:
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def write(report: Report, out: Path) -> tuple[Path, Path]:
+    """Write ``out``.md and ``out``.html; returns both paths."""
+    from conformance import report_html
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    markdown, html = out.with_suffix(".md"), out.with_suffix(".html")
+    markdown.write_text(to_markdown(report), encoding="utf-8")
+    html.write_text(report_html.render(report), encoding="utf-8")
+    return markdown, html
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    return {
+        "profile_id": report.profile_id, "regressions": report.regressions, "notes": report.notes,
+        "bench": [{"key": line.key, **(line.comparison.to_json() if line.comparison else {"verdict": "no baseline"})}
+                  for line in report.bench_lines],
+        "status_changes": [vars(c) | {"regression": c.is_regression} for c in report.status_changes],
+        "metric_changes": report.metric_changes,
+    }
+
+
+def dumps(report: Report) -> str:
+    return json.dumps(to_json(report), indent=1)

@@ -1,0 +1,129 @@
+"""The regression report: conformance status changes, benchmark verdicts with size and p-value,
+a self-contained HTML page, and the CLI's exit codes."""
+
+import copy
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conformance import report
+
+PROFILE = "cpu-test-2c"
+
+
+def bench_run(scale=1.0, run_id="20260101T000000Z-bench-jax-aaaaaa"):
+    rounds = [1000.0, 1010.0, 990.0, 1005.0, 995.0]
+    entries = []
+    for precision, speed in (("float32", 1.0), ("mixed_bfloat16", 1.4)):
+        for devices in (1, 2):
+            samples = [v * speed * devices * 0.8 ** (devices - 1) * scale for v in rounds]
+            entries.append({"model": "mnist_dense", "precision": precision, "devices": devices,
+                            "global_batch": 8 * devices, "samples_per_s": samples,
+                            "median_samples_per_s": sorted(samples)[2], "achieved_flops_per_s": 1e9,
+                            "utilisation": 0.25, "per_device_batch": 8, "steps_per_round": 2, "round_s": [],
+                            "cv": 0.01})
+    from conformance.bench import derive
+
+    return {"schema_version": 1, "kind": "bench", "run_id": run_id, "started": "2026-01-01T00:00:00+00:00",
+            "finished": "2026-01-01T00:01:00+00:00", "command": "python -m conformance bench",
+            "profile": {"id": PROFILE, "libraries": {"keras": "3"}}, "settings": {"backend": "jax", "rounds": 5},
+            "entries": entries, "ceilings": [], "derived": derive(entries), "gates": [], "processes": [],
+            "status": "passed"}
+
+
+def conformance_run(loss=(1.0, 0.6, 0.4), acc_status="passed", acc=0.91):
+    check = {"name": "threshold values.test_acc", "status": acc_status, "expected": "values.test_acc >= 0.9",
+             "actual": acc}
+    return {"schema_version": 1, "run_id": "r", "profile": {"id": PROFILE},
+            "settings": {"tier": "smoke", "backend": "tensorflow", "precision": "float32", "devices": 1, "seed": 0},
+            "examples": [{"id": "ch02_mnist_dense", "tier": "smoke", "status": "passed" if acc_status == "passed"
+                          else "failed", "reason": "", "checks": [check], "metrics": {"test_acc": acc},
+                          "history": {"fit": {"loss": list(loss), "accuracy": [0.5, 0.7, 0.9]}}}]}
+
+
+def files(tmp_path, baseline_scale=1.0, new_scale=1.0, regress_check=False):
+    from conformance.bench import save_baseline
+
+    results = tmp_path / "results" / PROFILE
+    results.mkdir(parents=True)
+    (results / "bench-20260101T000000Z-bench-jax-aaaaaa.json").write_text(json.dumps(bench_run(new_scale)))
+    save_baseline(bench_run(baseline_scale, run_id="base"), tmp_path / "golden-bench")
+    (results / "20260101T000000Z-smoke-tensorflow-aaaaaa.json").write_text(json.dumps(conformance_run()))
+    new = conformance_run(loss=(1.0, 0.8, 0.7), acc_status="failed", acc=0.5) if regress_check else \
+        conformance_run()
+    (results / "20260102T000000Z-smoke-tensorflow-bbbbbb.json").write_text(json.dumps(new))
+    return tmp_path / "results", tmp_path / "golden-bench" / f"{PROFILE}.json"
+
+
+def test_same_numbers_call_no_regression(tmp_path):
+    results, baseline = files(tmp_path)
+    built = report.build(PROFILE, results_dir=results, baseline=baseline)
+    assert built.regressions == []
+    assert all(line.comparison.verdict == "unchanged" for line in built.bench_lines)
+    assert built.status_changes == [] and built.metric_changes == []
+    assert "**No regression.**" in report.to_markdown(built)
+
+
+def test_a_thirty_percent_slowdown_and_a_failed_check_are_regressions_with_size_and_p_value(tmp_path):
+    results, baseline = files(tmp_path, new_scale=0.7, regress_check=True)
+    built = report.build(PROFILE, results_dir=results, baseline=baseline)
+    slow = [line.comparison for line in built.bench_lines]
+    assert all(c.verdict == "regression" and c.change == pytest.approx(-0.3) for c in slow)
+    assert all(c.p_value == pytest.approx(2 / 252) for c in slow)  # 5 vs 5 rounds, fully separated
+    markdown = report.to_markdown(built)
+    assert "**6 regression(s)**" in markdown  # 4 benchmarks, the example, its check
+    assert "regression: -30.0%" in markdown and "p = 0.00794" in markdown
+    changed = {(c.check, c.before, c.after) for c in built.status_changes}
+    assert ("", "passed", "failed") in changed and ("threshold values.test_acc", "passed", "failed") in changed
+    assert built.metric_changes[0]["metric"] == "test_acc"
+    assert built.metric_changes[0]["relative_change"] == pytest.approx(0.5 / 0.91 - 1)
+
+
+def test_conformance_compare_reports_new_and_missing_examples():
+    old = conformance_run()
+    new = copy.deepcopy(old)
+    new["examples"][0]["id"] = "ch03_other"
+    changes, _ = report.compare_conformance(new, old)
+    assert {(c.example, c.before, c.after) for c in changes} == {
+        ("ch03_other", "absent", "passed"), ("ch02_mnist_dense", "passed", "absent")}
+    assert not any(c.is_regression for c in changes)
+
+
+def test_html_report_is_self_contained(tmp_path):
+    results, baseline = files(tmp_path, new_scale=0.7, regress_check=True)
+    built = report.build(PROFILE, results_dir=results, baseline=baseline)
+    _, html_path = report.write(built, tmp_path / "out" / "report")
+    page = html_path.read_text()
+    images = re.findall(r"<img [^>]*src='([^']*)'", page)
+    assert len(images) >= 3  # throughput, scaling, loss curves
+    assert all(src.startswith("data:image/png;base64,") for src in images)
+    assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)
+    assert "<script" not in page and "<link" not in page and "@import" not in page
+    assert "class='regression'" in page
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "conformance", "report", "--profile", PROFILE, *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_fails_on_regression_only_when_asked(tmp_path):
+    results, baseline = files(tmp_path, new_scale=0.7)
+    common = ["--results-dir", str(results), "--baseline", str(baseline), "--out", str(tmp_path / "r")]
+    done = run_cli(*common, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "regression: -30.0%" in done.stdout
+    assert (tmp_path / "r.md").exists() and (tmp_path / "r.html").exists()
+    failing = run_cli(*common, "--fail-on-regression", cwd=tmp_path)
+    assert failing.returncode == 1
+
+
+def test_cli_names_a_corrupt_baseline(tmp_path):
+    results, baseline = files(tmp_path)
+    baseline.write_text("{ not json")
+    done = run_cli("--results-dir", str(results), "--baseline", str(baseline), cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"error: {baseline}: baseline file is not valid JSON" in done.stderr
