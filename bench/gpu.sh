@@ -3,7 +3,7 @@
 # no TensorFlow, no network there; Keras comes from the wheels carried in .whl/ (keras, namex,
 # optree for CPython 3.12), installed with pip --target. Everything lands under $OUT.
 #
-#   run(command="bash bench/gpu.sh", carry=[".whl"], timeout_s=480)
+#   run(command="bash bench/gpu.sh", carry=[".whl"], timeout_s=420)   # about 4-6 minutes
 #
 # The selection runs in two parts so that a part cut short by the time limit still leaves the
 # other's results: the small models first, then the 180×180 convnets. Each part is a complete
@@ -19,7 +19,7 @@ set -uo pipefail
 : "${OUT:?set OUT to the folder that collects the results}"
 PYTHON=${PYTHON:-python3}
 SITE=${SITE:-/tmp/site}
-PART_TIMEOUT=${PART_TIMEOUT:-200}
+PART_TIMEOUT=${PART_TIMEOUT:-170}
 started=$SECONDS
 
 $PYTHON -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" "${WHEELS:-.whl}"/*.whl \
@@ -39,7 +39,7 @@ part() {  # name, model globs, extra bench options...
   echo "== part $name: $models ($((SECONDS - started))s in)"
   timeout "$PART_TIMEOUT" $PYTHON -m conformance bench --backend jax --models "$models" --rounds 5 \
       --results-dir "$OUT/results" --run-id "gpu-$name" --save-baseline --baseline-dir "$OUT/golden-bench" \
-      --timeout "$PART_TIMEOUT" "$@" ${BENCH_OPTIONS:-} > "$OUT/bench-$name.log" 2>&1
+      --timeout "$((PART_TIMEOUT - 15))" "$@" ${BENCH_OPTIONS:-} > "$OUT/bench-$name.log" 2>&1
   local rc=$?
   tail -n 40 "$OUT/bench-$name.log"
   echo "== part $name exited $rc after $((SECONDS - started))s"

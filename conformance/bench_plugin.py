@@ -27,7 +27,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bench-warmup", type=int, default=1)
     group.addoption("--bench-steps", type=int, default=0, help="batches per round (0: per model default)")
     group.addoption("--bench-batch", type=int, default=0, help="per-device batch (0: the book's)")
-    group.addoption("--bench-ceiling-size", type=int, default=0, help="matmul size (0: 1024 CPU, 8192 GPU)")
+    group.addoption("--bench-ceiling-size", type=int, default=0, help="matmul size (0: 2048 CPU, 8192 GPU)")
     group.addoption("--bench-gate", choices=("on", "off"), default="on")
     group.addoption("--bench-records", default=None, help="JSON-lines file for the gates and the process facts")
 
