@@ -272,7 +272,7 @@ def format_summary(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def save_baseline(document: dict[str, Any], directory: Path | None = None) -> Path:
+def save_baseline(document: dict[str, Any], directory: Path | None = None, filed_by: str | None = None) -> Path:
     """File ``document``'s entries in its profile's baseline for its backend.
 
     Entries of the same configuration (model, precision, devices, global batch) are replaced;
@@ -287,7 +287,8 @@ def save_baseline(document: dict[str, Any], directory: Path | None = None) -> Pa
         "schema_version": BENCH_SCHEMA_VERSION, "kind": "bench-baseline", "profile_id": profile_id, "backends": {}}
     provenance = {"command": document["command"], "run_id": document["run_id"], "date": document["finished"],
                   "versions": document["profile"]["libraries"], "profile": document["profile"], "backend": chosen,
-                  "settings": document["settings"]}
+                  "settings": document["settings"], "filed_by": filed_by or document["command"],
+                  "failures": [f for p in document.get("processes", []) for f in p.get("failures", [])]}
     new = [{**{k: e[k] for k in (*BASELINE_ENTRY_FIELDS, "per_device_batch", "steps_per_round", "round_s",
                                  "median_samples_per_s", "cv", "achieved_flops_per_s", "utilisation")},
             "run_id": document["run_id"]} for e in document["entries"]]
@@ -395,7 +396,8 @@ def train_multiworker(out: Path, model_name: str = "mnist_dense", steps: int = 4
 
     Keras 3.15's ``fit`` fails under this strategy on TensorFlow 2.21 (its symbolic build reduces
     the first distributed batch with ``strategy.reduce``, which cannot convert the per-replica
-    value across workers), so the step is the model's own ``train_step`` run by the strategy.
+    value across workers; known upstream as keras-team/keras#20585 and tensorflow/tensorflow#72388),
+    so the step is the model's own ``train_step`` run by the strategy.
     """
     backend.select("tensorflow")
     import tensorflow as tf

@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--run-id", help="name for the run file (default: time-bench-backend-random)")
     bench.add_argument("--save-baseline", action="store_true",
                        help="file this run as golden/bench/<profile-id>.json (with provenance)")
+    bench.add_argument("--promote", type=Path, metavar="RUN_FILE",
+                       help="file the measured entries of an earlier bench run as the baseline (its failures "
+                            "are listed in the provenance) instead of running")
     bench.add_argument("--baseline-dir", default=None, help="default: the project's golden/bench/")
     bench.add_argument("--timeout", type=int, default=3600, help="seconds per device-count process")
     bench.set_defaults(handler=_bench)
@@ -222,6 +225,10 @@ def _bench(args: argparse.Namespace, _: list[str]) -> int:
         baseline_dir=Path(args.baseline_dir) if args.baseline_dir else None,
         command="python -m conformance " + shlex.join(args.argv), timeout_s=args.timeout)
     try:
+        if args.promote:
+            document = bench.load_run(args.promote)
+            print(f"baseline: {bench.save_baseline(document, options.baseline_dir, filed_by=options.command)}")
+            return 0
         return bench.run(options)
     except bench.BaselineError as error:
         print(f"error: {error}", file=sys.stderr)

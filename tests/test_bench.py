@@ -182,3 +182,26 @@ def test_bench_command_end_to_end_on_jax_without_tensorflow_and_two_emulated_dev
     assert len(saved) == 2  # pytest-benchmark's own storage, one file per device count
     machine = json.loads(saved[0].read_text())["machine_info"]
     assert machine["conformance_profile"] == run["profile"]["id"]
+
+
+def run_document(run_id, entries, failures=()):
+    return {"kind": "bench", "run_id": run_id, "command": f"python -m conformance bench --run-id {run_id}",
+            "finished": "2026-01-01T00:00:00+00:00", "profile": {"id": "cpu-x", "libraries": {"keras": "3"}},
+            "settings": {"backend": "tensorflow"}, "ceilings": [], "gates": [],
+            "processes": [{"failures": list(failures)}],
+            "entries": [{**e, "per_device_batch": 8, "steps_per_round": 2, "round_s": [], "median_samples_per_s": 1,
+                         "cv": 0, "achieved_flops_per_s": 1, "utilisation": None} for e in entries]}
+
+
+def test_baselines_merge_by_configuration_and_keep_provenance(tmp_path):
+    first = run_document("one", [minimal_entry(), minimal_entry(model="imdb_dense")], failures=["FAILED x"])
+    bench.save_baseline(first, tmp_path, filed_by="python -m conformance bench --promote one.json")
+    second = run_document("two", [minimal_entry(samples_per_s=[50.0, 51.0, 49.0, 50.5])])
+    path = bench.save_baseline(second, tmp_path)
+    saved = bench.load_baseline(path)["backends"]["tensorflow"]
+    by_model = {e["model"]: e for e in saved["entries"]}
+    assert by_model["mnist_dense"]["run_id"] == "two" and by_model["mnist_dense"]["samples_per_s"][0] == 50.0
+    assert by_model["imdb_dense"]["run_id"] == "one"
+    assert saved["provenance"]["run_id"] == "two"
+    assert saved["runs"]["one"]["failures"] == ["FAILED x"]
+    assert saved["runs"]["one"]["filed_by"].endswith("--promote one.json")
