@@ -1,0 +1,117 @@
+"""Chapter 8's lesson checks fail when the lesson is broken: the convnet's edge over the dense
+network goes when pixels lose their neighbourhoods; a cats-vs-dogs twin without signal fails the
+accuracy check; removing augmentation is caught; the book's overfitting windows reject each other's
+regime; and the fine-tuning check fails when freezing does nothing. The passing runs are the
+conformance suite's smoke tier."""
+
+import numpy as np
+import pytest
+
+import keras
+from conformance import checks, golden, registry
+from conformance.runner import Settings, run_example
+from reference_impl.datasets import cats_vs_dogs, mnist
+
+
+def run(example_id):
+    spec = registry.select(example_id)[0]
+    return run_example(spec, Settings(tier="smoke", backend=keras.backend.backend()), "cpu-test")
+
+
+def failed_checks(result):
+    assert result["status"] in ("passed", "failed"), result["reason"]
+    return {c["name"]: c for c in result["checks"] if c["status"] == "failed"}
+
+
+# -- 8.1: the convnet beats the dense network because it exploits pixel neighbourhoods ------
+@pytest.fixture
+def mnist_pixels_scrambled(monkeypatch):
+    """The same digits with every image's pixels put through one fixed permutation: a dense
+    network does not care, a convnet loses the neighbourhoods it is built to exploit."""
+    original = mnist.twin
+    order = np.random.RandomState(0).permutation(28 * 28)
+
+    def scramble(images):
+        return images.reshape(len(images), -1)[:, order].reshape(images.shape)
+
+    def scrambled(*args, **kwargs):
+        loaded = original(*args, **kwargs)
+        (x, y), (xt, yt) = loaded.value
+        loaded.value = (scramble(x), y), (scramble(xt), yt)
+        return loaded
+
+    monkeypatch.setattr(mnist, "twin", scrambled)
+
+
+def test_convnet_loses_its_edge_when_pixels_are_scrambled(mnist_pixels_scrambled):
+    failures = failed_checks(run("ch08_mnist_convnet"))
+    assert "values.test_acc > values.dense_test_acc" in failures
+
+
+# -- 8.2: cats vs. dogs from scratch --------------------------------------------------------
+@pytest.fixture
+def twin_without_signal(monkeypatch, tmp_path):
+    """Both classes get the same flat disc, drawn into a separate cache."""
+    monkeypatch.setattr(cats_vs_dogs, "twin_home", lambda: tmp_path)
+    monkeypatch.setattr(cats_vs_dogs, "_texture", lambda category, dy, dx, radius, rng: np.zeros_like(dy))
+
+
+def test_from_scratch_accuracy_check_fails_on_a_twin_without_signal(twin_without_signal):
+    failures = failed_checks(run("ch08_catsdogs_from_scratch"))
+    assert "threshold values.test_acc" in failures
+
+
+@pytest.fixture
+def augmentation_does_nothing(monkeypatch):
+    for name in ("RandomFlip", "RandomRotation", "RandomZoom"):
+        monkeypatch.setattr(getattr(keras.layers, name), "call", lambda self, inputs, training=True: inputs)
+
+
+def test_augmentation_removed_is_caught(augmentation_does_nothing):
+    failures = failed_checks(run("ch08_catsdogs_augmentation"))
+    assert "exact values.augmentations_differ" in failures
+
+
+def u_shaped_val_loss(epochs, best):
+    """A validation loss that falls to its minimum at epoch ``best`` (1-based), then climbs."""
+    return [0.3 + 0.01 * abs(epoch - best) for epoch in range(1, epochs + 1)]
+
+
+def book_verdicts(example_id, epochs, best):
+    expectations = [e for e in golden.load(example_id).expectations_for("book") if e.kind == "best_epoch"]
+    assert len(expectations) == 1
+    observed = {"history": {"fit": {"val_loss": u_shaped_val_loss(epochs, best)}}}
+    return checks.evaluate(expectations[0], observed, "test").status
+
+
+@pytest.mark.parametrize("example_id, epochs, passing_best, failing_best", [
+    # from scratch: the book's minimum after ~10 of 30 epochs; a model that kept improving to the end fails
+    ("ch08_catsdogs_from_scratch", 30, 10, 30),
+    # with augmentation and dropout: ~60-70 of 100; the minimum of a model without them (epoch 10) fails
+    ("ch08_catsdogs_augmentation", 100, 65, 10),
+])
+def test_book_overfitting_windows_separate_the_two_regimes(example_id, epochs, passing_best, failing_best):
+    assert book_verdicts(example_id, epochs, passing_best) == "passed"
+    assert book_verdicts(example_id, epochs, failing_best) == "failed"
+
+
+# -- 8.3: pretrained VGG16, frozen and fine-tuned ----------------------------------------------
+@pytest.fixture
+def freezing_does_nothing(monkeypatch):
+    """Setting ``trainable = False`` on a convolution is ignored: every layer stays trainable."""
+    trainable = keras.layers.Layer.trainable
+
+    def setter(self, value):
+        trainable.fset(self, True)
+
+    monkeypatch.setattr(keras.layers.Conv2D, "trainable", property(trainable.fget, setter), raising=False)
+
+
+def test_fine_tuning_check_fails_when_all_layers_stay_trainable(freezing_does_nothing):
+    failures = failed_checks(run("ch08_vgg16_finetuning"))
+    assert {"exact values.changed_base_weights", "exact models.model.trainable_params"} <= set(failures)
+
+
+def test_feature_extraction_checks_fail_when_the_base_is_not_frozen(freezing_does_nothing):
+    failures = failed_checks(run("ch08_vgg16_feature_extraction_augmented"))
+    assert {"exact values.changed_base_weights", "exact models.model.trainable_params"} <= set(failures)
