@@ -6,7 +6,8 @@ Two parts, each present when its inputs are:
   against ``golden/bench/<profile>.json`` for the run's backend. Each (model, precision,
   device count, global batch) is compared round by round with :func:`conformance.stats.compare`:
   a regression is called only when Mann–Whitney U gives p < alpha and the median throughput
-  fell by at least the minimum change (default 10%; see ``conformance.stats``). Every line says
+  fell by at least the minimum change (default 10%) and by more than the rounds' spread (CV);
+  see ``conformance.stats``. Every line says
   how large the change is and how sure (p-value).
 * **conformance** — a conformance run file against a baseline run file (default: the latest run
   and the one before it with the same settings): examples and checks whose status changed
@@ -228,7 +229,8 @@ def to_markdown(report: Report) -> str:
     lines.append(f"**{len(regressions)} regression(s)**" if regressions else "**No regression.**")
     lines += [f"- {r}" for r in regressions]
     lines += ["", f"A benchmark regression is called when a two-sided Mann–Whitney U test over the rounds gives "
-                  f"p < {report.alpha} and the median throughput fell by at least {report.min_change:.0%}. "
+                  f"p < {report.alpha} and the median throughput fell by at least {report.min_change:.0%} and by more "
+                  f"than the rounds' own spread (the larger CV of the two runs). "
                   f"A conformance regression is an example or check that went from passed to failed or error.", ""]
     lines += [f"> {note}" for note in report.notes]
     if report.bench_run:

@@ -4,12 +4,17 @@ A comparison takes the per-round throughputs of a baseline and of a new run (hig
 better) and calls
 
 * ``regression`` when the new rounds are slower with a two-sided Mann–Whitney U test
-  p-value below ``alpha`` (0.05) **and** the median is lower by at least ``min_change``;
+  p-value below ``alpha`` (0.05) **and** the median is lower by at least the threshold:
+  ``min_change`` or the rounds' own spread (the larger coefficient of variation of the two
+  sides), whichever is larger;
 * ``improvement`` likewise in the other direction;
 * ``unchanged`` otherwise; the verdict still says how large the change is and how sure.
 
 Why both: the test alone flags tiny but consistent shifts (a 1% change over quiet rounds
 is "significant" yet not worth a red build), and a size threshold alone flags noise. The
+rounds of one run are not independent of the run's conditions (other processes' load,
+clock speed), so a shift between two runs smaller than the spread inside them is not called
+either. The
 default minimum change is 10%: on a shared CPU the spread between two runs of the same
 code (load from other processes, frequency scaling) is several percent even when the
 rounds inside one run agree closely; on a dedicated GPU 5% is a reasonable choice
@@ -42,6 +47,7 @@ class Comparison:
     new_cv: float
     rounds: tuple[int, int]
     underpowered: bool
+    threshold: float  # the smallest |change| called: max(min_change, the larger CV)
     alpha: float
     min_change: float
 
@@ -55,7 +61,7 @@ class Comparison:
             sureness += ", too few rounds to call any change"
         return (f"{self.verdict}: {self.change:+.1%} ({self.baseline_median:.4g} → {self.new_median:.4g}), {sureness}; "
                 f"noise CV {self.baseline_cv:.1%} / {self.new_cv:.1%}; called when p < {self.alpha} and "
-                f"|change| ≥ {self.min_change:.0%}")
+                f"|change| ≥ {self.threshold:.1%} (max of {self.min_change:.0%} and the larger CV)")
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -92,11 +98,13 @@ def compare(baseline: Sequence[float], new: Sequence[float], *, alpha: float = D
         p_value = 1.0  # identical samples: nothing to test
     else:
         p_value = float(scipy_stats.mannwhitneyu(new, baseline, alternative="two-sided").pvalue)
-    significant = p_value < alpha and abs(change) >= min_change
+    noise = max(coefficient_of_variation(baseline), coefficient_of_variation(new))
+    threshold = max(min_change, noise)
+    significant = p_value < alpha and abs(change) >= threshold
     verdict = "unchanged" if not significant else "regression" if change < 0 else "improvement"
     return Comparison(
         verdict=verdict, change=change, p_value=p_value, baseline_median=baseline_median, new_median=new_median,
-        baseline_cv=coefficient_of_variation(baseline), new_cv=coefficient_of_variation(new),
+        baseline_cv=coefficient_of_variation(baseline), new_cv=coefficient_of_variation(new), threshold=threshold,
         rounds=(len(baseline), len(new)), underpowered=smallest_p_value(len(baseline), len(new)) >= alpha,
         alpha=alpha, min_change=min_change,
     )
