@@ -188,12 +188,13 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], run_i
     facts = next((r for r in records if r["kind"] == "process"), {})
     process = {"devices": count, "models": models or "all", "returncode": returncode, "wall_s": round(wall, 2),
                "tensorflow_imported": facts.get("tensorflow_imported"),
-               "failures": _failures(output) if returncode else []}
+               "failures": _failures(output, returncode, count, models) if returncode else []}
     return process, timings, [r for r in records if r["kind"] != "process"]
 
 
-def _failures(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR"))][:20]
+def _failures(output: str, returncode: int, count: int, models: str | None) -> list[str]:
+    failed = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR"))][:20]
+    return failed or [f"devices={count} models={models or 'all'}: pytest exited {returncode} (crashed or timed out)"]
 
 
 def assemble(timings: list[dict[str, Any]], records: list[dict[str, Any]],
@@ -288,7 +289,9 @@ def save_baseline(document: dict[str, Any], directory: Path | None = None, filed
     provenance = {"command": document["command"], "run_id": document["run_id"], "date": document["finished"],
                   "versions": document["profile"]["libraries"], "profile": document["profile"], "backend": chosen,
                   "settings": document["settings"], "filed_by": filed_by or document["command"],
-                  "failures": [f for p in document.get("processes", []) for f in p.get("failures", [])]}
+                  "failures": [f for p in document.get("processes", []) for f in p.get("failures") or (
+                      [f"devices={p['devices']} models={p.get('models', 'all')}: pytest exited {p['returncode']}"]
+                      if p.get("returncode") else [])]}
     new = [{**{k: e[k] for k in (*BASELINE_ENTRY_FIELDS, "per_device_batch", "steps_per_round", "round_s",
                                  "median_samples_per_s", "cv", "achieved_flops_per_s", "utilisation")},
             "run_id": document["run_id"]} for e in document["entries"]]
