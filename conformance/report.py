@@ -10,7 +10,7 @@ Two parts, each present when its inputs are:
   see ``conformance.stats``. Every line says
   how large the change is and how sure (p-value).
 * **conformance** — a conformance run file against a baseline run file (default: the latest run
-  and the one before it with the same settings): examples and checks whose status changed
+  and the one before it with the same settings): of the examples in both, those and the checks whose status changed
   (passed → failed is a regression), and scalar metrics that moved by more than ``metric_rtol``
   (informational: one seed has no spread to test against; the golden checks judge metrics).
 
@@ -120,8 +120,7 @@ def compare_conformance(run: dict[str, Any], baseline: dict[str, Any],
     for entry in sorted(run["examples"], key=lambda e: (e["id"], e["tier"])):
         key = (entry["id"], entry["tier"])
         old = before.get(key)
-        if old is None:
-            changes.append(StatusChange(entry["id"], entry["tier"], "", "absent", entry["status"], "new in this run"))
+        if old is None:  # runs often cover different selections: only shared examples are compared
             continue
         if old["status"] != entry["status"]:
             changes.append(StatusChange(*key, "", old["status"], entry["status"], entry.get("reason", "")))
@@ -139,11 +138,14 @@ def compare_conformance(run: dict[str, Any], baseline: dict[str, Any],
                 if abs(relative) > metric_rtol:
                     metrics.append({"example": entry["id"], "tier": entry["tier"], "metric": name, "before": was,
                                     "after": value, "relative_change": relative})
-    now = {(e["id"], e["tier"]) for e in run["examples"]}
-    for key, old in sorted(before.items()):
-        if key not in now:
-            changes.append(StatusChange(*key, "", old["status"], "absent", "not in this run"))
     return changes, metrics
+
+
+def selection_note(run: dict[str, Any], baseline: dict[str, Any]) -> str:
+    now = {(e["id"], e["tier"]) for e in run["examples"]}
+    before = {(e["id"], e["tier"]) for e in baseline["examples"]}
+    return (f"{len(now & before)} examples in both runs compared; {len(now - before)} only in this run, "
+            f"{len(before - now)} only in the baseline run")
 
 
 def _is_number(value: Any) -> bool:
@@ -220,6 +222,7 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
                 report.conformance_baseline = store.read_run(report.conformance_baseline_path)
                 report.status_changes, report.metric_changes = compare_conformance(
                     report.conformance_run, report.conformance_baseline, metric_rtol)
+                report.notes.append(selection_note(report.conformance_run, report.conformance_baseline))
     return report
 
 

@@ -82,14 +82,14 @@ def test_a_thirty_percent_slowdown_and_a_failed_check_are_regressions_with_size_
     assert built.metric_changes[0]["relative_change"] == pytest.approx(0.5 / 0.91 - 1)
 
 
-def test_conformance_compare_reports_new_and_missing_examples():
+def test_conformance_compare_only_judges_examples_in_both_runs():
     old = conformance_run()
     new = copy.deepcopy(old)
     new["examples"][0]["id"] = "ch03_other"
-    changes, _ = report.compare_conformance(new, old)
-    assert {(c.example, c.before, c.after) for c in changes} == {
-        ("ch03_other", "absent", "passed"), ("ch02_mnist_dense", "passed", "absent")}
-    assert not any(c.is_regression for c in changes)
+    changes, metrics = report.compare_conformance(new, old)
+    assert changes == [] and metrics == []
+    assert report.selection_note(new, old) == ("0 examples in both runs compared; 1 only in this run, "
+                                               "1 only in the baseline run")
 
 
 def test_html_report_is_self_contained(tmp_path):
