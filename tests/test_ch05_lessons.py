@@ -1,0 +1,171 @@
+"""Each of chapter 5's lesson checks fails when the lesson is broken.
+
+A fault is planted in the data or the library an example uses (never in the suite), the
+example runs in-process on the smoke tier exactly as ``python -m conformance run`` runs it,
+and the named check must be among the failures. Each faulty run is a module-scoped fixture
+shared by the tests that read it, so every example runs once per fault.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import pytest
+
+from conformance import registry
+from conformance.runner import Settings, run_example
+from reference_impl.datasets import Loaded, mnist
+
+SEED = 0
+Fault = Callable[[pytest.MonkeyPatch], None]
+
+
+def run(example_id: str) -> dict[str, Any]:
+    spec = registry.select(example_id)[0]
+    return run_example(spec, Settings(tier="smoke", backend=keras.backend.backend(), seed=SEED), "cpu-test")
+
+
+def failed_checks(result: dict[str, Any]) -> set[str]:
+    assert result["status"] in ("passed", "failed"), result["reason"]
+    return {c["name"] for c in result["checks"] if c["status"] == "failed"}
+
+
+def faulty_run(example_id: str, plant: Fault) -> dict[str, Any]:
+    with pytest.MonkeyPatch.context() as patch:
+        plant(patch)
+        return run(example_id)
+
+
+def dense_units_replaced(mapping: dict[int, int]) -> Fault:
+    """A fault: ``keras.layers.Dense(units)`` builds ``mapping[units]`` units instead."""
+    original = keras.layers.Dense.__init__
+
+    @functools.wraps(original)
+    def resized(self: keras.layers.Dense, units: int, **kwargs: Any) -> None:
+        original(self, mapping.get(units, units), **kwargs)
+
+    return lambda patch: patch.setattr(keras.layers.Dense, "__init__", resized)
+
+
+# -- 5.1.1 noise channels ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def noise_channels_are_zeros() -> dict[str, Any]:
+    """The 'white noise' appended to the digits is all zeros: both models see the same input."""
+    return faulty_run("ch05_mnist_noise_vs_zero_channels",
+                      lambda patch: patch.setattr(np.random, "random", lambda shape: np.zeros(shape)))
+
+
+def test_noise_channels_identical_to_zeros_fail_the_comparison(noise_channels_are_zeros):
+    assert "noise channels end below zeros channels" in failed_checks(noise_channels_are_zeros)
+
+
+# -- 5.1.2 shuffled labels ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def labels_not_shuffled() -> dict[str, Any]:
+    """``np.random.shuffle`` leaves the labels in place: the model learns real digits."""
+    return faulty_run("ch05_mnist_shuffled_labels", lambda patch: patch.setattr(np.random, "shuffle", lambda x: None))
+
+
+@pytest.fixture(scope="module")
+def no_room_to_memorise() -> dict[str, Any]:
+    """The 512-unit hidden layer has one unit: too little capacity to memorise random labels."""
+    return faulty_run("ch05_mnist_shuffled_labels", dense_units_replaced({512: 1}))
+
+
+def test_unshuffled_labels_fail_validation_accuracy_near_chance(labels_not_shuffled):
+    assert "validation accuracy stays near chance" in failed_checks(labels_not_shuffled)
+
+
+def test_unshuffled_labels_fail_validation_loss_rises(labels_not_shuffled):
+    assert "validation loss rises" in failed_checks(labels_not_shuffled)
+
+
+def test_model_that_cannot_memorise_fails_training_accuracy_climbs(no_room_to_memorise):
+    assert "training accuracy climbs (memorisation)" in failed_checks(no_room_to_memorise)
+
+
+# -- 5.3.1 learning rate -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def learning_rate_capped() -> dict[str, Any]:
+    """RMSprop silently caps its learning rate at 1e-2, so 'lr = 1' trains like lr = 1e-2."""
+    original = keras.optimizers.RMSprop.__init__
+
+    @functools.wraps(original)
+    def capped(self: keras.optimizers.RMSprop, learning_rate: float = 0.001, **kwargs: Any) -> None:
+        original(self, min(learning_rate, 1e-2), **kwargs)
+
+    return faulty_run("ch05_mnist_learning_rate",
+                      lambda patch: patch.setattr(keras.optimizers.RMSprop, "__init__", capped))
+
+
+def test_learning_rate_that_is_not_too_high_fails_the_comparison(learning_rate_capped):
+    assert "lr = 1 stays far below lr = 1e-2" in failed_checks(learning_rate_capped)
+
+
+# -- 5.3.3 capacity ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def hidden_layers_two_units() -> dict[str, Any]:
+    """The 96-unit layers have 2 units: the 'larger' model has less capacity than the logistic regression."""
+    return faulty_run("ch05_mnist_capacity", dense_units_replaced({96: 2}))
+
+
+@pytest.fixture(scope="module")
+def training_labels_random() -> dict[str, Any]:
+    """The twin's training labels are permuted: there is nothing to learn, so even the
+    logistic regression can only memorise, and its validation loss rises from the start."""
+    original = mnist.twin
+
+    def random_labels(seed: int = 0, samples: float = 1.0) -> Loaded:
+        loaded = original(seed=seed, samples=samples)
+        (train_images, train_labels), test = loaded.value
+        loaded.value = (train_images, np.random.RandomState(seed).permutation(train_labels)), test
+        return loaded
+
+    return faulty_run("ch05_mnist_capacity", lambda patch: patch.setattr(mnist, "twin", random_labels))
+
+
+def test_larger_model_without_capacity_fails_lower_minimum(hidden_layers_two_units):
+    assert "more capacity reaches a lower validation loss" in failed_checks(hidden_layers_two_units)
+
+
+def test_logistic_regression_that_overfits_fails_the_plateau(training_labels_random):
+    assert "logistic regression plateaus: no overfitting" in failed_checks(training_labels_random)
+
+
+# -- 5.4.4 model size --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sizes_swapped() -> dict[str, Any]:
+    """The 'smaller' model gets 512-unit layers and the 'larger' one 4-unit layers."""
+    return faulty_run("ch05_imdb_model_size", dense_units_replaced({4: 512, 512: 4}))
+
+
+def test_larger_model_that_is_small_fails_overfits_more_severely(sizes_swapped):
+    assert "the larger model overfits more severely than the original" in failed_checks(sizes_swapped)
+
+
+def test_smaller_model_that_is_large_fails_overfits_no_earlier(sizes_swapped):
+    assert "the smaller model overfits no earlier than the original" in failed_checks(sizes_swapped)
+
+
+# -- 5.4.4 dropout (L2's lesson is a book-tier check only: see golden/ch05_imdb_l2.json) --------
+@pytest.fixture(scope="module")
+def dropout_rate_zero() -> dict[str, Any]:
+    """``layers.Dropout(0.5)`` drops nothing: the 'dropout' model is the original model."""
+    original = keras.layers.Dropout.__init__
+
+    @functools.wraps(original)
+    def no_dropout(self: keras.layers.Dropout, rate: float, **kwargs: Any) -> None:
+        original(self, 0.0, **kwargs)
+
+    return faulty_run("ch05_imdb_dropout", lambda patch: patch.setattr(keras.layers.Dropout, "__init__", no_dropout))
+
+
+def test_dropout_model_without_dropout_fails_delays_overfitting(dropout_rate_zero):
+    assert "dropout delays overfitting" in failed_checks(dropout_rate_zero)
+
+
+def test_dropout_model_without_dropout_fails_lowers_overfitting(dropout_rate_zero):
+    assert "dropout lowers overfitting" in failed_checks(dropout_rate_zero)
