@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -169,7 +170,8 @@ def convnet_from_scratch(image_size: tuple[int, int], *, augmentation: bool = Fa
     return model
 
 
-def fit_with_checkpoint(run: Run, model: keras.Model, file_name: str, train, validation, epochs: int) -> keras.Model:
+def fit_with_checkpoint(run: Run, model: keras.Model, file_name: str, train: Any, validation: Any,
+                        epochs: int) -> keras.Model:
     """Train with the book's ``ModelCheckpoint(save_best_only=True, monitor="val_loss")``
     and return the best model, reloaded from its file."""
     with tempfile.TemporaryDirectory() as checkpoints:
@@ -240,7 +242,7 @@ def vgg16_conv_base(weights: str | None, image_size: tuple[int, int] | None = BO
     return keras.applications.vgg16.VGG16(weights=weights, include_top=False, input_shape=input_shape)
 
 
-def dense_head(inputs) -> keras.KerasTensor:
+def dense_head(inputs: keras.KerasTensor) -> keras.KerasTensor:
     """The classifier on top of the base: flatten → dense 256 (no activation) → dropout → sigmoid."""
     x = layers.Flatten()(inputs)
     x = layers.Dense(256)(x)
