@@ -23,9 +23,9 @@ SEED = 0
 Fault = Callable[[pytest.MonkeyPatch], None]
 
 
-def run(example_id: str) -> dict[str, Any]:
+def run(example_id: str, tier: str = "smoke") -> dict[str, Any]:
     spec = registry.select(example_id)[0]
-    return run_example(spec, Settings(tier="smoke", backend=keras.backend.backend(), seed=SEED), "cpu-test")
+    return run_example(spec, Settings(tier=tier, backend=keras.backend.backend(), seed=SEED), "cpu-test")
 
 
 def failed_checks(result: dict[str, Any]) -> set[str]:
@@ -33,10 +33,10 @@ def failed_checks(result: dict[str, Any]) -> set[str]:
     return {c["name"] for c in result["checks"] if c["status"] == "failed"}
 
 
-def faulty_run(example_id: str, plant: Fault) -> dict[str, Any]:
+def faulty_run(example_id: str, plant: Fault, tier: str = "smoke") -> dict[str, Any]:
     with pytest.MonkeyPatch.context() as patch:
         plant(patch)
-        return run(example_id)
+        return run(example_id, tier)
 
 
 def dense_units_replaced(mapping: dict[int, int]) -> Fault:
@@ -125,6 +125,17 @@ def training_labels_random() -> dict[str, Any]:
         return loaded
 
     return faulty_run("ch05_mnist_capacity", lambda patch: patch.setattr(mnist, "twin", random_labels))
+
+
+@pytest.fixture(scope="module")
+def hidden_layers_two_units_offline() -> dict[str, Any]:
+    """The same fault on the offline tier (the genuine digits), where 'the larger model overfits
+    before the logistic regression' is checked: a 2-unit bottleneck has nothing to overfit with."""
+    return faulty_run("ch05_mnist_capacity", dense_units_replaced({96: 2}), tier="offline")
+
+
+def test_larger_model_without_capacity_fails_overfits_before_logistic_regression(hidden_layers_two_units_offline):
+    assert "the larger model overfits before the logistic regression" in failed_checks(hidden_layers_two_units_offline)
 
 
 def test_larger_model_without_capacity_fails_lower_minimum(hidden_layers_two_units):
