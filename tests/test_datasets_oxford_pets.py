@@ -102,7 +102,7 @@ def test_incomplete_extraction_is_corrupt(extracted):
         oxford_pets.real(img_size=(8, 8))
 
 
-def test_unpaired_files_are_corrupt(extracted, monkeypatch):
+def test_unpaired_files_are_corrupt(extracted):
     (extracted / "annotations" / "trimaps" / "pug_2.png").rename(extracted / "annotations" / "trimaps" / "pug_3.png")
     with pytest.raises(cache.CorruptDataset, match="do not pair up"):
         oxford_pets.real(img_size=(8, 8))

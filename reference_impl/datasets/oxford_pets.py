@@ -22,6 +22,8 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
+from types import TracebackType
+from typing import Any, Callable
 
 import numpy as np
 from scipy import ndimage
@@ -86,7 +88,8 @@ def _check_pairs(input_img_paths: list[str], target_paths: list[str], root: Path
                              f"{len(trimaps)} trimaps; unpaired e.g. {unpaired})")
 
 
-def _opened(load_img, path: str, **options):  # noqa: ANN001, ANN202 — keras.utils.load_img and its PIL image
+def _opened(load_img: Callable[..., Any], path: str, **options: Any) -> Any:
+    """``load_img(path)`` fully decoded (PIL decodes lazily), or :class:`CorruptDataset`."""
     try:
         img = load_img(path, **options)
         img.load()
@@ -150,7 +153,8 @@ class _atomic_folder:
         self.tmp = Path(tempfile.mkdtemp(dir=self.final.parent, prefix=f".{self.final.name}."))
         return self.tmp
 
-    def __exit__(self, kind, error, trace) -> None:  # noqa: ANN001
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
         try:
             if error is None and not self.final.exists():
                 os.rename(self.tmp, self.final)
