@@ -73,7 +73,13 @@ def scope(count: int, backend: str) -> Iterator[int]:
     if backend == "tensorflow":
         import tensorflow as tf
 
-        strategy = tf.distribute.MirroredStrategy(devices=_tensorflow_devices(count))
+        names = _tensorflow_devices(count)
+        # Collective all-reduce instances are keyed per process, so two models in one
+        # process clash ("Shape mismatch in the collective instance"); emulated CPU
+        # devices reduce on one device instead, which has no such keys.
+        emulated = all("CPU" in name.upper() for name in names)
+        strategy = tf.distribute.MirroredStrategy(
+            devices=names, cross_device_ops=tf.distribute.ReductionToOneDevice() if emulated else None)
         with strategy.scope():
             yield strategy.num_replicas_in_sync
     elif backend == "jax":

@@ -98,3 +98,13 @@ def test_help_explains_the_commands(tmp_path):
     assert done.returncode == 0
     for command in ("list", "run", "profile", "record", "validate"):
         assert command in done.stdout
+
+
+def test_two_emulated_devices_run_several_models_in_one_process(tmp_path):
+    """MirroredStrategy over two emulated CPU devices, two examples in one worker: their
+    all-reduces must not collide (they did with collective ops keyed per process)."""
+    done = conformance("run", "--devices", "2", "--workers", "1",
+                       "--examples", "ch02_mnist_dense,ch03_keras_compile_fit_validation", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for entry in only_run_file(tmp_path / "results")["examples"]:
+        assert entry["metrics"]["replicas_in_sync"] == 2
