@@ -5,7 +5,7 @@ The cats-vs-dogs examples read the book's ``cats_vs_dogs_small`` folder themselv
 out the folder and the size to load it at (the book's photos at 180×180; a synthetic
 twin or the offline substitute at the smallest size the model accepts, so CPU runs stay
 fast). Each model is also built at 180×180 for the architecture facts. The VGG16
-examples take their weights from ``run.data("vgg16_imagenet")``: the checked ImageNet
+examples take their weights from ``run.data("keras_applications", file="vgg16_notop")``: the checked ImageNet
 file in the book tier (``weights="imagenet"`` in the listing), ``None`` elsewhere.
 
 Deviations from the book:
@@ -261,10 +261,10 @@ def feature_extractor_head(feature_shape: tuple[int, ...]) -> keras.Model:
 
 
 @example("ch08_vgg16_fast_feature_extraction", section="8.3.1",
-         title="Fast feature extraction without data augmentation", datasets=("cats_vs_dogs", "vgg16_imagenet"),
+         title="Fast feature extraction without data augmentation", datasets=("cats_vs_dogs", "keras_applications"),
          needs=("vgg16-imagenet-notop",))
 def vgg16_fast_feature_extraction(run: Run) -> None:
-    weights = run.data("vgg16_imagenet")
+    weights = run.data("keras_applications", file="vgg16_notop")
     run.model("conv_base", vgg16_conv_base(None))
     run.model("model", feature_extractor_head((5, 5, 512)))
 
@@ -341,10 +341,10 @@ def changed_weights(model: keras.Model, before: dict[str, np.ndarray]) -> list[s
 
 
 @example("ch08_vgg16_feature_extraction_augmented", section="8.3.1",
-         title="Feature extraction together with data augmentation", datasets=("cats_vs_dogs", "vgg16_imagenet"),
+         title="Feature extraction together with data augmentation", datasets=("cats_vs_dogs", "keras_applications"),
          needs=("vgg16-imagenet-notop",))
 def vgg16_feature_extraction_augmented(run: Run) -> None:
-    weights = run.data("vgg16_imagenet")
+    weights = run.data("keras_applications", file="vgg16_notop")
     run.model("conv_base", vgg16_conv_base(None))
     run.model("model", augmented_classifier(frozen_vgg16_base(None), BOOK_IMAGE_SIZE))
 
@@ -379,9 +379,9 @@ def unfreeze_last_four(conv_base: keras.Model) -> None:
 
 
 @example("ch08_vgg16_finetuning", section="8.3.2", title="Fine-tuning a pretrained model",
-         datasets=("cats_vs_dogs", "vgg16_imagenet"), needs=("vgg16-imagenet-notop",))
+         datasets=("cats_vs_dogs", "keras_applications"), needs=("vgg16-imagenet-notop",))
 def vgg16_finetuning(run: Run) -> None:
-    weights = run.data("vgg16_imagenet")
+    weights = run.data("keras_applications", file="vgg16_notop")
     book_base = frozen_vgg16_base(None)
     book_model = augmented_classifier(book_base, BOOK_IMAGE_SIZE)
     unfreeze_last_four(book_base)

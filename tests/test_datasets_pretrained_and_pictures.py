@@ -1,4 +1,4 @@
-"""keras.applications files come from Keras's cache, MD5-checked, never downloaded; the book's
+"""keras.applications files come from Keras's cache, MD5-checked, never downloaded offline; the book's
 single pictures come from the dataset cache and must decode; without them, honest stand-ins."""
 
 import json
@@ -14,6 +14,7 @@ from reference_impl.datasets import book_images, cache, keras_applications, load
 @pytest.fixture
 def keras_home(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
     (tmp_path / "models").mkdir()
     return tmp_path / "models"
 
@@ -32,11 +33,12 @@ def test_cached_file_with_kerass_md5_is_handed_out(class_index_file):
     assert loaded.value["386"][1] == "African_elephant" and loaded.provenance["kind"] == "genuine"
 
 
-def test_weights_are_handed_out_as_the_cached_path(keras_home, monkeypatch):
-    name, url, _ = keras_applications.FILES["xception"]
+@pytest.mark.parametrize("file", ["xception", "vgg16_notop", "efficientnetb0"])
+def test_weights_are_handed_out_as_the_cached_path(keras_home, monkeypatch, file):
+    name, url, _ = keras_applications.FILES[file]
     (keras_home / name).write_bytes(b"HDF5 stand-in")
-    monkeypatch.setitem(keras_applications.FILES, "xception", (name, url, cache.digest_of(keras_home / name, "md5")))
-    assert keras_applications.real("xception").value == str(keras_home / name)
+    monkeypatch.setitem(keras_applications.FILES, file, (name, url, cache.digest_of(keras_home / name, "md5")))
+    assert keras_applications.real(file).value == str(keras_home / name)
 
 
 def test_md5_mismatch_is_an_error(class_index_file):

@@ -71,9 +71,9 @@ def sha256_of(path: Path) -> str:
     return digest_of(path, "sha256")
 
 
-def fetch(remote: RemoteFile) -> Path:
-    """Path of ``remote`` in the cache, downloading it first when allowed."""
-    path = cache_dir() / remote.name
+def fetch(remote: RemoteFile, folder: Path | None = None) -> Path:
+    """Path of ``remote`` in the cache (or ``folder``), downloading it first when allowed."""
+    path = (folder or cache_dir()) / remote.name
     if not path.exists():
         if not downloads_allowed():
             raise DatasetUnavailable(_how_to_fetch(remote, path, "downloads are off (BOOK_DATA_OFFLINE=1)"))

@@ -3,9 +3,9 @@ ImageNet weights and the ImageNet class index.
 
 ``run.data("keras_applications", file="xception_notop")`` stands where the book writes
 ``weights="imagenet"``: the ``book`` tier hands out the weights file from Keras's own
-cache, checked against the MD5 that Keras itself pins (the only checksum published
-for these files), and never downloads it; a missing file is a skip that says what to
-fetch. No package ships ImageNet weights, so the ``smoke`` and ``offline`` tiers get
+cache through :func:`cache.fetch`, checked against the MD5 that Keras itself pins (the
+only checksum published for these files); where downloads are off, a missing file is a
+skip that says what to fetch and where. No package ships ImageNet weights, so the ``smoke`` and ``offline`` tiers get
 ``None``: the application is built with ``weights=None`` (random initialisation),
 which keeps every layer shape and parameter count. ``file="class_index"`` is the
 index ``decode_predictions`` reads; without it, a placeholder naming the class
@@ -19,13 +19,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from reference_impl.api import DatasetUnavailable
 from reference_impl.datasets import Loaded, provenance
-from reference_impl.datasets.cache import CorruptDataset, digest_of
+from reference_impl.datasets.cache import RemoteFile, fetch
 
 _APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 # file → (name in ~/.keras/models, origin, MD5 from keras/src/applications/*.py)
 FILES: dict[str, tuple[str, str, str]] = {
+    "vgg16_notop": ("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                    _APPLICATIONS + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                    "6d6bbae143d832006294945121d1f1fc"),
     "xception": ("xception_weights_tf_dim_ordering_tf_kernels.h5",
                  _APPLICATIONS + "xception/xception_weights_tf_dim_ordering_tf_kernels.h5",
                  "0a58e3b7378bc2990ea3b43d5981f1f6"),
@@ -47,12 +49,7 @@ def models_dir() -> Path:
 
 def real(file: str) -> Loaded:
     name, url, md5 = _known(file)
-    path = models_dir() / name
-    if not path.exists():
-        raise DatasetUnavailable(f"{name} is not in Keras's cache; fetch {url} to {path} (MD5 {md5}, as Keras pins it)")
-    actual = digest_of(path, "md5")
-    if actual != md5:
-        raise CorruptDataset(f"{path}: MD5 is {actual}, expected {md5}; delete it and fetch {url} again")
+    path = fetch(RemoteFile(name, url, md5=md5), folder=models_dir())
     if file == "class_index":
         value: Any = json.loads(path.read_text(encoding="utf-8"))
     else:
