@@ -175,7 +175,9 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], run_i
             args += ["--bench-models", models]
         started = time.perf_counter()
         try:
-            done = subprocess.run(args, capture_output=True, text=True, timeout=options.timeout_s)
+            # An outer pytest-xdist worker's variables would make pytest-benchmark switch itself off.
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+            done = subprocess.run(args, capture_output=True, text=True, timeout=options.timeout_s, env=env)
             returncode, output = done.returncode, done.stdout + done.stderr
         except subprocess.TimeoutExpired as expired:
             returncode = -1
@@ -184,6 +186,8 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], run_i
         if returncode != 0:
             print(output[-6000:], file=sys.stderr)
         timings = json.loads(timings_file.read_text())["benchmarks"] if timings_file.exists() else []
+        if returncode == 0 and not timings:
+            returncode, output = 1, output + "\nFAILED pytest-benchmark recorded no timings (benchmarks disabled?)"
         records = [json.loads(line) for line in records_file.read_text().splitlines()] if records_file.exists() else []
     facts = next((r for r in records if r["kind"] == "process"), {})
     process = {"devices": count, "models": models or "all", "returncode": returncode, "wall_s": round(wall, 2),
