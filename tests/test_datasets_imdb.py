@@ -35,8 +35,8 @@ def imdb_files(tmp_path, monkeypatch):
     monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
     monkeypatch.setattr(imdb, "IMDB_NPZ", cache.RemoteFile("imdb.npz", imdb.IMDB_NPZ.url,
                                                            hashlib.sha256(npz.read_bytes()).hexdigest()))
-    monkeypatch.setattr(imdb, "IMDB_WORD_INDEX", imdb.Md5File("imdb_word_index.json", imdb.IMDB_WORD_INDEX.url,
-                                                              hashlib.md5(index.read_bytes()).hexdigest()))
+    monkeypatch.setattr(imdb, "IMDB_WORD_INDEX", cache.RemoteFile(
+        "imdb_word_index.json", imdb.IMDB_WORD_INDEX.url, md5=hashlib.md5(index.read_bytes()).hexdigest()))
     return npz, index
 
 

@@ -31,8 +31,8 @@ def reuters_files(tmp_path, monkeypatch):
     monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
     monkeypatch.setattr(reuters, "REUTERS_NPZ", cache.RemoteFile(
         "reuters.npz", reuters.REUTERS_NPZ.url, hashlib.sha256(npz.read_bytes()).hexdigest()))
-    monkeypatch.setattr(reuters, "REUTERS_WORD_INDEX", reuters.Md5File(
-        "reuters_word_index.json", reuters.REUTERS_WORD_INDEX.url, hashlib.md5(index.read_bytes()).hexdigest()))
+    monkeypatch.setattr(reuters, "REUTERS_WORD_INDEX", cache.RemoteFile(
+        "reuters_word_index.json", reuters.REUTERS_WORD_INDEX.url, md5=hashlib.md5(index.read_bytes()).hexdigest()))
     return npz, index
 
 

@@ -12,8 +12,8 @@ decoding code runs unchanged on every source.
 Sources:
 
 * ``real`` — the book's ``imdb.npz`` (SHA-256 from Keras) and ``imdb_word_index.json``.
-  Keras publishes only an MD5 for the word index, so that file is checked by MD5 as
-  Keras checks it (:func:`fetch_md5`); nothing here invents a SHA-256 nobody can verify.
+  Keras publishes only an MD5 for the word index, so the cache checks that file by MD5
+  as Keras does; nothing here invents a SHA-256 nobody can verify.
 * ``twin`` — synthetic reviews with IMDB's statistics (see :func:`twin`).
 * no ``offline`` source: no package ships the IMDB corpus or its integer form (see
   ``shared/offline-datasets.md``). The nearest real text (Amazon food reviews in
@@ -23,20 +23,17 @@ Sources:
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import pickle
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from reference_impl.api import DatasetUnavailable
 from reference_impl.datasets import Loaded, provenance
-from reference_impl.datasets.cache import CorruptDataset, RemoteFile, cache_dir, downloads_allowed, fetch
+from reference_impl.datasets.cache import CorruptDataset, RemoteFile, fetch
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 IMDB_NPZ = RemoteFile(
@@ -46,16 +43,7 @@ IMDB_NPZ = RemoteFile(
 )
 
 
-@dataclass(frozen=True)
-class Md5File:
-    """A download Keras publishes only an MD5 for (the word indexes)."""
-
-    name: str
-    url: str
-    md5: str
-
-
-IMDB_WORD_INDEX = Md5File(
+IMDB_WORD_INDEX = RemoteFile(  # Keras publishes only an MD5 for the word index
     name="imdb_word_index.json",
     url=f"{KERAS_ORIGIN}imdb_word_index.json",
     md5="bfafd718b763782e994055a2d397834f",
@@ -145,30 +133,6 @@ def read_sequence_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray
     return arrays
 
 
-def fetch_md5(remote: Md5File) -> Path:
-    """:func:`cache.fetch` for a file with only a published MD5: the same cache, the
-    same offline rule, and a mismatch is an error, never silently used."""
-    path = cache_dir() / remote.name
-    if not path.exists():
-        if not downloads_allowed():
-            raise DatasetUnavailable(
-                f"{remote.name} is not in the cache (downloads are off (BOOK_DATA_OFFLINE=1)); "
-                f"fetch {remote.url} to {path} (MD5 {remote.md5}, as Keras publishes it)"
-            )
-        import keras  # Keras's own downloader checks the MD5 before the file takes its name
-
-        try:
-            keras.utils.get_file(remote.name, remote.url, file_hash=remote.md5, hash_algorithm="md5",
-                                 cache_dir=str(path.parent), cache_subdir="")
-        except Exception as error:  # get_file raises plain Exceptions for network failures
-            raise DatasetUnavailable(f"download of {remote.url} to {path} failed: {error}") from error
-    actual = hashlib.md5(path.read_bytes()).hexdigest()
-    if actual != remote.md5:
-        raise CorruptDataset(f"{path}: MD5 is {actual}, expected {remote.md5}; "
-                             f"delete the file and fetch it again from {remote.url}")
-    return path
-
-
 def read_word_index(path: Path) -> dict[str, int]:
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
@@ -190,7 +154,7 @@ def real(
     word_index: bool = False,
 ) -> Loaded:
     if word_index:
-        index = read_word_index(fetch_md5(IMDB_WORD_INDEX))
+        index = read_word_index(fetch(IMDB_WORD_INDEX))
         return Loaded(index, provenance("real", "genuine", "IMDB word index, keras imdb_word_index.json",
                                         words=len(index)))
     arrays = read_sequence_npz(fetch(IMDB_NPZ), ("x_train", "y_train", "x_test", "y_test"))

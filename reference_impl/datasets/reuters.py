@@ -12,7 +12,7 @@ Sources:
 
 * ``real`` — the book's ``reuters.npz`` (SHA-256 from Keras) and
   ``reuters_word_index.json``, which Keras checks by MD5 only, so it is checked by that
-  MD5 (:func:`reference_impl.datasets.imdb.fetch_md5`).
+  MD5, as Keras does.
 * ``twin`` — synthetic newswires with Reuters' statistics (see :func:`twin`).
 * no ``offline`` source: no package ships Keras's 46-topic set. Debian's ``r-cran-tm``
   has 70 genuine Reuters-21578 articles in 2 topics — another task (binary), needing
@@ -27,10 +27,8 @@ from reference_impl.datasets import Loaded, provenance
 from reference_impl.datasets.cache import RemoteFile, fetch
 from reference_impl.datasets.imdb import (
     KERAS_ORIGIN,
-    Md5File,
     Sequences,
     Split,
-    fetch_md5,
     limited,
     marked,
     object_array,
@@ -45,7 +43,7 @@ REUTERS_NPZ = RemoteFile(
     url=f"{KERAS_ORIGIN}reuters.npz",
     sha256="d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916",
 )
-REUTERS_WORD_INDEX = Md5File(
+REUTERS_WORD_INDEX = RemoteFile(  # Keras publishes only an MD5 for the word index
     name="reuters_word_index.json",
     url=f"{KERAS_ORIGIN}reuters_word_index.json",
     md5="4d44cc38712099c9e383dc6e5f11a921",
@@ -74,7 +72,7 @@ def real(
     word_index: bool = False,
 ) -> Loaded:
     if word_index:
-        index = read_word_index(fetch_md5(REUTERS_WORD_INDEX))
+        index = read_word_index(fetch(REUTERS_WORD_INDEX))
         return Loaded(index, provenance("real", "genuine", "Reuters word index, keras reuters_word_index.json",
                                         words=len(index)))
     arrays = read_sequence_npz(fetch(REUTERS_NPZ), ("x", "y"))
