@@ -167,7 +167,9 @@ class Run:
         loaded = self._data_loader(
             name, tier=self.tier, seed=self.seed, samples=self.scale.samples, **options
         )
-        self.outcome.data[name] = loaded.provenance
+        # Keyed by the call, so a second call (a word index, another size) keeps the first's provenance.
+        call = name + (f"({', '.join(f'{k}={v!r}' for k, v in sorted(options.items()))})" if options else "")
+        self.outcome.data[call] = loaded.provenance
         return loaded.value
 
     # -- observations --------------------------------------------------------
