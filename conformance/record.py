@@ -20,8 +20,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from conformance import checks, golden, profile, registry
-from conformance.store import write_json_atomically
+from conformance import checks, golden, profile, registry, store
 from conformance.runner import Settings, execute, skip_reason
 
 
@@ -49,24 +48,27 @@ def record(patterns: str | None, *, tier: str, backend: str, seeds: list[int], p
                     current.scale(tier)).outcome.to_json()
             for seed in seeds
         ]
-        try:
-            updated, changes = rerecorded(current.raw, tier, keys, observations)
-        except (RecordError, checks.MissingObservation) as error:
-            print(f"{spec.id}: {error}")
-            problems += 1
-            continue
         stamp = {
             "kind": "run", "command": command, "tier": tier, "seeds": seeds, "backend": backend,
             "precision": precision, "devices": devices, "versions": fingerprint["libraries"],
             "profile": fingerprint["id"], "date": dt.date.today().isoformat(),
         }
-        for key in keys:
-            updated["sources"][key] = {**updated["sources"][key], **stamp}
-        golden.parse(updated, current.path, pending_ok=True)  # never write a file the loader would refuse
-        for change in changes:
-            print(f"{spec.id}: {change}")
-        if not dry_run:
-            write_json_atomically(current.path, updated, indent=2)
+        # Re-read under the lock: a recording of another tier of this file may have landed meanwhile.
+        with store.locked(current.path):
+            latest = golden.load(spec.id, golden_dir, pending_ok=True)
+            try:
+                updated, changes = rerecorded(latest.raw, tier, keys, observations)
+            except (RecordError, checks.MissingObservation) as error:
+                print(f"{spec.id}: {error}")
+                problems += 1
+                continue
+            for key in keys:
+                updated["sources"][key] = {**updated["sources"][key], **stamp}
+            golden.parse(updated, current.path, pending_ok=True)  # never write a file the loader would refuse
+            for change in changes:
+                print(f"{spec.id}: {change}")
+            if not dry_run:
+                store.write_json_atomically(current.path, updated, indent=2)
     return 1 if problems else 0
 
 

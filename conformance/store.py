@@ -38,7 +38,7 @@ def run_path(results_dir: Path | str, profile_id: str, run_id: str) -> Path:
 
 def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any]) -> None:
     """Start a run file; an existing one (a resumed run) keeps its examples."""
-    with _locked(path):
+    with locked(path):
         if path.exists():
             return
         document = {
@@ -54,7 +54,7 @@ def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any]) ->
 
 def add_example(path: Path, result: dict[str, Any]) -> None:
     """Add (or replace, by id and tier) one example's result."""
-    with _locked(path):
+    with locked(path):
         document = read_run(path)
         key = (result["id"], result["tier"])
         document["examples"] = [e for e in document["examples"] if (e["id"], e["tier"]) != key] + [result]
@@ -81,7 +81,8 @@ def runs(results_dir: Path | str, profile_id: str) -> list[Path]:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (through a sibling ``.lock`` file) for a read-modify-write."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -45,3 +45,44 @@ def test_book_and_computed_values_are_never_touched():
 def test_exact_value_that_differs_between_seeds_is_refused():
     with pytest.raises(RecordError, match="differs between seeds"):
         rerecorded(RAW, "smoke", ["run-smoke"], [observed(0.9, 0.3, (6, 28)), observed(0.9, 0.3, (7, 28))])
+
+
+def test_recordings_of_two_tiers_of_one_file_both_land(tmp_path, monkeypatch):
+    """Two recordings of one golden file at once (say smoke and offline) must not lose either."""
+    import json
+
+    from conformance import record as recording
+    from conformance import golden as golden_files
+
+    raw = {**RAW, "sources": {**RAW["sources"],
+                              "run-smoke": {"kind": "run", "command": "", "tier": "smoke", "seeds": [], "backend": "",
+                                            "versions": {}, "profile": "", "date": ""},
+                              "run-offline": {"kind": "run", "command": "", "tier": "offline", "seeds": [],
+                                              "backend": "", "versions": {}, "profile": "", "date": ""}},
+           "tiers": {"smoke": {"expectations": [RAW["tiers"]["smoke"]["expectations"][0]]},
+                     "offline": {"expectations": [{**RAW["tiers"]["smoke"]["expectations"][0], "source": "run-offline"}]}}}
+    path = tmp_path / "ch99_demo.json"
+    path.write_text(json.dumps(raw))
+
+    class Spec:
+        id = "ch99_demo"
+
+    monkeypatch.setattr(recording.registry, "select", lambda patterns: [Spec()])
+    monkeypatch.setattr(recording, "skip_reason", lambda spec, settings: None)
+
+    def execute_then_let_the_other_tier_land(spec, settings, scale):
+        if settings.tier == "smoke":  # while smoke trains, the offline recording finishes
+            recording.record("ch99_demo", tier="offline", backend="tensorflow", seeds=[0], precision="float32",
+                             devices=1, command="offline", golden_dir=tmp_path)
+
+        class Run:
+            outcome = type("O", (), {"to_json": staticmethod(lambda: observed(0.9 if settings.tier == "smoke" else 0.7, 0.3))})
+
+        return Run()
+
+    monkeypatch.setattr(recording, "execute", execute_then_let_the_other_tier_land)
+    assert recording.record("ch99_demo", tier="smoke", backend="tensorflow", seeds=[0], precision="float32",
+                            devices=1, command="smoke", golden_dir=tmp_path) == 0
+    landed = golden_files.load("ch99_demo", tmp_path)
+    assert landed.tiers["smoke"]["expectations"][0].fields["min"] == pytest.approx(0.85)
+    assert landed.tiers["offline"]["expectations"][0].fields["min"] == pytest.approx(0.65)
