@@ -46,6 +46,7 @@ part() {  # name, model globs, extra bench options...
   [ $rc -eq 0 ] || status=$rc
 }
 part small 'mnist_dense,mnist_convnet,imdb_dense'
-part images 'cats_vs_dogs_convnet,mini_xception' --no-gate
+# fp32 vs mixed_float16 only: with bf16 too the part outran its limit on an H100 (2026-11-27)
+part images 'cats_vs_dogs_convnet,mini_xception' --no-gate --precisions float32,mixed_float16
 echo "total $((SECONDS - started))s"
 exit $status
