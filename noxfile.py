@@ -26,8 +26,7 @@ def _install(session: nox.Session, *extras: str) -> None:
 def conformance(session: nox.Session) -> None:
     """Run the book's examples and check them (smoke tier unless told otherwise)."""
     args = list(session.posargs)
-    extras = ("jax",) if "jax" in args or "--backend=jax" in args else ()
-    _install(session, *extras)
+    _install(session, *_backend_extras(args, "jax", None))
     session.run("python", "-m", "conformance", "run", *args)
 
 
