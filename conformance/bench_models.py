@@ -3,8 +3,10 @@
 Each entry is a small unit with a standard interface (in the spirit of TorchBench): how to
 build the model as the book writes it, how to compile it, the book's batch size, and a
 synthetic batch of the book's input shape. The selection grows by adding entries to
-:data:`MODELS`; nothing here imports the chapter modules, so a benchmark measures the
-architecture, not whatever a chapter's data pipeline does.
+:data:`MODELS`. The builders restate the book's listings instead of importing the chapter
+modules: those import TensorFlow wherever it is installed (for their TensorFlow-only
+examples), and the JAX benchmark path must not start TensorFlow — nor a chapter's data
+pipeline — before it measures.
 
 FLOPs are counted analytically from the built model (:func:`training_flops_per_sample`):
 2 FLOPs per multiply-accumulate of Dense, Conv2D, DepthwiseConv2D and SeparableConv2D

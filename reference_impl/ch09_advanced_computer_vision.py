@@ -21,6 +21,7 @@ except ImportError:  # an install without TensorFlow still runs the Keras-only e
     tf = None
 
 from reference_impl.api import Run, example
+from reference_impl.ch08_computer_vision_intro import convnet_from_scratch
 
 
 # 9.2 An image segmentation example ------------------------------------------------
@@ -241,28 +242,7 @@ def visualize_intermediate_activations(run: Run) -> None:
         small_set.base_dir / "validation", image_size=small_set.image_size, batch_size=32)
 
     # §8.2.5: the convnet from scratch with data augmentation and dropout
-    data_augmentation = keras.Sequential([
-        layers.RandomFlip("horizontal"),
-        layers.RandomRotation(0.1),
-        layers.RandomZoom(0.2),
-    ])
-    inputs = keras.Input(shape=(180, 180, 3))
-    x = data_augmentation(inputs)
-    x = layers.Rescaling(1./255)(x)
-    x = layers.Conv2D(filters=32, kernel_size=3, activation="relu")(x)
-    x = layers.MaxPooling2D(pool_size=2)(x)
-    x = layers.Conv2D(filters=64, kernel_size=3, activation="relu")(x)
-    x = layers.MaxPooling2D(pool_size=2)(x)
-    x = layers.Conv2D(filters=128, kernel_size=3, activation="relu")(x)
-    x = layers.MaxPooling2D(pool_size=2)(x)
-    x = layers.Conv2D(filters=256, kernel_size=3, activation="relu")(x)
-    x = layers.MaxPooling2D(pool_size=2)(x)
-    x = layers.Conv2D(filters=256, kernel_size=3, activation="relu")(x)
-    x = layers.Flatten()(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(1, activation="sigmoid")(x)
-    model = keras.Model(inputs=inputs, outputs=outputs)
-    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+    model = convnet_from_scratch((180, 180), augmentation=True)
     run.history("fit", model.fit(train_dataset, epochs=run.epochs(100), validation_data=validation_dataset))
     run.model("model", model)
 
