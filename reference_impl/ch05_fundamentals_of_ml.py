@@ -14,6 +14,7 @@ import numpy as np
 from keras import layers, regularizers
 
 from reference_impl.api import Run, example
+from reference_impl.ch04_classification_regression import vectorize_sequences  # the multi-hot encoding of §4.1.2
 
 
 def mnist_as_vectors(run: Run) -> tuple[np.ndarray, np.ndarray]:
@@ -227,13 +228,6 @@ def mnist_capacity(run: Run) -> None:
 
 
 # 5.4.4 Regularising your model --------------------------------------------------
-def vectorize_sequences(sequences: np.ndarray, dimension: int = 10000) -> np.ndarray:
-    results = np.zeros((len(sequences), dimension))
-    for i, sequence in enumerate(sequences):
-        results[i, sequence] = 1.
-    return results
-
-
 def imdb_multi_hot(run: Run) -> tuple[np.ndarray, np.ndarray]:
     """The IMDB training reviews, multi-hot encoded over the 10,000 most frequent words."""
     (train_data, train_labels), _ = run.data("imdb", num_words=10000)

@@ -41,8 +41,6 @@ IMDB_NPZ = RemoteFile(
     url=f"{KERAS_ORIGIN}imdb.npz",
     sha256="69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f",
 )
-
-
 IMDB_WORD_INDEX = RemoteFile(  # Keras publishes only an MD5 for the word index
     name="imdb_word_index.json",
     url=f"{KERAS_ORIGIN}imdb_word_index.json",
