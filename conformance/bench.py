@@ -141,7 +141,9 @@ def process_plan(options: BenchOptions, counts: list[int]) -> list[tuple[int, st
     TensorFlow on several devices gets one process per model. Its MirroredStrategy keys its
     all-reduces per strategy from the same starting numbers, so a second model in the process
     (another gradient size) collides with the first one's collective ("Shape mismatch in the
-    collective instance 100 ... expected shape [104202] but another member ... [407050]")."""
+    collective instance 100 ... expected shape [104202] but another member ... [407050]").
+    ``devices.scope`` now reduces on one device for emulated CPU devices, which avoids the
+    clash there; the split stays because real multi-GPU TensorFlow (NCCL) is untested here."""
     plan: list[tuple[int, str | None]] = []
     for count in counts:
         if options.backend == "tensorflow" and count > 1:
