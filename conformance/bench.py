@@ -14,7 +14,12 @@ count gets a fresh process). This module reads back what pytest-benchmark measur
   so there the figure understates what the cores deliver);
 * peak memory (host RSS; device peak where the backend reports it), per process so far;
 
-and writes ``results/<profile-id>/bench-<run-id>.json`` atomically. ``--save-baseline``
+With ``--repeats K`` the whole plan runs K times, one set of fresh processes per repeat,
+interleaved (all models of repeat 1, then of repeat 2, ...) so that slow drift of the machine
+spreads over the repeats instead of landing on one model. Each entry keeps its repeats' rounds
+(``repeats``): the report tests a change against the spread *between* runs (``conformance.stats``).
+
+The run goes to ``results/<profile-id>/bench-<run-id>.json``, written atomically. ``--save-baseline``
 files the run as this profile's baseline, ``golden/bench/<profile-id>.json``, with provenance
 (command, run id, date, versions, profile); a baseline holds one entry per backend.
 pytest-benchmark's own storage goes to ``<results-dir>/.benchmarks`` (compare with
@@ -37,7 +42,7 @@ from typing import Any
 
 from conformance import backend, bench_models, profile, store
 from conformance.runner import PRECISIONS
-from conformance.stats import coefficient_of_variation
+from conformance.stats import between_run_cv, median_of_runs, robust_cv
 
 BENCH_SCHEMA_VERSION = 1
 BASELINE_ENTRY_FIELDS = ("model", "precision", "devices", "global_batch", "samples_per_s")
@@ -55,6 +60,7 @@ class BenchOptions:
     precisions: list[str] = field(default_factory=list)  # empty: float32 + the mixed policies this device runs
     device_counts: list[int] = field(default_factory=list)  # empty: 1 and all (2 emulated on a CPU)
     rounds: int = 5
+    repeats: int = 3
     warmup: int = 1
     steps: int = 0
     per_device_batch: int = 0
@@ -106,20 +112,27 @@ def run(options: BenchOptions) -> int:
     path = Path(options.results_dir) / fingerprint["id"] / f"bench-{run_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     started = _now()
+    if options.repeats < 1:
+        raise ValueError("--repeats must be at least 1")
     processes, timings, records = [], [], []
-    for count, models in process_plan(options, counts):
-        process, benchmarks, process_records = _run_process(options, count, precisions, run_id, models)
-        processes.append(process)
-        timings += benchmarks
-        records += process_records
-        print(f"devices={count} models={models or 'all'}: pytest exited {process['returncode']} after "
-              f"{process['wall_s']:.1f}s", flush=True)
+    plan = process_plan(options, counts, gpus=(fingerprint["gpu"] or {}).get("count", 0))
+    for repeat in range(1, options.repeats + 1):
+        for count, models in plan:
+            # The accuracy gate measures correctness, not speed: once is enough.
+            process, benchmarks, process_records = _run_process(options, count, precisions, run_id, models,
+                                                                repeat=repeat, gate=options.gate and repeat == 1)
+            processes.append(process)
+            timings += benchmarks
+            records += process_records
+            print(f"repeat {repeat}/{options.repeats} devices={count} models={models or 'all'}: pytest exited "
+                  f"{process['returncode']} after {process['wall_s']:.1f}s", flush=True)
     document = assemble(timings, records, processes)
     document.update({
         "schema_version": BENCH_SCHEMA_VERSION, "kind": "bench", "run_id": run_id, "started": started,
         "finished": _now(), "command": options.command, "profile": fingerprint,
         "settings": {"backend": options.backend, "models": options.models, "precisions": precisions,
-                     "device_counts": counts, "rounds": options.rounds, "warmup_rounds": options.warmup,
+                     "device_counts": counts, "rounds": options.rounds, "repeats": options.repeats,
+                     "warmup_rounds": options.warmup,
                      "steps": options.steps or "auto", "per_device_batch": options.per_device_batch or "book",
                      "gate": options.gate},
     })
@@ -136,25 +149,25 @@ def run(options: BenchOptions) -> int:
     return 0 if document["status"] == "passed" else 1
 
 
-def process_plan(options: BenchOptions, counts: list[int]) -> list[tuple[int, str | None]]:
+def process_plan(options: BenchOptions, counts: list[int], gpus: int) -> list[tuple[int, str | None]]:
     """(device count, models) per pytest process: one process per device count, except that
-    TensorFlow on several devices gets one process per model. Its MirroredStrategy keys its
-    all-reduces per strategy from the same starting numbers, so a second model in the process
-    (another gradient size) collides with the first one's collective ("Shape mismatch in the
-    collective instance 100 ... expected shape [104202] but another member ... [407050]").
-    ``devices.scope`` now reduces on one device for emulated CPU devices, which avoids the
-    clash there; the split stays because real multi-GPU TensorFlow (NCCL) is untested here."""
+    TensorFlow on several GPUs gets one process per model. There, MirroredStrategy's NCCL
+    all-reduces are keyed per strategy from the same starting numbers, so a second model in the
+    process (another gradient size) can collide with the first one's collective ("Shape mismatch
+    in the collective instance 100 ... expected shape [104202] but another member ... [407050]").
+    Emulated CPU devices reduce on one device (``devices.scope``), which has no such collectives,
+    so they share one process."""
     plan: list[tuple[int, str | None]] = []
     for count in counts:
-        if options.backend == "tensorflow" and count > 1:
+        if options.backend == "tensorflow" and count > 1 and gpus:
             plan += [(count, model.name) for model in bench_models.select(options.models)]
         else:
             plan.append((count, options.models))
     return plan
 
 
-def _run_process(options: BenchOptions, count: int, precisions: list[str], run_id: str,
-                 models: str | None) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def _run_process(options: BenchOptions, count: int, precisions: list[str], run_id: str, models: str | None,
+                 repeat: int, gate: bool) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     from conformance import bench_suite
 
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
@@ -167,9 +180,9 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], run_i
             "--bench-precisions", ",".join(precisions), "--bench-rounds", str(options.rounds),
             "--bench-warmup", str(options.warmup), "--bench-steps", str(options.steps),
             "--bench-batch", str(options.per_device_batch), "--bench-ceiling-size", str(options.ceiling_size),
-            "--bench-gate", "on" if options.gate else "off", "--bench-records", str(records_file),
+            "--bench-gate", "on" if gate else "off", "--bench-records", str(records_file),
             "--benchmark-json", str(timings_file), "--benchmark-storage", f"file://{storage}",
-            "--benchmark-save", f"{run_id}-d{count}" + (f"-{models}" if models != options.models else ""),
+            "--benchmark-save", f"{run_id}-r{repeat}-d{count}" + (f"-{models}" if models != options.models else ""),
             "--benchmark-save-data", "--benchmark-disable-gc",
             "--benchmark-sort", "name",
         ]
@@ -192,7 +205,8 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], run_i
             returncode, output = 1, output + "\nFAILED pytest-benchmark recorded no timings (benchmarks disabled?)"
         records = [json.loads(line) for line in records_file.read_text().splitlines()] if records_file.exists() else []
     facts = next((r for r in records if r["kind"] == "process"), {})
-    process = {"devices": count, "models": models or "all", "returncode": returncode, "wall_s": round(wall, 2),
+    process = {"repeat": repeat, "devices": count, "models": models or "all", "returncode": returncode,
+               "wall_s": round(wall, 2),
                "tensorflow_imported": facts.get("tensorflow_imported"),
                "failures": _failures(output, returncode, count, models) if returncode else []}
     return process, timings, [r for r in records if r["kind"] != "process"]
@@ -205,38 +219,70 @@ def _failures(output: str, returncode: int, count: int, models: str | None) -> l
 
 def assemble(timings: list[dict[str, Any]], records: list[dict[str, Any]],
              processes: list[dict[str, Any]]) -> dict[str, Any]:
-    """pytest-benchmark's timings and the suite's records → entries, ceilings and derived figures."""
-    ceilings: dict[tuple[int, str], dict[str, Any]] = {}
-    raw_entries = []
+    """pytest-benchmark's timings and the suite's records → entries, ceilings and derived figures.
+
+    A configuration measured in several processes (``--repeats``) becomes one entry whose
+    ``repeats`` hold each process's rounds."""
+    ceilings, measurements = [], []
     for item in timings:
         info, rounds_s = item["extra_info"], item["stats"]["data"]
         if info.get("kind") == "ceiling":
-            devices = info["devices"]
             flops = [info["flops_per_round"] / t for t in rounds_s]
-            known = ceilings.get((devices, info["precision"]))
-            if known and known["best_flops_per_s"] >= max(flops):
-                continue  # several processes of one device count (one per model): keep the best ceiling
-            ceilings[(devices, info["precision"])] = {
-                "devices": devices, "precision": info["precision"], "dtype": info["dtype"], "size": info["size"],
-                "round_s": rounds_s, "flops_per_s": flops, "best_flops_per_s": max(flops),
-            }
+            ceilings.append({"devices": info["devices"], "precision": info["precision"], "dtype": info["dtype"],
+                             "size": info["size"], "round_s": rounds_s, "flops_per_s": flops,
+                             "best_flops_per_s": max(flops)})
         else:
-            raw_entries.append((info, rounds_s, item))
-    entries = []
-    for info, rounds_s, item in raw_entries:
-        throughput = [info["samples_per_round"] / t for t in rounds_s]
-        median = statistics.median(throughput)
-        achieved = median * info["flops_per_sample"]
-        ceiling = ceilings.get((info["devices"], info["precision"]))
-        entries.append({
-            **{k: v for k, v in info.items() if k != "kind"},
-            "name": item["name"], "round_s": rounds_s, "samples_per_s": throughput,
-            "median_samples_per_s": median, "cv": coefficient_of_variation(throughput),
-            "achieved_flops_per_s": achieved,
-            "utilisation": achieved / (info["devices"] * ceiling["best_flops_per_s"]) if ceiling else None,
-        })
-    return {"entries": entries, "ceilings": list(ceilings.values()), "derived": derive(entries),
+            throughput = [info["samples_per_round"] / t for t in rounds_s]
+            measurements.append({**{k: v for k, v in info.items() if k != "kind"}, "name": item["name"],
+                                 "round_s": rounds_s, "repeats": [throughput]})
+    ceilings = best_ceilings(ceilings)
+    entries = combine_repeats(measurements, ceilings)
+    return {"entries": entries, "ceilings": ceilings, "derived": derive(entries),
             "gates": [r for r in records if r["kind"] == "gate"], "processes": processes}
+
+
+def best_ceilings(ceilings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The best ceiling per (devices, precision): several processes measure one (a model per
+    process, or repeats), and the ceiling is what the device can do at best."""
+    best: dict[tuple[int, str], dict[str, Any]] = {}
+    for ceiling in ceilings:
+        key = (ceiling["devices"], ceiling["precision"])
+        if key not in best or ceiling["best_flops_per_s"] > best[key]["best_flops_per_s"]:
+            best[key] = ceiling
+    return list(best.values())
+
+
+def combine_repeats(measurements: list[dict[str, Any]], ceilings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Measurements of the same configuration (model, precision, devices, global batch) from
+    different processes → one entry each, in first-seen order, with every process's rounds in
+    ``repeats`` and the figures derived from them: the median of the run medians, the within-run
+    robust CV (``stats.robust_cv``, the median over the runs), the between-run CV of the run
+    medians, achieved FLOP/s and utilisation."""
+    groups: dict[tuple[str, str, int, int], list[dict[str, Any]]] = {}
+    for measurement in measurements:
+        groups.setdefault(_configuration(measurement), []).append(measurement)
+    best = {(c["devices"], c["precision"]): c["best_flops_per_s"] for c in ceilings}
+    entries = []
+    for group in groups.values():
+        repeats = [rounds for m in group for rounds in m.get("repeats") or [m["samples_per_s"]]]
+        median = median_of_runs(repeats)
+        first = group[0]
+        achieved = median * first["flops_per_sample"] if first.get("flops_per_sample") else None
+        ceiling = best.get((first["devices"], first["precision"]))
+        entries.append({
+            **first, "round_s": [t for m in group for t in m.get("round_s", [])],
+            "repeats": repeats, "samples_per_s": [v for rounds in repeats for v in rounds],
+            "median_samples_per_s": median,
+            "cv": statistics.median(robust_cv(rounds) for rounds in repeats),
+            "between_run_cv": between_run_cv(repeats), "achieved_flops_per_s": achieved,
+            "utilisation": achieved / (first["devices"] * ceiling) if achieved and ceiling else None,
+            **({"memory": _peak_memory([m["memory"] for m in group])} if "memory" in first else {}),
+        })
+    return entries
+
+
+def _peak_memory(memories: list[dict[str, int]]) -> dict[str, int]:
+    return {key: max(m[key] for m in memories if key in m) for key in dict.fromkeys(k for m in memories for k in m)}
 
 
 def derive(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -256,16 +302,19 @@ def derive(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def format_summary(document: dict[str, Any]) -> str:
-    lines = [f"Benchmarks: backend {document['settings']['backend']}, profile {document['profile']['id']}, "
-             f"{document['settings']['rounds']} rounds"]
+    settings = document["settings"]
+    lines = [f"Benchmarks: backend {settings['backend']}, profile {document['profile']['id']}, "
+             f"{settings.get('repeats', 1)} run(s) of {settings['rounds']} rounds; CV: round to round within a run "
+             f"(robust, from the median absolute deviation; median over runs), runs CV: between the runs' medians"]
     header = f"{'model':<22} {'precision':<15} {'dev':>3} {'batch':>5} {'samples/s':>10} {'CV':>6} " \
-             f"{'GFLOP/s':>9} {'util':>6} {'peak RSS':>9}"
+             f"{'runs CV':>7} {'GFLOP/s':>9} {'util':>6} {'peak RSS':>9}"
     lines.append(header)
     for e in document["entries"]:
         util = f"{e['utilisation']:.1%}" if e["utilisation"] is not None else "-"
+        between = f"{e['between_run_cv']:.1%}" if e.get("between_run_cv") is not None else "-"
         rss = e["memory"]["host_peak_rss_bytes"] / 2**20
         lines.append(f"{e['model']:<22} {e['precision']:<15} {e['devices']:>3} {e['global_batch']:>5} "
-                     f"{e['median_samples_per_s']:>10.1f} {e['cv']:>6.1%} {e['achieved_flops_per_s'] / 1e9:>9.2f} "
+                     f"{e['median_samples_per_s']:>10.1f} {e['cv']:>6.1%} {between:>7} {e['achieved_flops_per_s'] / 1e9:>9.2f} "
                      f"{util:>6} {rss:>7.0f}Mi")
     for c in document["ceilings"]:
         lines.append(f"ceiling: {c['size']}² matmul {c['dtype']} on {c['devices']}-device process: "
@@ -282,7 +331,7 @@ def format_summary(document: dict[str, Any]) -> str:
 def save_baseline(document: dict[str, Any], directory: Path | None = None, filed_by: str | None = None) -> Path:
     """File ``document``'s entries in its profile's baseline for its backend.
 
-    Entries of the same configuration (model, precision, devices, global batch) are replaced;
+    Entries of the same :func:`comparison_key` (model, precision, devices) are replaced;
     others stay, so the selection can grow (or a long run be split) one model at a time.
     Each entry names the run it came from; ``runs`` keeps every contributing run's provenance,
     ``provenance`` the latest.
@@ -298,12 +347,15 @@ def save_baseline(document: dict[str, Any], directory: Path | None = None, filed
                   "failures": [f for p in document.get("processes", []) for f in p.get("failures") or (
                       [f"devices={p['devices']} models={p.get('models', 'all')}: pytest exited {p['returncode']}"]
                       if p.get("returncode") else [])]}
+    # Derived from the raw rounds again, so that a promoted older run file gets today's figures.
+    measured = combine_repeats(document["entries"], best_ceilings(document.get("ceilings", [])))
     new = [{**{k: e[k] for k in (*BASELINE_ENTRY_FIELDS, "per_device_batch", "steps_per_round", "round_s",
                                  "median_samples_per_s", "cv", "achieved_flops_per_s", "utilisation")},
-            "run_id": document["run_id"]} for e in document["entries"]]
+            "repeats": e.get("repeats") or [e["samples_per_s"]],  # run files from before --repeats hold one run
+            "between_run_cv": e.get("between_run_cv"), "run_id": document["run_id"]} for e in measured]
     previous = baseline["backends"].get(chosen, {})
-    replaced = {_configuration(e) for e in new}
-    entries = [e for e in previous.get("entries", []) if _configuration(e) not in replaced] + new
+    replaced = {comparison_key(e) for e in new}
+    entries = [e for e in previous.get("entries", []) if comparison_key(e) not in replaced] + new
     baseline["backends"][chosen] = {
         "provenance": provenance,
         "runs": {**previous.get("runs", {}), document["run_id"]: {k: v for k, v in provenance.items() if k != "profile"}},
@@ -320,8 +372,16 @@ def _configuration(entry: dict[str, Any]) -> tuple[str, str, int, int]:
     return entry["model"], entry["precision"], entry["devices"], entry["global_batch"]
 
 
+def comparison_key(entry: dict[str, Any]) -> tuple[str, str, int]:
+    """What a run and its baseline are matched by. The batch is left out on purpose: a run at
+    another batch size is still compared (and the report says the batches differ), so a smaller
+    batch that slows training shows as the regression it is rather than as a missing baseline."""
+    return entry["model"], entry["precision"], entry["devices"]
+
+
 def merge_runs(documents: list[dict[str, Any]]) -> dict[str, Any]:
-    """Several bench runs of one profile and backend (a long selection split in parts) read as one."""
+    """Several bench runs of one profile and backend read as one: a long selection split in parts,
+    or the same selection run again (its entries become further repeats)."""
     first = documents[0]
     for other in documents[1:]:
         if (other["profile"]["id"], other["settings"]["backend"]) != (first["profile"]["id"],
@@ -329,8 +389,10 @@ def merge_runs(documents: list[dict[str, Any]]) -> dict[str, Any]:
             raise BaselineError(f"run {other['run_id']} is of another profile or backend than {first['run_id']}")
     merged = {**first, "run_id": "+".join(d["run_id"] for d in documents),
               "command": " ; ".join(d["command"] for d in documents), "finished": documents[-1]["finished"]}
-    for key in ("entries", "ceilings", "gates", "processes"):
+    for key in ("gates", "processes"):
         merged[key] = [item for d in documents for item in d.get(key, [])]
+    merged["ceilings"] = best_ceilings([c for d in documents for c in d.get("ceilings", [])])
+    merged["entries"] = combine_repeats([e for d in documents for e in d["entries"]], merged["ceilings"])
     merged["derived"] = derive(merged["entries"])
     merged["status"] = "passed" if all(d.get("status") == "passed" for d in documents) else "failed"
     return merged
@@ -372,10 +434,17 @@ def _validate_entries(entries: Any, path: Path, where: str) -> None:
         _require(isinstance(entry, dict), path, at, "must be an object")
         for key in BASELINE_ENTRY_FIELDS:
             _require(key in entry, path, f"{at}.{key}", "missing")
-        samples = entry["samples_per_s"]
-        _require(isinstance(samples, list) and samples and
-                 all(isinstance(v, (int, float)) and v > 0 for v in samples),
-                 path, f"{at}.samples_per_s", "must be a non-empty list of positive throughputs")
+        _require(_throughputs(entry["samples_per_s"]), path, f"{at}.samples_per_s",
+                 "must be a non-empty list of positive throughputs")
+        if "repeats" in entry:  # older files have one run's rounds only
+            repeats = entry["repeats"]
+            _require(isinstance(repeats, list) and repeats and all(_throughputs(r) for r in repeats), path,
+                     f"{at}.repeats", "must be a non-empty list of runs, each a non-empty list of positive throughputs")
+
+
+def _throughputs(values: Any) -> bool:
+    return isinstance(values, list) and bool(values) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values)
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:

@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--devices", help="comma-separated device counts (default: 1 and all; 1,2 emulated on CPU)")
     bench.add_argument("--rounds", type=int, default=5, help="timed rounds per item (default: 5; at least 4 "
                                                              "for a regression call at p < 0.05)")
+    bench.add_argument("--repeats", type=int, default=3,
+                       help="independent runs of the whole plan, each in fresh processes, interleaved (default: 3); "
+                            "the report judges changes against the spread between runs, and the median of three "
+                            "runs is not thrown by one run caught in a slow spell of the machine")
     bench.add_argument("--warmup", type=int, default=1, help="untimed rounds after compilation (default: 1)")
     bench.add_argument("--steps", type=int, default=0, help="batches per round (default: about a second of work)")
     bench.add_argument("--batch", type=int, default=0, help="per-device batch size (default: the book's)")
@@ -219,7 +223,7 @@ def _bench(args: argparse.Namespace, _: list[str]) -> int:
         backend=args.backend or backend.current(), models=args.models,
         precisions=args.precisions.split(",") if args.precisions else [],
         device_counts=[int(n) for n in args.devices.split(",")] if args.devices else [],
-        rounds=args.rounds, warmup=args.warmup, steps=args.steps, per_device_batch=args.batch,
+        rounds=args.rounds, repeats=args.repeats, warmup=args.warmup, steps=args.steps, per_device_batch=args.batch,
         ceiling_size=args.ceiling_size, gate=not args.no_gate, results_dir=Path(args.results_dir),
         run_id=args.run_id, save_baseline=args.save_baseline,
         baseline_dir=Path(args.baseline_dir) if args.baseline_dir else None,

@@ -2,13 +2,15 @@
 
 Two parts, each present when its inputs are:
 
-* **benchmarks** — a bench run (``results/<profile>/bench-<run>.json``, default the latest)
-  against ``golden/bench/<profile>.json`` for the run's backend. Each (model, precision,
-  device count, global batch) is compared round by round with :func:`conformance.stats.compare`:
-  a regression is called only when Mann–Whitney U gives p < alpha and the median throughput
-  fell by at least the minimum change (default 10%) and by more than the rounds' spread (CV);
-  see ``conformance.stats``. Every line says
-  how large the change is and how sure (p-value).
+* **benchmarks** — a bench run (``results/<profile>/bench-<run>.json``, default the latest;
+  several files read as one, same configurations becoming repeats) against
+  ``golden/bench/<profile>.json`` for the run's backend. Each (model, precision, device count,
+  global batch) is compared with :func:`conformance.stats.compare`: a regression is called only
+  when the drop is significant against the spread between runs (a t-test on the runs' medians;
+  Mann–Whitney U over the rounds when each side has a single run) and at least the minimum
+  change (default 10%) and the noise. A would-be call from a run whose rounds vary far more
+  than the baseline's is ``unstable``: listed, not a regression. Every line says how large the
+  change is and how sure (p-value).
 * **conformance** — a conformance run file against a baseline run file (default: the latest run
   and the one before it with the same settings): of the examples in both, those and the checks whose status changed
   (passed → failed is a regression), and scalar metrics that moved by more than ``metric_rtol``
@@ -27,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from conformance import bench, store
-from conformance.stats import DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, Comparison, compare
+from conformance.stats import (BETWEEN_RUNS, DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, UNSTABLE_CV_RATIO, Comparison,
+                               between_run_sigma, compare, median_of_runs)
 
 DEFAULT_METRIC_RTOL = 0.05
 STATUS_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 2}
@@ -39,13 +42,22 @@ class BenchLine:
     precision: str
     devices: int
     global_batch: int
-    new: list[float]
-    baseline: list[float] | None
+    new: list[list[float]]  # runs of rounds
+    baseline: list[list[float]] | None
     comparison: Comparison | None
+    baseline_batch: int | None = None
+
+    @property
+    def batch_changed(self) -> bool:
+        return self.baseline_batch is not None and self.baseline_batch != self.global_batch
+
+    @property
+    def batch(self) -> str:
+        return f"{self.global_batch} (baseline {self.baseline_batch})" if self.batch_changed else str(self.global_batch)
 
     @property
     def key(self) -> str:
-        return f"{self.model} {self.precision} ×{self.devices} (batch {self.global_batch})"
+        return f"{self.model} {self.precision} ×{self.devices} (batch {self.batch})"
 
 
 @dataclass
@@ -88,28 +100,37 @@ class Report:
                   for c in self.status_changes if c.is_regression]
         return found
 
+    @property
+    def unstable(self) -> list[str]:
+        return [f"benchmark {line.key}: {line.comparison.describe()}" for line in self.bench_lines
+                if line.comparison and line.comparison.verdict == "unstable"]
+
 
 def compare_bench(run: dict[str, Any], baseline: dict[str, Any] | None, *, alpha: float = DEFAULT_ALPHA,
                   min_change: float = DEFAULT_MIN_CHANGE) -> list[BenchLine]:
-    """One line per entry of ``run``, compared with the baseline entry of the same configuration."""
+    """One line per entry of ``run``, compared with the baseline entry of the same model,
+    precision and device count (``bench.comparison_key``), against the between-run noise pooled
+    over every matched configuration of both sides (``stats.between_run_sigma``)."""
     chosen = run["settings"]["backend"]
     old = {}
     if baseline is not None and chosen in baseline["backends"]:
-        old = {_entry_key(e): e for e in baseline["backends"][chosen]["entries"]}
+        old = {bench.comparison_key(e): e for e in baseline["backends"][chosen]["entries"]}
+    pairs = [(entry, old.get(bench.comparison_key(entry))) for entry in run["entries"]]
+    sigma = between_run_sigma([runs_of(e) for pair in pairs if pair[1] for e in pair])
     lines = []
-    for entry in run["entries"]:
-        reference = old.get(_entry_key(entry))
-        comparison = None
-        if reference:
-            comparison = compare(reference["samples_per_s"], entry["samples_per_s"], alpha=alpha,
-                                 min_change=min_change)
+    for entry, reference in pairs:
+        baseline_runs = runs_of(reference) if reference else None
+        comparison = compare(baseline_runs, runs_of(entry), sigma=sigma, alpha=alpha,
+                             min_change=min_change) if reference else None
         lines.append(BenchLine(entry["model"], entry["precision"], entry["devices"], entry["global_batch"],
-                               entry["samples_per_s"], reference["samples_per_s"] if reference else None, comparison))
+                               runs_of(entry), baseline_runs, comparison,
+                               reference["global_batch"] if reference else None))
     return lines
 
 
-def _entry_key(entry: dict[str, Any]) -> tuple[str, str, int, int]:
-    return entry["model"], entry["precision"], entry["devices"], entry["global_batch"]
+def runs_of(entry: dict[str, Any]) -> list[list[float]]:
+    """An entry's throughputs as runs of rounds (files from before ``--repeats`` hold one run)."""
+    return entry.get("repeats") or [entry["samples_per_s"]]
 
 
 def compare_conformance(run: dict[str, Any], baseline: dict[str, Any],
@@ -231,10 +252,23 @@ def to_markdown(report: Report) -> str:
     regressions = report.regressions
     lines.append(f"**{len(regressions)} regression(s)**" if regressions else "**No regression.**")
     lines += [f"- {r}" for r in regressions]
-    lines += ["", f"A benchmark regression is called when a two-sided Mann–Whitney U test over the rounds gives "
-                  f"p < {report.alpha} and the median throughput fell by at least {report.min_change:.0%} and by more "
-                  f"than the rounds' own spread (the larger CV of the two runs). "
+    if report.unstable:
+        lines += ["", f"**{len(report.unstable)} unstable measurement(s)** (not called; rerun on a quiet machine):"]
+        lines += [f"- {u}" for u in report.unstable]
+    lines += ["", f"A benchmark regression is called when the median of the runs' median throughputs fell by at "
+                  f"least {report.min_change:.0%} and by more than the noise, and a two-sided test says "
+                  f"p < {report.alpha}: a z-test of the log change against the between-run noise (the spread between "
+                  f"independent runs of one configuration, `bench --repeats`, pooled over all configurations), or, "
+                  f"where every side has a single run, a Mann–Whitney U test over the rounds (which sees only the "
+                  f"spread within a run). A drop measured while the run's own rounds varied more than "
+                  f"{UNSTABLE_CV_RATIO:g}× as much as the baseline's (and more than the minimum change) is reported "
+                  f"as unstable instead. "
                   f"A conformance regression is an example or check that went from passed to failed or error.", ""]
+    single = [line.key for line in report.bench_lines if line.comparison and len(line.new) == 1]
+    if single:
+        lines += [f"> {len(single)} configuration(s) of this run were measured once: a slow spell of the machine "
+                  f"during that one run can look like a regression. `bench --repeats 3` (the default) guards "
+                  f"against it.", ""]
     lines += [f"> {note}" for note in report.notes]
     if report.bench_run:
         run = report.bench_run
@@ -243,20 +277,23 @@ def to_markdown(report: Report) -> str:
                   f"Baseline: `{report.baseline_path}`" + (
                       f" — run `{report.baseline_provenance['run_id']}`, {report.baseline_provenance['date']}, "
                       f"`{report.baseline_provenance['command']}`" if report.baseline_provenance else " (none)"), "",
-                  "| model | precision | devices | batch | samples/s (median) | baseline | change | p-value | CV new / base | verdict |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+                  "| model | precision | devices | batch | samples/s (median) | baseline | change | p-value (test) | "
+                  "noise | runs new / base | verdict |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for line in report.bench_lines:
             c = line.comparison
             if c is None:
-                lines.append(f"| {line.model} | {line.precision} | {line.devices} | {line.global_batch} | "
-                             f"{_median(line.new):.1f} | – | – | – | – | no baseline |")
+                lines.append(f"| {line.model} | {line.precision} | {line.devices} | {line.batch} | "
+                             f"{median_of_runs(line.new):.1f} | – | – | – | – | {len(line.new)} / – | no baseline |")
                 continue
             verdict = f"**{c.verdict}**" if c.verdict != "unchanged" else c.verdict
             if c.underpowered:
                 verdict += " (too few rounds)"
-            lines.append(f"| {line.model} | {line.precision} | {line.devices} | {line.global_batch} | "
-                         f"{c.new_median:.1f} | {c.baseline_median:.1f} | {c.change:+.1%} | {c.p_value:.3g} | "
-                         f"{c.new_cv:.1%} / {c.baseline_cv:.1%} | {verdict} |")
+            test, noise = ("z", f"{c.noise:.1%} between runs") if c.test == BETWEEN_RUNS else \
+                ("MWU", f"{c.noise:.1%} within runs")
+            lines.append(f"| {line.model} | {line.precision} | {line.devices} | {line.batch} | "
+                         f"{c.new_median:.1f} | {c.baseline_median:.1f} | {c.change:+.1%} | {c.p_value:.3g} ({test}) | "
+                         f"{noise} | {c.runs[1]} / {c.runs[0]} | {verdict} |")
         lines += ["", "| derived | value |", "|---|---:|"]
         for s in run["derived"]["mixed_speedup"]:
             lines.append(f"| {s['model']} {s['precision']} / float32, {s['devices']} device(s) | {s['speedup']:.2f}× |")
@@ -288,11 +325,6 @@ def to_markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _median(values: list[float]) -> float:
-    import statistics
-
-    return statistics.median(values)
-
 
 def _cell(text: str, width: int = 140) -> str:
     text = " ".join(str(text).split()).replace("|", "\\|")
@@ -312,7 +344,8 @@ def write(report: Report, out: Path) -> tuple[Path, Path]:
 
 def to_json(report: Report) -> dict[str, Any]:
     return {
-        "profile_id": report.profile_id, "regressions": report.regressions, "notes": report.notes,
+        "profile_id": report.profile_id, "regressions": report.regressions, "unstable": report.unstable,
+        "notes": report.notes,
         "bench": [{"key": line.key, **(line.comparison.to_json() if line.comparison else {"verdict": "no baseline"})}
                   for line in report.bench_lines],
         "status_changes": [vars(c) | {"regression": c.is_regression} for c in report.status_changes],

@@ -9,12 +9,14 @@ import io
 import statistics
 from typing import TYPE_CHECKING, Any
 
+from conformance.stats import BETWEEN_RUNS, median_of_runs
+
 if TYPE_CHECKING:
     from conformance.report import Report
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}
-.regression{color:#b00020;font-weight:bold}.improvement{color:#1b5e20}.note{color:#555}img{max-width:100%}"""
+.regression{color:#b00020;font-weight:bold}.improvement{color:#1b5e20}.unstable{color:#9a6700}.note{color:#555}img{max-width:100%}"""
 
 
 def render(report: "Report") -> str:
@@ -28,6 +30,11 @@ def render(report: "Report") -> str:
         parts.append("</ul>")
     else:
         parts.append("<p><b>No regression.</b></p>")
+    if report.unstable:
+        parts.append(f"<p class='unstable'>{len(report.unstable)} unstable measurement(s), not called: rerun on a "
+                     f"quiet machine</p><ul>")
+        parts += [f"<li class='unstable'>{_e(u)}</li>" for u in report.unstable]
+        parts.append("</ul>")
     parts += [f"<p class='note'>{_e(n)}</p>" for n in report.notes]
     if report.bench_run:
         parts.append("<h2>Benchmarks</h2>")
@@ -51,17 +58,21 @@ def _e(text: Any) -> str:
 
 
 def _bench_table(report: "Report") -> str:
-    rows = ["<table><tr><th>model</th><th>precision</th><th>devices</th><th>samples/s</th><th>baseline</th>"
-            "<th>change</th><th>p-value</th><th>verdict</th></tr>"]
+    rows = ["<table><tr><th>model</th><th>precision</th><th>devices</th><th>batch</th><th>samples/s</th><th>baseline</th>"
+            "<th>change</th><th>p-value</th><th>noise</th><th>runs new / base</th><th>verdict</th></tr>"]
     for line in report.bench_lines:
         c = line.comparison
         if c is None:
             rows.append(f"<tr><td>{_e(line.model)}</td><td>{_e(line.precision)}</td><td>{line.devices}</td>"
-                        f"<td>{statistics.median(line.new):.1f}</td><td>–</td><td>–</td><td>–</td><td>no baseline</td></tr>")
+                        f"<td>{_e(line.batch)}</td><td>{median_of_runs(line.new):.1f}</td><td>–</td><td>–</td><td>–</td><td>–</td>"
+                        f"<td>{len(line.new)} / –</td><td>no baseline</td></tr>")
             continue
+        where = "between runs" if c.test == BETWEEN_RUNS else "within runs"
         rows.append(f"<tr><td>{_e(line.model)}</td><td>{_e(line.precision)}</td><td>{line.devices}</td>"
-                    f"<td>{c.new_median:.1f}</td><td>{c.baseline_median:.1f}</td><td>{c.change:+.1%}</td>"
-                    f"<td>{c.p_value:.3g}</td><td class='{c.verdict}'>{_e(c.verdict)}</td></tr>")
+                    f"<td>{_e(line.batch)}</td><td>{c.new_median:.1f}</td><td>{c.baseline_median:.1f}</td><td>{c.change:+.1%}</td>"
+                    f"<td title='{_e(c.test)}'>{c.p_value:.3g}</td><td>{c.noise:.1%} {where}</td>"
+                    f"<td>{c.runs[1]} / {c.runs[0]}</td><td class='{c.verdict}' title='{_e(c.describe())}'>"
+                    f"{_e(c.verdict)}</td></tr>")
     return "".join(rows) + "</table>"
 
 
@@ -100,7 +111,8 @@ def _png(figure: Any) -> bytes:
 
 
 def _throughput_plot(report: "Report") -> bytes:
-    """Median samples/s per model and precision at one device: this run as bars, the baseline as markers."""
+    """Median samples/s per model and precision at one device: this run as bars with its rounds as
+    dots, the baseline's median as a diamond with the range of its runs' medians."""
     plt = _pyplot()
     lines = [line for line in report.bench_lines if line.devices == min(l.devices for l in report.bench_lines)]
     models = list(dict.fromkeys(line.model for line in lines))
@@ -113,12 +125,16 @@ def _throughput_plot(report: "Report") -> bytes:
             if line is None:
                 continue
             x = position + index * width
-            axes.bar(x, statistics.median(line.new), width, color=f"C{index}",
+            axes.bar(x, median_of_runs(line.new), width, color=f"C{index}",
                      label=precision if position == 0 else None)
-            axes.plot([x] * len(line.new), line.new, ".", color="k", markersize=3)
+            rounds = [v for run in line.new for v in run]
+            axes.plot([x] * len(rounds), rounds, ".", color="k", markersize=3)
             if line.baseline:
-                axes.plot(x, statistics.median(line.baseline), "D", color="none", markeredgecolor="k",
-                          label="baseline median" if index == 0 and position == 0 else None)
+                medians = [statistics.median(run) for run in line.baseline]
+                centre = median_of_runs(line.baseline)
+                axes.errorbar(x, centre, yerr=[[centre - min(medians)], [max(medians) - centre]], fmt="D",
+                              color="k", markerfacecolor="none", capsize=3,
+                              label="baseline (median, range of runs)" if index == 0 and position == 0 else None)
     axes.set_xticks([p + width * (len(precisions) - 1) / 2 for p in range(len(models))], models, rotation=20)
     axes.set_yscale("log")
     axes.set_ylabel("samples / s (log)")

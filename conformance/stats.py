@@ -1,53 +1,93 @@
 """When is a benchmark change a regression? Only when it is larger than the measured noise.
 
-A comparison takes the per-round throughputs of a baseline and of a new run (higher is
-better) and calls
+A comparison takes the throughputs (higher is better) of a baseline and of a new
+measurement, each as one or more **runs** (independent processes, ``bench --repeats``) of
+several **rounds**. Two kinds of noise matter, and the rounds of one run show only the first:
 
-* ``regression`` when the new rounds are slower with a two-sided Mann–Whitney U test
-  p-value below ``alpha`` (0.05) **and** the median is lower by at least the threshold:
-  ``min_change`` or the rounds' own spread (the larger coefficient of variation of the two
-  sides), whichever is larger;
-* ``improvement`` likewise in the other direction;
-* ``unchanged`` otherwise; the verdict still says how large the change is and how sure.
+* within a run, round to round (timer, caches, the odd interrupted round);
+* between runs: each process gets its own memory layout and thread placement, and a shared
+  machine has slow spells (another tenant on the same physical cores) that last longer than
+  one model's rounds. So whole runs shift together. On the 2-core CI machines this is the
+  larger part: runs of the same code whose rounds agree to 5% differ by 10%, and about one
+  configuration in twenty runs at half speed for its whole measurement. A test over one run's
+  rounds calls such a shift significant.
 
-Why both: the test alone flags tiny but consistent shifts (a 1% change over quiet rounds
-is "significant" yet not worth a red build), and a size threshold alone flags noise. The
-rounds of one run are not independent of the run's conditions (other processes' load,
-clock speed), so a shift between two runs smaller than the spread inside them is not called
-either. The
-default minimum change is 10%: on a shared CPU the spread between two runs of the same
-code (load from other processes, frequency scaling) is several percent even when the
-rounds inside one run agree closely; on a dedicated GPU 5% is a reasonable choice
-(``--min-change 0.05``). Mann–Whitney needs no normality and at least 4 rounds per side to
-reach p < 0.05 at all (with 3 and 3 the smallest two-sided p is 0.1); a comparison with
-fewer says it cannot call a change (``underpowered``).
+So, like airspeed velocity (asv) and other suites that run several processes, the comparison
+works on the runs' median throughputs:
+
+* the **change** is the median of the new runs' medians over the median of the baseline
+  runs' medians, minus one. With three runs a side, one run caught in a slow spell moves it
+  little.
+* the **between-run noise** σ is the spread of log run medians, estimated robustly and pooled
+  over every configuration in the comparison (:func:`between_run_sigma`): the median of the
+  absolute differences between two runs of the same configuration, divided by 0.954 (that
+  median for normal data). One configuration's three runs say little about the noise; forty
+  configurations' runs say a lot, and an odd half-speed run does not inflate the estimate.
+* **between-run test**: a two-sided z-test of the log change against
+  σ·√(1/K_baseline + 1/K_new). Used whenever σ can be estimated (some configuration has two
+  or more runs on a side).
+* **within-run test** (one run everywhere, e.g. a baseline recorded before ``--repeats``): a
+  two-sided Mann–Whitney U test over the rounds; the noise is the larger within-run CV. The
+  verdict says it saw within-run noise only.
+
+A change is called (``regression`` when slower, ``improvement`` when faster) when the test
+gives p < ``alpha`` (0.05) **and** the median moved by at least the threshold: ``min_change``
+(10%) or the noise (as a CV), whichever is larger. Otherwise ``unchanged``; the verdict still
+says how large the change is and how sure. Why both: a test alone flags tiny consistent shifts
+(a 1% change is "significant" yet not worth a red build), a size threshold alone flags noise.
+
+Within a run the spread is measured robustly too (:func:`robust_cv`, from the median absolute
+deviation): a single interrupted round can take three times as long as the others, and the
+ordinary CV would let that one round decide how noisy the whole run was.
+
+One more guard: a change that would be called is reported as ``unstable`` instead when the new
+measurement's rounds vary far more than the baseline's (within-run robust CV above ``min_change``
+and above :data:`UNSTABLE_CV_RATIO` times the baseline's): a slow spell that starts or ends during
+the measurement does that, a slower code path does not (a sleep in the step or a smaller batch
+slows every round alike). An unstable line is not a regression; it asks for a rerun.
+
+The minimum change of 10% suits shared CPUs; on a dedicated GPU 5% is a reasonable choice
+(``--min-change 0.05``). Mann–Whitney needs at least 4 rounds per side to reach p < 0.05 at all
+(with 3 and 3 the smallest two-sided p is 0.1); a comparison that cannot reach ``alpha`` says so
+(``underpowered``).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
-from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Iterable, Sequence
 
 from scipy import stats as scipy_stats
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_MIN_CHANGE = 0.10
+UNSTABLE_CV_RATIO = 3.0
+MAD_TO_SD = 1.4826  # the standard deviation of normal data is 1.4826 × its median absolute deviation
+PAIR_DIFFERENCE_TO_SD = 0.9539  # median |X − Y| for X, Y ~ N(0, σ²) is 0.9539 σ (= 0.6745 · √2 σ)
+BETWEEN_RUNS = "z-test on the log change against the between-run noise"
+WITHIN_RUN = "Mann–Whitney U on rounds"
+
+Runs = Sequence[Sequence[float]]
 
 
 @dataclass(frozen=True)
 class Comparison:
-    verdict: str  # regression | improvement | unchanged
+    verdict: str  # regression | improvement | unchanged | unstable
     change: float  # relative change of the median, new vs baseline (−0.3 = 30% slower)
     p_value: float
-    baseline_median: float
+    test: str  # BETWEEN_RUNS or WITHIN_RUN
+    baseline_median: float  # median of the run medians
     new_median: float
-    baseline_cv: float
-    new_cv: float
+    noise: float  # the spread the change is judged against, as a CV: between runs, or the larger within-run CV
+    baseline_cv: float  # within-run robust CV (the median over the runs)
+    new_cv: float  # within-run robust CV (the largest over the runs)
+    runs: tuple[int, int]
     rounds: tuple[int, int]
     underpowered: bool
-    threshold: float  # the smallest |change| called: max(min_change, the larger CV)
+    threshold: float  # the smallest |change| called: max(min_change, noise)
     alpha: float
     min_change: float
 
@@ -55,17 +95,34 @@ class Comparison:
     def is_regression(self) -> bool:
         return self.verdict == "regression"
 
+    @property
+    def would_call(self) -> str | None:
+        """The call the size and the test support (before the stability guard), or None."""
+        if self.p_value < self.alpha and abs(self.change) >= self.threshold:
+            return "regression" if self.change < 0 else "improvement"
+        return None
+
     def describe(self) -> str:
-        sureness = f"p = {self.p_value:.3g} (Mann–Whitney U, {self.rounds[0]} vs {self.rounds[1]} rounds)"
+        if self.test == BETWEEN_RUNS:
+            sureness = f"p = {self.p_value:.3g} ({self.test}, {self.runs[0]} vs {self.runs[1]} runs)"
+            noise = f"between-run CV {self.noise:.1%}"
+        else:
+            sureness = f"p = {self.p_value:.3g} ({self.test}, {self.rounds[0]} vs {self.rounds[1]} rounds of one run " \
+                        f"each: within-run noise only)"
+            noise = f"within-run CV {self.baseline_cv:.1%} / {self.new_cv:.1%}"
         if self.underpowered:
             sureness += ", too few rounds to call any change"
-        return (f"{self.verdict}: {self.change:+.1%} ({self.baseline_median:.4g} → {self.new_median:.4g}), {sureness}; "
-                f"noise CV {self.baseline_cv:.1%} / {self.new_cv:.1%}; called when p < {self.alpha} and "
-                f"|change| ≥ {self.threshold:.1%} (max of {self.min_change:.0%} and the larger CV)")
+        verdict = self.verdict
+        if verdict == "unstable":
+            verdict = (f"unstable (would be a {self.would_call}; this run's rounds vary by {self.new_cv:.0%} against "
+                       f"the baseline's {self.baseline_cv:.0%}: rerun on a quiet machine)")
+        return (f"{verdict}: {self.change:+.1%} ({self.baseline_median:.4g} → {self.new_median:.4g}), {sureness}; "
+                f"{noise}; called when p < {self.alpha} and |change| ≥ {self.threshold:.1%} "
+                f"(max of {self.min_change:.0%} and the noise)")
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
-        document["rounds"] = list(self.rounds)
+        document["runs"], document["rounds"] = list(self.runs), list(self.rounds)
         document["description"] = self.describe()
         return document
 
@@ -78,6 +135,39 @@ def coefficient_of_variation(samples: Sequence[float]) -> float:
     return statistics.stdev(samples) / mean if mean else math.inf
 
 
+def robust_cv(samples: Sequence[float]) -> float:
+    """1.4826 × the median absolute deviation over the median: the CV of normal data, but one
+    outlying round moves it little. 0 for fewer than two samples."""
+    if len(samples) < 2:
+        return 0.0
+    centre = statistics.median(samples)
+    deviation = statistics.median(abs(v - centre) for v in samples)
+    return MAD_TO_SD * deviation / centre if centre else math.inf
+
+
+def median_of_runs(runs: Runs) -> float:
+    """The median of the runs' median throughputs: each run counts once, however many rounds it has."""
+    return statistics.median(statistics.median(rounds) for rounds in runs)
+
+
+def between_run_cv(runs: Runs) -> float | None:
+    """The CV of one configuration's run medians (for display); None for a single run."""
+    return coefficient_of_variation([statistics.median(r) for r in runs]) if len(runs) > 1 else None
+
+
+def between_run_sigma(groups: Iterable[Runs]) -> float | None:
+    """The robust, pooled spread σ of log run medians: each group is the runs of one
+    configuration on one side; the differences of log medians between every two runs of a
+    group are pooled, and σ = their median absolute value / 0.9539. None when no group has two runs."""
+    differences = []
+    for runs in groups:
+        logs = [math.log(statistics.median(rounds)) for rounds in runs]
+        differences += [abs(a - b) for a, b in itertools.combinations(logs, 2)]
+    if not differences:
+        return None
+    return statistics.median(differences) / PAIR_DIFFERENCE_TO_SD
+
+
 def smallest_p_value(n_baseline: int, n_new: int) -> float:
     """The smallest two-sided p a Mann–Whitney U test can give for these sample sizes (complete separation)."""
     if n_baseline == 0 or n_new == 0:
@@ -85,26 +175,53 @@ def smallest_p_value(n_baseline: int, n_new: int) -> float:
     return min(1.0, 2 / math.comb(n_baseline + n_new, n_new))
 
 
-def compare(baseline: Sequence[float], new: Sequence[float], *, alpha: float = DEFAULT_ALPHA,
+def compare(baseline: Runs, new: Runs, *, sigma: float | None = None, alpha: float = DEFAULT_ALPHA,
             min_change: float = DEFAULT_MIN_CHANGE) -> Comparison:
-    """Compare per-round throughputs (higher is better) of a baseline and a new run."""
-    if not baseline or not new:
-        raise ValueError("both sides need at least one round")
-    if any(not math.isfinite(v) or v <= 0 for v in (*baseline, *new)):
-        raise ValueError("throughputs must be positive finite numbers")
-    baseline_median, new_median = statistics.median(baseline), statistics.median(new)
-    change = new_median / baseline_median - 1
-    if len(set(baseline) | set(new)) == 1:
-        p_value = 1.0  # identical samples: nothing to test
+    """Compare the throughputs of a baseline and a new measurement, each given as runs of rounds.
+
+    ``sigma`` is the between-run noise pooled over a whole comparison (:func:`between_run_sigma`);
+    without it, it is estimated from these two sides' runs where either has two or more."""
+    for side, runs in (("baseline", baseline), ("new", new)):
+        if not runs or any(not rounds for rounds in runs):
+            raise ValueError(f"the {side} side needs at least one run with at least one round")
+        if any(not math.isfinite(v) or v <= 0 for rounds in runs for v in rounds):
+            raise ValueError("throughputs must be positive finite numbers")
+    baseline_median, new_median = median_of_runs(baseline), median_of_runs(new)
+    baseline_cv = statistics.median(robust_cv(r) for r in baseline)
+    new_cv = max(robust_cv(r) for r in new)
+    if sigma is None:
+        sigma = between_run_sigma([baseline, new])
+    if sigma is not None:
+        test, underpowered = BETWEEN_RUNS, False
+        p_value = _z_test(math.log(new_median / baseline_median), sigma * math.sqrt(1 / len(baseline) + 1 / len(new)))
+        noise = math.expm1(sigma)
     else:
-        p_value = float(scipy_stats.mannwhitneyu(new, baseline, alternative="two-sided").pvalue)
-    noise = max(coefficient_of_variation(baseline), coefficient_of_variation(new))
-    threshold = max(min_change, noise)
-    significant = p_value < alpha and abs(change) >= threshold
-    verdict = "unchanged" if not significant else "regression" if change < 0 else "improvement"
-    return Comparison(
-        verdict=verdict, change=change, p_value=p_value, baseline_median=baseline_median, new_median=new_median,
-        baseline_cv=coefficient_of_variation(baseline), new_cv=coefficient_of_variation(new), threshold=threshold,
-        rounds=(len(baseline), len(new)), underpowered=smallest_p_value(len(baseline), len(new)) >= alpha,
-        alpha=alpha, min_change=min_change,
+        test = WITHIN_RUN
+        (baseline_rounds,), (new_rounds,) = baseline, new
+        p_value = _mann_whitney(baseline_rounds, new_rounds)
+        noise = max(baseline_cv, new_cv)
+        underpowered = smallest_p_value(len(baseline_rounds), len(new_rounds)) >= alpha
+    comparison = Comparison(
+        verdict="unchanged", change=new_median / baseline_median - 1, p_value=p_value, test=test,
+        baseline_median=baseline_median, new_median=new_median, noise=noise, baseline_cv=baseline_cv,
+        new_cv=new_cv, runs=(len(baseline), len(new)),
+        rounds=(sum(map(len, baseline)), sum(map(len, new))), underpowered=underpowered,
+        threshold=max(min_change, noise), alpha=alpha, min_change=min_change,
     )
+    call = comparison.would_call
+    if call is None:
+        return comparison
+    unstable = new_cv > max(min_change, UNSTABLE_CV_RATIO * baseline_cv)
+    return replace(comparison, verdict="unstable" if unstable else call)
+
+
+def _mann_whitney(baseline: Sequence[float], new: Sequence[float]) -> float:
+    if len(set(baseline) | set(new)) == 1:
+        return 1.0  # identical samples: nothing to test
+    return float(scipy_stats.mannwhitneyu(new, baseline, alternative="two-sided").pvalue)
+
+
+def _z_test(log_change: float, standard_error: float) -> float:
+    if standard_error == 0:
+        return 1.0 if log_change == 0 else 0.0
+    return 2 * float(scipy_stats.norm.sf(abs(log_change) / standard_error))

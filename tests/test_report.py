@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conformance import report
+from conformance import bench, report, report_html, stats
 
 PROFILE = "cpu-test-2c"
 
@@ -80,6 +80,47 @@ def test_a_thirty_percent_slowdown_and_a_failed_check_are_regressions_with_size_
     assert ("", "passed", "failed") in changed and ("threshold values.test_acc", "passed", "failed") in changed
     assert built.metric_changes[0]["metric"] == "test_acc"
     assert built.metric_changes[0]["relative_change"] == pytest.approx(0.5 / 0.91 - 1)
+
+
+def test_a_baseline_of_several_runs_judges_a_change_against_the_spread_between_them(tmp_path):
+    from conformance.bench import save_baseline
+
+    baseline = bench_run(run_id="base")
+    for entry in baseline["entries"]:  # three runs whose medians differ by up to 20%
+        entry["repeats"] = [[v * m for v in entry["samples_per_s"]] for m in (1.0, 1.1, 0.92)]
+    save_baseline(baseline, tmp_path)
+    loaded = bench.load_baseline(tmp_path / f"{PROFILE}.json")
+    within_spread = report.compare_bench(bench_run(scale=0.88), loaded)
+    assert all(line.comparison.verdict == "unchanged" and line.comparison.runs == (3, 1) for line in within_spread)
+    far_below = report.compare_bench(bench_run(scale=0.5), loaded)
+    assert all(line.comparison.verdict == "regression" for line in far_below)
+    built = report.Report(profile_id=PROFILE, bench_run=bench_run(scale=0.5), bench_lines=far_below)
+    assert "between runs" in report.to_markdown(built) and stats.BETWEEN_RUNS in report.to_markdown(built)
+
+
+def test_a_run_at_a_smaller_batch_is_compared_and_says_so(tmp_path):
+    from conformance.bench import save_baseline
+
+    save_baseline(bench_run(run_id="base"), tmp_path)
+    smaller = bench_run(scale=0.7)
+    for entry in smaller["entries"]:
+        entry["global_batch"] = entry["global_batch"] * 7 // 10 or 1
+    lines = report.compare_bench(smaller, bench.load_baseline(tmp_path / f"{PROFILE}.json"))
+    assert all(line.comparison.verdict == "regression" and line.batch_changed for line in lines)
+    assert lines[0].key == "mnist_dense float32 ×1 (batch 5 (baseline 8))"
+
+
+def test_an_unstable_run_is_listed_but_not_a_regression(tmp_path):
+    results, baseline = files(tmp_path)
+    noisy = bench_run(run_id="20260103T000000Z-bench-jax-cccccc")
+    for entry in noisy["entries"]:
+        entry["samples_per_s"] = [v * f for v, f in zip(entry["samples_per_s"], (0.4, 0.7, 0.45, 0.9, 0.3))]
+    (results / PROFILE / "bench-20260103T000000Z-bench-jax-cccccc.json").write_text(json.dumps(noisy))
+    built = report.build(PROFILE, results_dir=results, baseline=baseline)
+    assert built.regressions == [] and len(built.unstable) == 4
+    markdown = report.to_markdown(built)
+    assert "**4 unstable measurement(s)**" in markdown and "rerun on a quiet machine" in markdown
+    assert "class='unstable'" in report_html.render(built)
 
 
 def test_conformance_compare_only_judges_examples_in_both_runs():

@@ -1,0 +1,161 @@
+"""The statistics behind a benchmark regression call: when a change is called, how sure, and
+which kinds of noise keep the same code from being called slower."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from conformance import stats
+
+
+def timed_rounds(step, rounds=6, steps=5):
+    """Throughput (steps/s) of each round of ``steps`` calls to ``step``: the harness's timing, in miniature."""
+    throughput = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(steps):
+            step()
+        throughput.append(steps / (time.perf_counter() - started))
+    return throughput
+
+
+def simulated_runs(rng, runs, rounds=5, speed=1000.0, between=0.05, within=0.02):
+    """Runs of rounds as a shared machine gives them: each run (process) has its own speed
+    (``between``: the CV of that speed), and its rounds scatter around it (``within``)."""
+    return [list(speed * rng.lognormal(0, between) * rng.lognormal(0, within, rounds)) for _ in range(runs)]
+
+
+def test_same_distribution_is_never_called_a_regression():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        baseline, new = rng.normal(1000, 30, 5), rng.normal(1000, 30, 5)
+        assert stats.compare([list(baseline)], [list(new)]).verdict == "unchanged"
+
+
+def test_a_planted_slowdown_is_called_with_its_size_and_p_value():
+    weights = np.random.default_rng(0).random((64, 64))
+
+    def training_step():
+        weights @ weights
+        time.sleep(0.002)
+
+    def slowed_step():  # the same step with a sleep planted in it
+        training_step()
+        time.sleep(0.004)
+
+    comparison = stats.compare([timed_rounds(training_step)], [timed_rounds(slowed_step)])
+    assert comparison.verdict == "regression"
+    assert comparison.change < -0.3  # at least 2 ms of every 6+ ms is gone
+    assert comparison.p_value < 0.01 and comparison.test == stats.WITHIN_RUN
+    assert "regression: -" in comparison.describe() and "p = " in comparison.describe()
+
+
+def test_a_small_but_consistent_change_is_not_a_regression():
+    baseline = [[1000.0, 1001.0, 1002.0, 1003.0, 1004.0]]
+    slower = [[v * 0.97 for v in baseline[0]]]  # significant, but under the 10% minimum
+    comparison = stats.compare(baseline, slower)
+    assert comparison.p_value < 0.05 and comparison.verdict == "unchanged"
+    assert stats.compare(baseline, [[v * 0.7 for v in baseline[0]]]).verdict == "regression"
+    assert stats.compare(baseline, [[v * 1.5 for v in baseline[0]]]).verdict == "improvement"
+
+
+def test_three_rounds_cannot_call_a_change():
+    comparison = stats.compare([[100.0, 101.0, 102.0]], [[50.0, 51.0, 52.0]])
+    assert comparison.underpowered and comparison.verdict == "unchanged"
+    assert math.isclose(stats.smallest_p_value(3, 3), 0.1)
+    assert not stats.compare([[100.0, 101, 102, 103]], [[50.0, 51, 52, 53]]).underpowered
+
+
+def test_a_shift_within_the_spread_between_runs_is_not_called():
+    # Three baseline runs whose rounds agree closely but whose medians differ by up to 20%:
+    # a new run 12% under the middle one is inside that spread.
+    baseline = [[v * m for v in (0.999, 1.0, 1.001, 1.0005, 0.9995)] for m in (1000.0, 1100.0, 920.0)]
+    new = [[v * 880.0 for v in (0.999, 1.0, 1.001, 1.0005, 0.9995)]]
+    within_only = stats.compare(baseline[:1], new)
+    assert within_only.verdict == "regression"  # what a test over one run's rounds would say
+    between = stats.compare(baseline, new)
+    assert between.test == stats.BETWEEN_RUNS and between.runs == (3, 1)
+    assert between.verdict == "unchanged" and between.p_value > 0.05
+    assert between.noise == pytest.approx(0.105, abs=0.003)  # from the median gap between two runs, 9.5%
+    assert "between-run CV" in between.describe() and "3 vs 1 runs" in between.describe()
+
+
+def test_a_thirty_percent_slowdown_is_called_against_repeated_runs():
+    rng = np.random.default_rng(1)
+    baseline = simulated_runs(rng, runs=3, between=0.03)
+    slowed = simulated_runs(rng, runs=1, speed=700.0, between=0.03)
+    comparison = stats.compare(baseline, slowed)
+    assert comparison.verdict == "regression" and comparison.p_value < 0.05
+    assert comparison.change == pytest.approx(-0.3, abs=0.08)
+
+
+def test_the_same_code_run_again_is_rarely_called_but_rounds_alone_often_would():
+    rng = np.random.default_rng(2)
+    between_calls = within_calls = 0
+    trials = 300
+    for _ in range(trials):
+        baseline, new = simulated_runs(rng, runs=3), simulated_runs(rng, runs=1)
+        between_calls += stats.compare(baseline, new).verdict != "unchanged"
+        within_calls += stats.compare(baseline[:1], new).verdict != "unchanged"
+    assert between_calls / trials <= stats.DEFAULT_ALPHA
+    assert within_calls / trials > 3 * stats.DEFAULT_ALPHA  # why the baseline keeps several runs
+
+
+def test_one_run_caught_in_a_slow_spell_neither_hides_nor_fakes_a_change():
+    rng = np.random.default_rng(3)
+    baseline = simulated_runs(rng, runs=3, between=0.03)
+    same = simulated_runs(rng, runs=3, between=0.03)
+    same[1] = [v / 2 for v in same[1]]  # half speed for this whole run
+    assert stats.compare(baseline, same).verdict == "unchanged"
+    slowed = simulated_runs(rng, runs=3, speed=700.0, between=0.03)
+    slowed[2] = [v / 2 for v in slowed[2]]
+    comparison = stats.compare(baseline, slowed)
+    assert comparison.verdict == "regression" and comparison.change == pytest.approx(-0.3, abs=0.08)
+
+
+def test_the_between_run_noise_is_pooled_over_configurations_and_robust():
+    rng = np.random.default_rng(4)
+    groups = [simulated_runs(rng, runs=3, speed=speed, between=0.05) for speed in (10.0, 1e3, 1e5) * 10]
+    sigma = stats.between_run_sigma(groups)
+    assert sigma == pytest.approx(0.05, rel=0.3)  # the size of the slow spells is not what it measures
+    groups[0][0] = [v / 2 for v in groups[0][0]]
+    assert stats.between_run_sigma(groups) == pytest.approx(sigma, rel=0.15)
+    assert stats.between_run_sigma([[[1.0, 2.0]], [[3.0]]]) is None
+    narrow = stats.compare([[100.0] * 4] * 3, [[88.0] * 4], sigma=0.01)
+    wide = stats.compare([[100.0] * 4] * 3, [[88.0] * 4], sigma=0.2)
+    assert narrow.verdict == "regression" and wide.verdict == "unchanged" and wide.noise > 0.2
+
+
+def test_a_drop_measured_on_a_disturbed_run_is_unstable_not_a_regression():
+    baseline = [[1000.0, 1010.0, 990.0, 1005.0, 995.0]]
+    disturbed = [[400.0, 700.0, 450.0, 900.0, 300.0]]  # another process took the cores on and off
+    comparison = stats.compare(baseline, disturbed)
+    assert comparison.verdict == "unstable" and comparison.would_call == "regression"
+    assert "rerun on a quiet machine" in comparison.describe()
+    steady = [[450.0, 455.0, 445.0, 452.0, 448.0]]  # as slow, but every round alike: slower code
+    assert stats.compare(baseline, steady).verdict == "regression"
+
+
+def test_one_interrupted_round_does_not_make_a_run_noisy():
+    rounds = [1000.0, 1010.0, 990.0, 1005.0, 300.0]
+    assert stats.coefficient_of_variation(rounds) > 0.3
+    assert stats.robust_cv(rounds) < 0.03
+    assert stats.robust_cv([10.0]) == 0.0
+
+
+def test_coefficient_of_variation():
+    assert stats.coefficient_of_variation([10.0]) == 0.0
+    assert math.isclose(stats.coefficient_of_variation([9.0, 11.0]), math.sqrt(2) / 10)
+    assert stats.between_run_cv([[1.0, 2.0]]) is None
+    assert math.isclose(stats.between_run_cv([[9.0], [11.0]]), math.sqrt(2) / 10)
+
+
+def test_bad_input_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="baseline side needs at least one run"):
+        stats.compare([], [[1.0]])
+    with pytest.raises(ValueError, match="new side needs at least one run"):
+        stats.compare([[1.0]], [[]])
+    with pytest.raises(ValueError, match="positive finite"):
+        stats.compare([[1.0, math.nan]], [[1.0]])
