@@ -229,7 +229,8 @@ def assemble(timings: list[dict[str, Any]], records: list[dict[str, Any]],
         if info.get("kind") == "ceiling":
             flops = [info["flops_per_round"] / t for t in rounds_s]
             ceilings.append({"devices": info["devices"], "precision": info["precision"], "dtype": info["dtype"],
-                             "size": info["size"], "round_s": rounds_s, "flops_per_s": flops,
+                             "size": info["size"], "implementation": info.get("implementation", "xla"),
+                             "round_s": rounds_s, "flops_per_s": flops,
                              "best_flops_per_s": max(flops)})
         else:
             throughput = [info["samples_per_round"] / t for t in rounds_s]
@@ -317,7 +318,8 @@ def format_summary(document: dict[str, Any]) -> str:
                      f"{e['median_samples_per_s']:>10.1f} {e['cv']:>6.1%} {between:>7} {e['achieved_flops_per_s'] / 1e9:>9.2f} "
                      f"{util:>6} {rss:>7.0f}Mi")
     for c in document["ceilings"]:
-        lines.append(f"ceiling: {c['size']}² matmul {c['dtype']} on {c['devices']}-device process: "
+        lines.append(f"ceiling: {c['size']}² matmul {c['dtype']} ({c.get('implementation', 'xla')}) on "
+                     f"{c['devices']}-device process: "
                      f"{c['best_flops_per_s'] / 1e9:.1f} GFLOP/s (best round)")
     for s in document["derived"]["mixed_speedup"]:
         lines.append(f"speedup {s['model']} {s['precision']} vs float32 on {s['devices']}: {s['speedup']:.2f}×")

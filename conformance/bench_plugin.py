@@ -16,6 +16,9 @@ import pytest
 
 from conformance import backend, bench_models, devices, profile
 
+# How each backend can run the ceiling's matmul (see bench_suite.compiled_matmul).
+MATMUL_IMPLEMENTATIONS = {"tensorflow": ("xla", "graph"), "jax": ("xla",), "torch": ("eager",)}
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("bench", "book-model benchmarks")
@@ -57,6 +60,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             if option.bench_gate == "off" or option.bench_devices != 1:
                 precisions = []
         metafunc.parametrize("precision", precisions)
+    if "implementation" in metafunc.fixturenames:
+        chosen = option.bench_backend or backend.current()
+        metafunc.parametrize("implementation", MATMUL_IMPLEMENTATIONS.get(chosen, ("eager",)))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

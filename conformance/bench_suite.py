@@ -35,7 +35,8 @@ from conformance.bench_plugin import record
 
 # The gate catches mixed precision that fails to learn (overflow to NaN, gradients lost to
 # underflow without loss scaling), not the last digit: the held-out accuracy lands within
-# 3 points of float32's and the final training loss within 0.1 (float32 ends near 0.01).
+# 3 points of float32's and the final training loss within 0.1. On the genuine digits float32
+# reaches about 92% held-out accuracy and a final loss near 0.16 (TensorFlow CPU, 2026-11-27).
 GATE_ACCURACY_TOLERANCE = 0.03
 GATE_LOSS_ATOL = 0.10
 GATE_EPOCHS = 5
@@ -45,9 +46,11 @@ COMPUTE_DTYPES = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloa
 
 def default_steps(flops_per_step: int, bytes_per_step: int, accelerator: bool) -> int:
     """Batches per round: about a second of work at a modest guess of the device's speed
-    (50 GFLOP/s on a CPU, 20 TFLOP/s on an accelerator), with at most 256 MiB of input."""
-    target, most = (2e13, 100) if accelerator else (5e10, 50)
-    by_memory = max(1, 2**28 // bytes_per_step)
+    (50 GFLOP/s on a CPU, 20 TFLOP/s on an accelerator), with at most 512 MiB of input. Rounds
+    much shorter than that (the MNIST dense model did 50 steps in 0.25 s) let the per-``fit`` set-up
+    and the shared machine's hiccups into the figure."""
+    target, most = (2e13, 100) if accelerator else (5e10, 200)
+    by_memory = max(1, 2**29 // bytes_per_step)
     return max(1, min(most, by_memory, round(target / max(flops_per_step, 1))))
 
 
@@ -137,23 +140,31 @@ def test_training_throughput(bench_model: bench_models.BenchModel, precision: st
         keras.backend.clear_session()
 
 
-def compiled_matmul() -> Any:
-    """``keras.ops.matmul`` compiled the way Keras compiles a train step (XLA on TensorFlow and JAX)."""
+def compiled_matmul(implementation: str) -> Any:
+    """``keras.ops.matmul`` compiled by XLA (``xla``, as Keras compiles a train step on TensorFlow
+    and JAX), as a plain TensorFlow graph op (``graph``: oneDNN on CPUs), or run eagerly."""
     import keras
 
-    if keras.backend.backend() == "tensorflow":
+    if implementation == "graph":
+        import tensorflow as tf
+
+        return tf.function(keras.ops.matmul)
+    if implementation == "xla" and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         return tf.function(keras.ops.matmul, jit_compile=True)
-    if keras.backend.backend() == "jax":
+    if implementation == "xla" and keras.backend.backend() == "jax":
         import jax
 
         return jax.jit(keras.ops.matmul)
     return keras.ops.matmul
 
 
-def test_matmul_ceiling(precision: str, benchmark: Any, request: pytest.FixtureRequest) -> None:
-    """The device's large-matmul speed at the policy's compute dtype; the report uses the best round."""
+def test_matmul_ceiling(precision: str, implementation: str, benchmark: Any, request: pytest.FixtureRequest) -> None:
+    """The device's large-matmul speed at the policy's compute dtype, for each way the backend can
+    run it (``bench_plugin.MATMUL_IMPLEMENTATIONS``); the ceiling is the best round of the best
+    one. On CPUs with bf16 instructions TensorFlow's graph op (oneDNN) doubles XLA's bf16 rate,
+    and Keras's TensorFlow train step reaches those kernels, so XLA alone would be no ceiling."""
     import keras
     import numpy as np
 
@@ -162,7 +173,7 @@ def test_matmul_ceiling(precision: str, benchmark: Any, request: pytest.FixtureR
     rng = np.random.default_rng(0)
     a = keras.ops.convert_to_tensor(rng.random((size, size), dtype=np.float32), dtype=dtype)
     b = keras.ops.convert_to_tensor(rng.random((size, size), dtype=np.float32), dtype=dtype)
-    matmul = compiled_matmul()
+    matmul = compiled_matmul(implementation)
 
     def matmuls() -> None:
         for _ in range(CEILING_REPEATS):
@@ -171,7 +182,7 @@ def test_matmul_ceiling(precision: str, benchmark: Any, request: pytest.FixtureR
 
     benchmark.pedantic(matmuls, rounds=request.config.option.bench_rounds, iterations=1, warmup_rounds=1)
     benchmark.extra_info.update({"kind": "ceiling", "devices": request.config.option.bench_devices,
-                                 "precision": precision, "dtype": dtype, "size": size,
+                                 "precision": precision, "dtype": dtype, "size": size, "implementation": implementation,
                                  "flops_per_round": CEILING_REPEATS * 2 * size**3})
 
 

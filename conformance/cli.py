@@ -107,9 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--run-id", help="name for the run file (default: time-bench-backend-random)")
     bench.add_argument("--save-baseline", action="store_true",
                        help="file this run as golden/bench/<profile-id>.json (with provenance)")
-    bench.add_argument("--promote", type=Path, metavar="RUN_FILE",
+    bench.add_argument("--promote", type=Path, metavar="RUN_FILE", action="append",
                        help="file the measured entries of an earlier bench run as the baseline (its failures "
-                            "are listed in the provenance) instead of running")
+                            "are listed in the provenance) instead of running; repeat it to file several runs of "
+                            "one profile and backend as one, their runs of a configuration becoming repeats")
     bench.add_argument("--baseline-dir", default=None, help="default: the project's golden/bench/")
     bench.add_argument("--timeout", type=int, default=3600, help="seconds per device-count process")
     bench.set_defaults(handler=_bench)
@@ -230,7 +231,7 @@ def _bench(args: argparse.Namespace, _: list[str]) -> int:
         command="python -m conformance " + shlex.join(args.argv), timeout_s=args.timeout)
     try:
         if args.promote:
-            document = bench.load_run(args.promote)
+            document = bench.merge_runs([bench.load_run(path) for path in args.promote])
             print(f"baseline: {bench.save_baseline(document, options.baseline_dir, filed_by=options.command)}")
             return 0
         return bench.run(options)

@@ -83,7 +83,7 @@ class Comparison:
     new_median: float
     noise: float  # the spread the change is judged against, as a CV: between runs, or the larger within-run CV
     baseline_cv: float  # within-run robust CV (the median over the runs)
-    new_cv: float  # within-run robust CV (the largest over the runs)
+    new_cv: float  # within-run robust CV (the median over the runs)
     runs: tuple[int, int]
     rounds: tuple[int, int]
     underpowered: bool
@@ -188,7 +188,7 @@ def compare(baseline: Runs, new: Runs, *, sigma: float | None = None, alpha: flo
             raise ValueError("throughputs must be positive finite numbers")
     baseline_median, new_median = median_of_runs(baseline), median_of_runs(new)
     baseline_cv = statistics.median(robust_cv(r) for r in baseline)
-    new_cv = max(robust_cv(r) for r in new)
+    new_cv = statistics.median(robust_cv(r) for r in new)
     if sigma is None:
         sigma = between_run_sigma([baseline, new])
     if sigma is not None:

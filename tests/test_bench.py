@@ -176,3 +176,16 @@ def test_runs_of_the_same_selection_read_as_repeats():
     assert by_model["mnist_dense"]["between_run_cv"] == pytest.approx(0.128, abs=0.001)
     assert len(by_model["imdb_dense"]["repeats"]) == 1 and by_model["imdb_dense"]["between_run_cv"] is None
     assert merged["run_id"] == "one+two"
+
+
+def test_promote_files_several_runs_as_one_baseline(tmp_path):
+    runs = []
+    for run_id, speed in (("one", 100.0), ("two", 110.0)):
+        document = run_document(run_id, [minimal_entry(samples_per_s=[speed, speed + 1, speed - 1, speed])])
+        runs.append(write(tmp_path / f"{run_id}.json", document))
+    done = subprocess.run([sys.executable, "-m", "conformance", "bench", "--promote", str(runs[0]), "--promote",
+                           str(runs[1]), "--baseline-dir", str(tmp_path / "golden")],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    [entry] = bench.load_baseline(tmp_path / "golden" / "cpu-x.json")["backends"]["tensorflow"]["entries"]
+    assert len(entry["repeats"]) == 2 and entry["run_id"] == "one+two"
