@@ -9,7 +9,8 @@ count gets a fresh process). This module reads back what pytest-benchmark measur
 * mixed-precision speedup: median throughput under a mixed policy over float32's;
 * scaling efficiency: ``T_N / (N · T_1)`` at constant per-device batch;
 * achieved FLOP/s (analytic FLOPs per sample × median throughput, see ``bench_models``) and
-  utilisation against the ceiling: the best round of a compiled large matmul at that precision,
+  utilisation against the ceiling: the best round of a large matmul at that precision (the
+  fastest way the backend runs it: XLA, or TensorFlow's graph op),
   measured in the same process, times the device count (emulated CPU devices share the cores,
   so there the figure understates what the cores deliver);
 * peak memory (host RSS; device peak where the backend reports it), per process so far;
@@ -362,12 +363,18 @@ def save_baseline(document: dict[str, Any], directory: Path | None = None, filed
         "provenance": provenance,
         "runs": {**previous.get("runs", {}), document["run_id"]: {k: v for k, v in provenance.items() if k != "profile"}},
         "entries": entries,
-        "ceilings": previous.get("ceilings", []) + document["ceilings"],
-        "gates": previous.get("gates", []) + document["gates"],
+        "ceilings": _replace(previous.get("ceilings", []), document["ceilings"], ("devices", "precision")),
+        "gates": _replace(previous.get("gates", []), document["gates"], ("precision",)),
         "derived": derive(entries),
     }
     store.write_json_atomically(path, baseline)
     return path
+
+
+def _replace(old: list[dict[str, Any]], new: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``old`` items without a counterpart in ``new`` (same values at ``key``), then ``new``."""
+    renewed = {tuple(item.get(k) for k in key) for item in new}
+    return [item for item in old if tuple(item.get(k) for k in key) not in renewed] + new
 
 
 def _configuration(entry: dict[str, Any]) -> tuple[str, str, int, int]:

@@ -189,3 +189,15 @@ def test_promote_files_several_runs_as_one_baseline(tmp_path):
     assert done.returncode == 0, done.stderr
     [entry] = bench.load_baseline(tmp_path / "golden" / "cpu-x.json")["backends"]["tensorflow"]["entries"]
     assert len(entry["repeats"]) == 2 and entry["run_id"] == "one+two"
+
+
+def test_the_ceiling_is_the_fastest_way_the_backend_runs_the_matmul():
+    def ceiling(implementation, best, devices=1):
+        return {"devices": devices, "precision": "mixed_bfloat16", "implementation": implementation,
+                "best_flops_per_s": best}
+
+    best = bench.best_ceilings([ceiling("xla", 182e9), ceiling("graph", 408e9), ceiling("xla", 90e9, devices=2)])
+    assert {(c["devices"], c["implementation"]) for c in best} == {(1, "graph"), (2, "xla")}
+    measured = [{**minimal_entry(precision="mixed_bfloat16"), "flops_per_sample": 1e6, "repeats": [[1e5] * 4]}]
+    [entry] = bench.combine_repeats(measured, best)
+    assert entry["utilisation"] == pytest.approx(1e11 / 408e9)
