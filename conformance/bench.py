@@ -259,7 +259,8 @@ def combine_repeats(measurements: list[dict[str, Any]], ceilings: list[dict[str,
     different processes → one entry each, in first-seen order, with every process's rounds in
     ``repeats`` and the figures derived from them: the median of the run medians, the within-run
     robust CV (``stats.robust_cv``, the median over the runs), the between-run CV of the run
-    medians, achieved FLOP/s and utilisation."""
+    medians, achieved FLOP/s and utilisation, and ``timer_overhead``: how much longer
+    pytest-benchmark's time of a round is than the round's own stopwatch (median over rounds)."""
     groups: dict[tuple[str, str, int, int], list[dict[str, Any]]] = {}
     for measurement in measurements:
         groups.setdefault(_configuration(measurement), []).append(measurement)
@@ -271,6 +272,8 @@ def combine_repeats(measurements: list[dict[str, Any]], ceilings: list[dict[str,
         first = group[0]
         achieved = median * first["flops_per_sample"] if first.get("flops_per_sample") else None
         ceiling = best.get((first["devices"], first["precision"]))
+        timer_shares = [outer / inner - 1 for m in group
+                        for outer, inner in zip(m.get("round_s", []), m.get("inner_round_s", [])) if inner > 0]
         entries.append({
             **first, "round_s": [t for m in group for t in m.get("round_s", [])],
             "repeats": repeats, "samples_per_s": [v for rounds in repeats for v in rounds],
@@ -278,6 +281,7 @@ def combine_repeats(measurements: list[dict[str, Any]], ceilings: list[dict[str,
             "cv": statistics.median(robust_cv(rounds) for rounds in repeats),
             "between_run_cv": between_run_cv(repeats), "achieved_flops_per_s": achieved,
             "utilisation": achieved / (first["devices"] * ceiling) if achieved and ceiling else None,
+            "timer_overhead": statistics.median(timer_shares) if timer_shares else None,
             **({"memory": _peak_memory([m["memory"] for m in group])} if "memory" in first else {}),
         })
     return entries
@@ -326,6 +330,10 @@ def format_summary(document: dict[str, Any]) -> str:
         lines.append(f"speedup {s['model']} {s['precision']} vs float32 on {s['devices']}: {s['speedup']:.2f}×")
     for s in document["derived"]["scaling_efficiency"]:
         lines.append(f"scaling {s['model']} {s['precision']} on {s['devices']} devices: {s['efficiency']:.1%}")
+    shares = [e["timer_overhead"] for e in document["entries"] if e.get("timer_overhead") is not None]
+    if shares:
+        lines.append(f"pytest-benchmark's timer around a round: {statistics.median(shares):+.3%} of the round "
+                     f"(median over configurations; largest {max(shares):+.3%})")
     for g in document["gates"]:
         lines.append(f"accuracy gate {g['precision']}: {'passed' if g['passed'] else 'FAILED'} — {g['message']}")
     return "\n".join(lines)
