@@ -30,7 +30,7 @@ from typing import Any
 
 from conformance import bench, store
 from conformance.stats import (BETWEEN_RUNS, DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, UNSTABLE_CV_RATIO, Comparison,
-                               between_run_sigma, compare, median_of_runs)
+                               adjust_for_family, between_run_sigma, compare, median_of_runs)
 
 DEFAULT_METRIC_RTOL = 0.05
 STATUS_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 2}
@@ -110,7 +110,8 @@ def compare_bench(run: dict[str, Any], baseline: dict[str, Any] | None, *, alpha
                   min_change: float = DEFAULT_MIN_CHANGE) -> list[BenchLine]:
     """One line per entry of ``run``, compared with the baseline entry of the same model,
     precision and device count (``bench.comparison_key``), against the between-run noise pooled
-    over every matched configuration of both sides (``stats.between_run_sigma``)."""
+    over every matched configuration of both sides (``stats.between_run_sigma``), with the
+    p-values adjusted for testing all of them at once (``stats.adjust_for_family``)."""
     chosen = run["settings"]["backend"]
     old = {}
     if baseline is not None and chosen in baseline["backends"]:
@@ -125,6 +126,9 @@ def compare_bench(run: dict[str, Any], baseline: dict[str, Any] | None, *, alpha
         lines.append(BenchLine(entry["model"], entry["precision"], entry["devices"], entry["global_batch"],
                                runs_of(entry), baseline_runs, comparison,
                                reference["global_batch"] if reference else None))
+    compared = [line for line in lines if line.comparison]
+    for line, adjusted in zip(compared, adjust_for_family([line.comparison for line in compared])):
+        line.comparison = adjusted
     return lines
 
 
@@ -257,7 +261,7 @@ def to_markdown(report: Report) -> str:
         lines += [f"- {u}" for u in report.unstable]
     lines += ["", f"A benchmark regression is called when the median of the runs' median throughputs fell by at "
                   f"least {report.min_change:.0%} and by more than the noise, and a two-sided test says "
-                  f"p < {report.alpha}: a z-test of the log change against the between-run noise (the spread between "
+                  f"p < {report.alpha} after Holm's adjustment for testing every configuration at once: a z-test of the log change against the between-run noise (the spread between "
                   f"independent runs of one configuration, `bench --repeats`, pooled over all configurations), or, "
                   f"where every side has a single run, a Mann–Whitney U test over the rounds (which sees only the "
                   f"spread within a run). A drop measured while the run's own rounds varied more than "
@@ -291,8 +295,10 @@ def to_markdown(report: Report) -> str:
                 verdict += " (too few rounds)"
             test, noise = ("z", f"{c.noise:.1%} between runs") if c.test == BETWEEN_RUNS else \
                 ("MWU", f"{c.noise:.1%} within runs")
+            adjusted = f", {c.p_adjusted:.2g} adj." if c.p_adjusted is not None else ""
             lines.append(f"| {line.model} | {line.precision} | {line.devices} | {line.batch} | "
-                         f"{c.new_median:.1f} | {c.baseline_median:.1f} | {c.change:+.1%} | {c.p_value:.3g} ({test}) | "
+                         f"{c.new_median:.1f} | {c.baseline_median:.1f} | {c.change:+.1%} | {c.p_value:.3g} ({test}"
+                         f"{adjusted}) | "
                          f"{noise} | {c.runs[1]} / {c.runs[0]} | {verdict} |")
         lines += ["", "| derived | value |", "|---|---:|"]
         for s in run["derived"]["mixed_speedup"]:

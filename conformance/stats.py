@@ -36,6 +36,11 @@ gives p < ``alpha`` (0.05) **and** the median moved by at least the threshold: `
 says how large the change is and how sure. Why both: a test alone flags tiny consistent shifts
 (a 1% change is "significant" yet not worth a red build), a size threshold alone flags noise.
 
+A report compares every configuration at once (20 on a CPU), and at p < 0.05 each the same
+code run twice would draw about one false call per report. :func:`adjust_for_family` applies
+Holm's step-down adjustment to the p-values of one report, which keeps the chance of any false
+call in it under ``alpha``.
+
 Within a run the spread is measured robustly too (:func:`robust_cv`, from the median absolute
 deviation): a single interrupted round can take three times as long as the others, and the
 ordinary CV would let that one round decide how noisy the whole run was.
@@ -90,6 +95,8 @@ class Comparison:
     threshold: float  # the smallest |change| called: max(min_change, noise)
     alpha: float
     min_change: float
+    p_adjusted: float | None = None  # Holm-adjusted over the comparisons of one report (see adjust_for_family)
+    family: int = 1  # how many comparisons the adjustment covered
 
     @property
     def is_regression(self) -> bool:
@@ -98,7 +105,8 @@ class Comparison:
     @property
     def would_call(self) -> str | None:
         """The call the size and the test support (before the stability guard), or None."""
-        if self.p_value < self.alpha and abs(self.change) >= self.threshold:
+        p_value = self.p_value if self.p_adjusted is None else self.p_adjusted
+        if p_value < self.alpha and abs(self.change) >= self.threshold:
             return "regression" if self.change < 0 else "improvement"
         return None
 
@@ -110,6 +118,8 @@ class Comparison:
             sureness = f"p = {self.p_value:.3g} ({self.test}, {self.rounds[0]} vs {self.rounds[1]} rounds of one run " \
                         f"each: within-run noise only)"
             noise = f"within-run CV {self.baseline_cv:.1%} / {self.new_cv:.1%}"
+        if self.p_adjusted is not None:
+            sureness += f"; p = {self.p_adjusted:.3g} after Holm's adjustment over {self.family} comparisons"
         if self.underpowered:
             sureness += ", too few rounds to call any change"
         verdict = self.verdict
@@ -208,10 +218,38 @@ def compare(baseline: Runs, new: Runs, *, sigma: float | None = None, alpha: flo
         rounds=(sum(map(len, baseline)), sum(map(len, new))), underpowered=underpowered,
         threshold=max(min_change, noise), alpha=alpha, min_change=min_change,
     )
+    return _judged(comparison)
+
+
+def adjust_for_family(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """The comparisons of one report, judged on Holm-adjusted p-values (same order).
+
+    A report tests every configuration at once (20 on a CPU); at p < 0.05 each, the same code
+    run twice would draw about one false call per report. Holm's step-down adjustment keeps the
+    chance of any false call in the whole report under ``alpha`` and is never less powerful than
+    Bonferroni's; a single comparison is left as it is."""
+    if len(comparisons) < 2:
+        return list(comparisons)
+    adjusted = _holm([c.p_value for c in comparisons])
+    return [_judged(replace(c, p_adjusted=p, family=len(comparisons), verdict="unchanged"))
+            for c, p in zip(comparisons, adjusted)]
+
+
+def _holm(p_values: Sequence[float]) -> list[float]:
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def _judged(comparison: Comparison) -> Comparison:
+    """The verdict: the call size and test support, unless the new rounds were unstable."""
     call = comparison.would_call
     if call is None:
         return comparison
-    unstable = new_cv > max(min_change, UNSTABLE_CV_RATIO * baseline_cv)
+    unstable = comparison.new_cv > max(comparison.min_change, UNSTABLE_CV_RATIO * comparison.baseline_cv)
     return replace(comparison, verdict="unstable" if unstable else call)
 
 

@@ -201,3 +201,28 @@ def test_the_ceiling_is_the_fastest_way_the_backend_runs_the_matmul():
     measured = [{**minimal_entry(precision="mixed_bfloat16"), "flops_per_sample": 1e6, "repeats": [[1e5] * 4]}]
     [entry] = bench.combine_repeats(measured, best)
     assert entry["utilisation"] == pytest.approx(1e11 / 408e9)
+
+
+def test_a_round_feeds_tensorflow_a_pipeline_built_once_and_waits_for_the_device():
+    keras = pytest.importorskip("keras")
+    np = pytest.importorskip("numpy")
+    from conformance.bench_suite import training_round
+
+    class Model:
+        trainable_variables = [np.zeros(3)]
+        calls = []
+
+        def fit(self, **kwargs):
+            self.calls.append(kwargs)
+
+    model = Model()
+    train_round = training_round(model, np.zeros((8, 2), "float32"), np.zeros(8, "float32"), global_batch=4)
+    train_round(), train_round()
+    first, second = model.calls
+    assert first["epochs"] == 1 and first["x"] is second["x"]  # built once, not per round
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        assert isinstance(first["x"], tf.data.Dataset) and "y" not in first
+    else:
+        assert first["batch_size"] == 4 and first["shuffle"] is False

@@ -159,3 +159,17 @@ def test_bad_input_is_refused_with_the_reason():
         stats.compare([[1.0]], [[]])
     with pytest.raises(ValueError, match="positive finite"):
         stats.compare([[1.0, math.nan]], [[1.0]])
+
+
+def test_a_report_of_many_configurations_adjusts_for_testing_them_all():
+    baseline = [[100.0, 101.0, 99.0, 100.5]] * 3
+    borderline = stats.compare(baseline, [[77.0, 77.5, 76.5, 77.2]], sigma=0.1)  # p ≈ 0.02 on its own
+    clear = stats.compare(baseline, [[50.0, 50.5, 49.5, 50.2]], sigma=0.1)
+    assert borderline.verdict == "regression" and 0.01 < borderline.p_value < 0.05
+    quiet = [stats.compare(baseline, [[100.0, 100.5, 99.5, 100.2]], sigma=0.1)] * 18
+    judged = stats.adjust_for_family([borderline, clear, *quiet])
+    assert judged[0].verdict == "unchanged" and judged[0].p_adjusted == pytest.approx(19 * borderline.p_value)  # second smallest of 20
+    assert judged[1].verdict == "regression" and judged[1].family == 20
+    assert "Holm's adjustment over 20 comparisons" in judged[0].describe()
+    assert stats.adjust_for_family([borderline]) == [borderline]
+    assert stats._holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
