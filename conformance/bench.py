@@ -120,8 +120,11 @@ def run(options: BenchOptions) -> int:
     for repeat in range(1, options.repeats + 1):
         for count, models in plan:
             # The accuracy gate measures correctness, not speed: once is enough.
+            suffix = f"-{models}" if models != options.models else ""
+            log = path.parent / f"bench-{run_id}-r{repeat}-d{count}{suffix}.log"
             process, benchmarks, process_records = _run_process(options, count, precisions, run_id, models,
-                                                                repeat=repeat, gate=options.gate and repeat == 1)
+                                                                repeat=repeat, gate=options.gate and repeat == 1,
+                                                                log=log)
             processes.append(process)
             timings += benchmarks
             records += process_records
@@ -168,7 +171,8 @@ def process_plan(options: BenchOptions, counts: list[int], gpus: int) -> list[tu
 
 
 def _run_process(options: BenchOptions, count: int, precisions: list[str], run_id: str, models: str | None,
-                 repeat: int, gate: bool) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+                 repeat: int, gate: bool, log: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """One pytest process of the plan; a process that fails leaves its whole output in ``log``."""
     from conformance import bench_suite
 
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
@@ -200,7 +204,8 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], run_i
             output = f"timed out after {options.timeout_s}s\n{expired.stdout or ''}"
         wall = time.perf_counter() - started
         if returncode != 0:
-            print(output[-6000:], file=sys.stderr)
+            log.write_text(output, encoding="utf-8")
+            print(f"{output[-3000:]}\nthe process's whole output: {log}", file=sys.stderr)
         timings = json.loads(timings_file.read_text())["benchmarks"] if timings_file.exists() else []
         if returncode == 0 and not timings:
             returncode, output = 1, output + "\nFAILED pytest-benchmark recorded no timings (benchmarks disabled?)"
@@ -209,7 +214,7 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], run_i
     process = {"repeat": repeat, "devices": count, "models": models or "all", "returncode": returncode,
                "wall_s": round(wall, 2),
                "tensorflow_imported": facts.get("tensorflow_imported"),
-               "failures": _failures(output, returncode, count, models) if returncode else []}
+               "failures": _failures(output, returncode, count, models) + [f"output: {log}"] if returncode else []}
     return process, timings, [r for r in records if r["kind"] != "process"]
 
 
