@@ -120,11 +120,10 @@ def run(options: BenchOptions) -> int:
     for repeat in range(1, options.repeats + 1):
         for count, models in plan:
             # The accuracy gate measures correctness, not speed: once is enough.
-            suffix = f"-{models}" if models != options.models else ""
-            log = path.parent / f"bench-{run_id}-r{repeat}-d{count}{suffix}.log"
-            process, benchmarks, process_records = _run_process(options, count, precisions, run_id, models,
-                                                                repeat=repeat, gate=options.gate and repeat == 1,
-                                                                log=log)
+            name = f"{run_id}-r{repeat}-d{count}" + (f"-{models}" if models != options.models else "")
+            process, benchmarks, process_records = _run_process(options, count, precisions, models, repeat=repeat,
+                                                                gate=options.gate and repeat == 1, name=name,
+                                                                log=path.parent / f"bench-{name}.log")
             processes.append(process)
             timings += benchmarks
             records += process_records
@@ -170,9 +169,10 @@ def process_plan(options: BenchOptions, counts: list[int], gpus: int) -> list[tu
     return plan
 
 
-def _run_process(options: BenchOptions, count: int, precisions: list[str], run_id: str, models: str | None,
-                 repeat: int, gate: bool, log: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """One pytest process of the plan; a process that fails leaves its whole output in ``log``."""
+def _run_process(options: BenchOptions, count: int, precisions: list[str], models: str | None, repeat: int,
+                 gate: bool, name: str, log: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """One pytest process of the plan, saved by pytest-benchmark as ``name``; a process that
+    fails leaves its whole output in ``log``."""
     from conformance import bench_suite
 
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
@@ -187,7 +187,7 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], run_i
             "--bench-batch", str(options.per_device_batch), "--bench-ceiling-size", str(options.ceiling_size),
             "--bench-gate", "on" if gate else "off", "--bench-records", str(records_file),
             "--benchmark-json", str(timings_file), "--benchmark-storage", f"file://{storage}",
-            "--benchmark-save", f"{run_id}-r{repeat}-d{count}" + (f"-{models}" if models != options.models else ""),
+            "--benchmark-save", name,
             "--benchmark-save-data", "--benchmark-disable-gc",
             "--benchmark-sort", "name",
         ]
@@ -272,7 +272,7 @@ def combine_repeats(measurements: list[dict[str, Any]], ceilings: list[dict[str,
     best = {(c["devices"], c["precision"]): c["best_flops_per_s"] for c in ceilings}
     entries = []
     for group in groups.values():
-        repeats = [rounds for m in group for rounds in m.get("repeats") or [m["samples_per_s"]]]
+        repeats = [rounds for m in group for rounds in runs_of(m)]
         median = median_of_runs(repeats)
         first = group[0]
         achieved = median * first["flops_per_sample"] if first.get("flops_per_sample") else None
@@ -290,6 +290,11 @@ def combine_repeats(measurements: list[dict[str, Any]], ceilings: list[dict[str,
             **({"memory": _peak_memory([m["memory"] for m in group])} if "memory" in first else {}),
         })
     return entries
+
+
+def runs_of(entry: dict[str, Any]) -> list[list[float]]:
+    """An entry's throughputs as runs of rounds (files from before ``--repeats`` hold one run)."""
+    return entry.get("repeats") or [entry["samples_per_s"]]
 
 
 def _peak_memory(memories: list[dict[str, int]]) -> dict[str, int]:
@@ -365,10 +370,10 @@ def save_baseline(document: dict[str, Any], directory: Path | None = None, filed
                       if p.get("returncode") else [])]}
     # Derived from the raw rounds again, so that a promoted older run file gets today's figures.
     measured = combine_repeats(document["entries"], best_ceilings(document.get("ceilings", [])))
-    new = [{**{k: e[k] for k in (*BASELINE_ENTRY_FIELDS, "per_device_batch", "steps_per_round", "round_s",
-                                 "median_samples_per_s", "cv", "achieved_flops_per_s", "utilisation")},
-            "repeats": e.get("repeats") or [e["samples_per_s"]],  # run files from before --repeats hold one run
-            "between_run_cv": e.get("between_run_cv"), "run_id": document["run_id"]} for e in measured]
+    new = [{**{k: e[k] for k in (*BASELINE_ENTRY_FIELDS, "repeats", "per_device_batch", "steps_per_round",
+                                 "round_s", "median_samples_per_s", "cv", "between_run_cv", "achieved_flops_per_s",
+                                 "utilisation")},
+            "run_id": document["run_id"]} for e in measured]
     previous = baseline["backends"].get(chosen, {})
     replaced = {comparison_key(e) for e in new}
     entries = [e for e in previous.get("entries", []) if comparison_key(e) not in replaced] + new

@@ -117,24 +117,19 @@ def compare_bench(run: dict[str, Any], baseline: dict[str, Any] | None, *, alpha
     if baseline is not None and chosen in baseline["backends"]:
         old = {bench.comparison_key(e): e for e in baseline["backends"][chosen]["entries"]}
     pairs = [(entry, old.get(bench.comparison_key(entry))) for entry in run["entries"]]
-    sigma = between_run_sigma([runs_of(e) for pair in pairs if pair[1] for e in pair])
+    sigma = between_run_sigma([bench.runs_of(e) for pair in pairs if pair[1] for e in pair])
     lines = []
     for entry, reference in pairs:
-        baseline_runs = runs_of(reference) if reference else None
-        comparison = compare(baseline_runs, runs_of(entry), sigma=sigma, alpha=alpha,
+        baseline_runs = bench.runs_of(reference) if reference else None
+        comparison = compare(baseline_runs, bench.runs_of(entry), sigma=sigma, alpha=alpha,
                              min_change=min_change) if reference else None
         lines.append(BenchLine(entry["model"], entry["precision"], entry["devices"], entry["global_batch"],
-                               runs_of(entry), baseline_runs, comparison,
+                               bench.runs_of(entry), baseline_runs, comparison,
                                reference["global_batch"] if reference else None))
     compared = [line for line in lines if line.comparison]
     for line, adjusted in zip(compared, adjust_for_family([line.comparison for line in compared])):
         line.comparison = adjusted
     return lines
-
-
-def runs_of(entry: dict[str, Any]) -> list[list[float]]:
-    """An entry's throughputs as runs of rounds (files from before ``--repeats`` hold one run)."""
-    return entry.get("repeats") or [entry["samples_per_s"]]
 
 
 def compare_conformance(run: dict[str, Any], baseline: dict[str, Any],
