@@ -4,7 +4,7 @@
 
 Two ways of timing the same model, same data, same batch and batches per round (160 is what the
 bench picks for the MNIST dense model on a CPU), alternated in blocks within one process so that
-the machine's slow spells and process-to-process differences (see ``conformance.stats``) fall on
+the machine's slow spells and process-to-process differences (see ``conformance.report.stats``) fall on
 both alike:
 
 * harness: what ``conformance/bench_suite.py`` times for a round, by its own code
@@ -38,13 +38,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
 
-    from conformance import backend
+    from conformance.stack import backend
 
     backend.select(args.backend)
     import keras
 
-    from conformance import bench_models
-    from conformance.bench_suite import fit_input, training_round
+    from conformance.bench import models as bench_models
+    from conformance.bench.suite import fit_input, training_round
 
     spec = bench_models.MODELS[args.model]
     keras.utils.disable_interactive_logging()

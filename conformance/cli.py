@@ -9,8 +9,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from conformance import backend, golden, registry
-from conformance.runner import PRECISIONS
+from conformance.stack import backend
+from conformance.engine import golden
+from conformance.engine import registry
+from conformance.engine.runner import PRECISIONS
 from reference_impl.api import TIERS
 
 EPILOG = """examples:
@@ -184,9 +186,9 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
     backend.select(chosen_backend)
     selected = registry.select(args.examples)  # fail fast on a pattern that matches nothing
     workers = min(len(selected), os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
-    suite = Path(__file__).with_name("suite.py")
+    suite = Path(__file__).parent / "engine" / "suite.py"
     pytest_args = [
-        str(suite), "-p", "conformance.plugin", "-p", "no:cacheprovider", "--rootdir", os.getcwd(),
+        str(suite), "-p", "conformance.engine.plugin", "-p", "no:cacheprovider", "--rootdir", os.getcwd(),
         "--tier", args.tier, "--backend", chosen_backend, "--seed", str(args.seed),
         "--precision", args.precision, "--devices", str(args.devices), "--results-dir", args.results_dir,
         "-n", str(workers if workers > 1 else 0), "-o", "console_output_style=progress", "-rfEs",
@@ -199,14 +201,14 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
 
 
 def _profile(args: argparse.Namespace, _: list[str]) -> int:
-    from conformance.profile import fingerprint
+    from conformance.stack.profile import fingerprint
 
     print(json.dumps(fingerprint(args.backend), indent=1))
     return 0
 
 
 def _record(args: argparse.Namespace, _: list[str]) -> int:
-    from conformance import record
+    from conformance.engine import record
 
     chosen_backend = args.backend or backend.current()
     backend.select(chosen_backend)
@@ -218,7 +220,7 @@ def _record(args: argparse.Namespace, _: list[str]) -> int:
 
 
 def _bench(args: argparse.Namespace, _: list[str]) -> int:
-    from conformance import bench
+    from conformance.bench import runner as bench
 
     options = bench.BenchOptions(
         backend=args.backend or backend.current(), models=args.models,
@@ -243,8 +245,11 @@ def _bench(args: argparse.Namespace, _: list[str]) -> int:
 def _report(args: argparse.Namespace, _: list[str]) -> int:
     import datetime as dt
 
-    from conformance import bench, report, store
-    from conformance.profile import fingerprint
+    from conformance.bench import runner as bench
+    from conformance.report import compare as report
+    from conformance.report import markdown
+    from conformance.results import store
+    from conformance.stack.profile import fingerprint
 
     profile_id = args.profile or fingerprint()["id"]
     try:
@@ -261,9 +266,9 @@ def _report(args: argparse.Namespace, _: list[str]) -> int:
         return 2
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or Path(args.results_dir) / built.profile_id / f"report-{stamp}"
-    markdown, html = report.write(built, out)
-    print(report.dumps(built) if args.json else report.to_markdown(built))
-    print(f"report: {markdown} and {html}", file=sys.stderr)
+    markdown_path, html_path = markdown.write(built, out)
+    print(report.dumps(built) if args.json else markdown.render(built))
+    print(f"report: {markdown_path} and {html_path}", file=sys.stderr)
     return 1 if args.fail_on_regression and built.regressions else 0
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance import bench, bench_models
-from conformance.bench_suite import gate_verdict
+from conformance.bench import runner as bench
+from conformance.bench import models as bench_models
+from conformance.bench.suite import gate_verdict
 
 
 def test_flops_are_counted_from_the_architecture():
@@ -91,8 +92,8 @@ def test_derived_figures():
 
 
 def test_bench_imports_no_tensorflow_on_jax():
-    code = ("import sys; import conformance.cli, conformance.bench, conformance.bench_suite, "
-            "conformance.bench_plugin, conformance.bench_models, conformance.report, keras; "
+    code = ("import sys; import conformance.cli, conformance.bench, conformance.bench.suite, "
+            "conformance.bench.plugin, conformance.bench.models, conformance.report, keras; "
             "assert keras.backend.backend() == 'jax'; assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "KERAS_BACKEND": "jax"},
                           capture_output=True, text=True, timeout=300)
@@ -206,7 +207,7 @@ def test_the_ceiling_is_the_fastest_way_the_backend_runs_the_matmul():
 def test_a_round_feeds_tensorflow_a_pipeline_built_once_and_waits_for_the_device():
     keras = pytest.importorskip("keras")
     np = pytest.importorskip("numpy")
-    from conformance.bench_suite import training_round
+    from conformance.bench.suite import training_round
 
     class Model:
         trainable_variables = [np.zeros(3)]

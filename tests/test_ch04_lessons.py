@@ -9,8 +9,10 @@ import keras
 import numpy as np
 import pytest
 
-from conformance import checks, golden, registry
-from conformance.runner import Settings, run_example
+from conformance.engine import checks
+from conformance.engine import golden
+from conformance.engine import registry
+from conformance.engine.runner import Settings, run_example
 from reference_impl.datasets import boston_housing, imdb, reuters
 
 

@@ -15,8 +15,8 @@ import keras
 import numpy as np
 import pytest
 
-from conformance import registry
-from conformance.runner import Settings, run_example
+from conformance.engine import registry
+from conformance.engine.runner import Settings, run_example
 from reference_impl.datasets import Loaded, mnist
 
 SEED = 0

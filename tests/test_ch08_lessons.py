@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 import keras
-from conformance import checks, golden, registry
-from conformance.runner import Settings, run_example
+from conformance.engine import checks
+from conformance.engine import golden
+from conformance.engine import registry
+from conformance.engine.runner import Settings, run_example
 from reference_impl.datasets import cats_vs_dogs, mnist
 
 

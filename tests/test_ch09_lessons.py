@@ -10,8 +10,9 @@ import keras
 import numpy as np
 import pytest
 
-from conformance import golden, registry
-from conformance.runner import Settings, run_example
+from conformance.engine import golden
+from conformance.engine import registry
+from conformance.engine.runner import Settings, run_example
 from reference_impl import ch09_advanced_computer_vision as ch09
 from reference_impl.datasets import oxford_pets
 

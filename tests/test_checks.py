@@ -2,8 +2,8 @@
 
 import pytest
 
-from conformance.checks import MissingObservation, evaluate, resolve
-from conformance.golden import Expectation
+from conformance.engine.checks import MissingObservation, evaluate, resolve
+from conformance.engine.golden import Expectation
 
 OUTCOME = {
     "models": {"model": {"params": 407050, "output_shape": [None, 10]}},

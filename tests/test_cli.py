@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.golden import golden_dir
+from conformance.engine.golden import golden_dir
 
 FAST = "ch03_simple_dense_layer,ch02_gradienttape_basics,ch03_gradienttape_second_order"
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from conformance import golden
-from conformance.golden import GoldenError
+from conformance.engine import golden
+from conformance.engine.golden import GoldenError
 
 VALID = {
     "schema_version": 1,

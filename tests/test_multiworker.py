@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-WORKER = "import sys; from conformance.bench import train_multiworker; train_multiworker(sys.argv[1])"
+WORKER = "import sys; from conformance.bench.runner import train_multiworker; train_multiworker(sys.argv[1])"
 
 
 def free_ports(count):

@@ -6,8 +6,8 @@ import functools
 import keras
 import pytest
 
-from conformance import registry
-from conformance.runner import Settings, run_example
+from conformance.engine import registry
+from conformance.engine.runner import Settings, run_example
 
 
 def run(example_id):

@@ -1,6 +1,6 @@
 """The profile fingerprints the machine and gives it a short id that is stable across runs."""
 
-from conformance import profile
+from conformance.stack import profile
 
 CPUINFO_X86 = """processor\t: 0
 model name\t: AMD EPYC 9454 48-Core Processor

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conformance.record import RecordError, rerecorded
+from conformance.engine.record import RecordError, rerecorded
 
 RAW = {
     "schema_version": 1, "example": "ch99_demo",
@@ -51,8 +51,8 @@ def test_recordings_of_two_tiers_of_one_file_both_land(tmp_path, monkeypatch):
     """Two recordings of one golden file at once (say smoke and offline) must not lose either."""
     import json
 
-    from conformance import record as recording
-    from conformance import golden as golden_files
+    from conformance.engine import record as recording
+    from conformance.engine import golden as golden_files
 
     raw = {**RAW, "sources": {**RAW["sources"],
                               "run-smoke": {"kind": "run", "command": "", "tier": "smoke", "seeds": [], "backend": "",

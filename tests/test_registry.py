@@ -2,8 +2,8 @@
 
 import pytest
 
-from conformance import registry
-from conformance.golden import golden_dir
+from conformance.engine import registry
+from conformance.engine.golden import golden_dir
 
 CH02_CH03 = {
     "ch02_mnist_dense", "ch02_tensor_ops_naive", "ch02_gradienttape_basics", "ch02_mnist_from_scratch",

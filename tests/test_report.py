@@ -9,7 +9,11 @@ import sys
 
 import pytest
 
-from conformance import bench, report, report_html, stats
+from conformance.bench import runner as bench
+from conformance.report import compare as report
+from conformance.report import html as report_html
+from conformance.report import markdown
+from conformance.report import stats
 
 PROFILE = "cpu-test-2c"
 
@@ -25,7 +29,7 @@ def bench_run(scale=1.0, run_id="20260101T000000Z-bench-jax-aaaaaa"):
                             "median_samples_per_s": sorted(samples)[2], "achieved_flops_per_s": 1e9,
                             "utilisation": 0.25, "per_device_batch": 8, "steps_per_round": 2, "round_s": [],
                             "cv": 0.01})
-    from conformance.bench import derive
+    from conformance.bench.runner import derive
 
     return {"schema_version": 1, "kind": "bench", "run_id": run_id, "started": "2026-01-01T00:00:00+00:00",
             "finished": "2026-01-01T00:01:00+00:00", "command": "python -m conformance bench",
@@ -45,7 +49,7 @@ def conformance_run(loss=(1.0, 0.6, 0.4), acc_status="passed", acc=0.91):
 
 
 def files(tmp_path, baseline_scale=1.0, new_scale=1.0, regress_check=False):
-    from conformance.bench import save_baseline
+    from conformance.bench.runner import save_baseline
 
     results = tmp_path / "results" / PROFILE
     results.mkdir(parents=True)
@@ -64,7 +68,7 @@ def test_same_numbers_call_no_regression(tmp_path):
     assert built.regressions == []
     assert all(line.comparison.verdict == "unchanged" for line in built.bench_lines)
     assert built.status_changes == [] and built.metric_changes == []
-    assert "**No regression.**" in report.to_markdown(built)
+    assert "**No regression.**" in markdown.render(built)
 
 
 def test_a_thirty_percent_slowdown_and_a_failed_check_are_regressions_with_size_and_p_value(tmp_path):
@@ -73,9 +77,9 @@ def test_a_thirty_percent_slowdown_and_a_failed_check_are_regressions_with_size_
     slow = [line.comparison for line in built.bench_lines]
     assert all(c.verdict == "regression" and c.change == pytest.approx(-0.3) for c in slow)
     assert all(c.p_value == pytest.approx(2 / 252) for c in slow)  # 5 vs 5 rounds, fully separated
-    markdown = report.to_markdown(built)
-    assert "**6 regression(s)**" in markdown  # 4 benchmarks, the example, its check
-    assert "regression: -30.0%" in markdown and "p = 0.00794" in markdown
+    text = markdown.render(built)
+    assert "**6 regression(s)**" in text  # 4 benchmarks, the example, its check
+    assert "regression: -30.0%" in text and "p = 0.00794" in text
     changed = {(c.check, c.before, c.after) for c in built.status_changes}
     assert ("", "passed", "failed") in changed and ("threshold values.test_acc", "passed", "failed") in changed
     assert built.metric_changes[0]["metric"] == "test_acc"
@@ -83,7 +87,7 @@ def test_a_thirty_percent_slowdown_and_a_failed_check_are_regressions_with_size_
 
 
 def test_a_baseline_of_several_runs_judges_a_change_against_the_spread_between_them(tmp_path):
-    from conformance.bench import save_baseline
+    from conformance.bench.runner import save_baseline
 
     baseline = bench_run(run_id="base")
     for entry in baseline["entries"]:  # three runs whose medians differ by up to 20%
@@ -95,11 +99,11 @@ def test_a_baseline_of_several_runs_judges_a_change_against_the_spread_between_t
     far_below = report.compare_bench(bench_run(scale=0.5), loaded)
     assert all(line.comparison.verdict == "regression" for line in far_below)
     built = report.Report(profile_id=PROFILE, bench_run=bench_run(scale=0.5), bench_lines=far_below)
-    assert "between runs" in report.to_markdown(built) and stats.BETWEEN_RUNS in report.to_markdown(built)
+    assert "between runs" in markdown.render(built) and stats.BETWEEN_RUNS in markdown.render(built)
 
 
 def test_a_run_at_a_smaller_batch_is_compared_and_says_so(tmp_path):
-    from conformance.bench import save_baseline
+    from conformance.bench.runner import save_baseline
 
     save_baseline(bench_run(run_id="base"), tmp_path)
     smaller = bench_run(scale=0.7)
@@ -118,8 +122,8 @@ def test_an_unstable_run_is_listed_but_not_a_regression(tmp_path):
     (results / PROFILE / "bench-20260103T000000Z-bench-jax-cccccc.json").write_text(json.dumps(noisy))
     built = report.build(PROFILE, results_dir=results, baseline=baseline)
     assert built.regressions == [] and len(built.unstable) == 4
-    markdown = report.to_markdown(built)
-    assert "**4 unstable measurement(s)**" in markdown and "rerun on a quiet machine" in markdown
+    text = markdown.render(built)
+    assert "**4 unstable measurement(s)**" in text and "rerun on a quiet machine" in text
     assert "class='unstable'" in report_html.render(built)
 
 
@@ -136,7 +140,7 @@ def test_conformance_compare_only_judges_examples_in_both_runs():
 def test_html_report_is_self_contained(tmp_path):
     results, baseline = files(tmp_path, new_scale=0.7, regress_check=True)
     built = report.build(PROFILE, results_dir=results, baseline=baseline)
-    _, html_path = report.write(built, tmp_path / "out" / "report")
+    _, html_path = markdown.write(built, tmp_path / "out" / "report")
     page = html_path.read_text()
     images = re.findall(r"<img [^>]*src='([^']*)'", page)
     assert len(images) >= 3  # throughput, scaling, loss curves

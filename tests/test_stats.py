@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from conformance import stats
+from conformance.report import stats
 
 
 def timed_rounds(step, rounds=6, steps=5):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from conformance import store
+from conformance.results import store
 
 
 def result(i, tier="smoke"):

@@ -1,6 +1,6 @@
 """The benchmark items, run by pytest-benchmark in one process per device count.
 
-``python -m conformance bench`` starts ``pytest conformance/bench_suite.py -p conformance.bench_plugin``
+``python -m conformance bench`` starts ``pytest conformance/bench_suite.py -p conformance.bench.plugin``
 once per device count, because device emulation (TensorFlow logical devices, XLA's host
 device count) must be arranged before the framework starts. Items:
 
@@ -18,7 +18,7 @@ device count) must be arranged before the framework starts. Items:
 
 pytest-benchmark keeps the round times (``--benchmark-json``, ``--benchmark-save``); each item's
 ``extra_info`` carries what the timing means (samples per round, FLOPs per step, memory).
-The options and hooks are in ``conformance.bench_plugin``.
+The options and hooks are in ``conformance.bench.plugin``.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from typing import Any, Callable
 
 import pytest
 
-from conformance import bench_models, devices
-from conformance.bench_plugin import record
+from conformance.bench import models as bench_models
+from conformance.stack import devices
+from conformance.bench.plugin import record
 
 # The gate catches mixed precision that fails to learn (overflow to NaN, gradients lost to
 # underflow without loss scaling), not the last digit: the held-out accuracy lands within

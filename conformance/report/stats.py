@@ -78,6 +78,21 @@ WITHIN_RUN = "Mann–Whitney U on rounds"
 Runs = Sequence[Sequence[float]]
 
 
+def regression_rule(alpha: float = DEFAULT_ALPHA, min_change: float = DEFAULT_MIN_CHANGE) -> str:
+    """The rule that calls a benchmark change, in words, from the constants that implement it.
+
+    The one description of the rule: the reports and ``python -m conformance report --help`` print it."""
+    return (f"A benchmark change is called (regression when slower, improvement when faster) when the median of "
+            f"the runs' median throughputs moved by at least {min_change:.0%} and by more than the between-run "
+            f"noise, and a two-sided test gives p < {alpha:g} after Holm's adjustment over the configurations of "
+            f"the report. The test is a z-test of the log change against the between-run noise (the robust spread "
+            f"between independent runs of one configuration, bench --repeats, pooled over all configurations); "
+            f"where every side has a single run, a Mann-Whitney U test over the rounds stands in, which sees only "
+            f"the noise within a run. A change that would be called while the new run's rounds varied more than "
+            f"{UNSTABLE_CV_RATIO:g}x as much as the baseline's (and by more than {min_change:.0%}) is reported as "
+            f"unstable: listed, not called.")
+
+
 @dataclass(frozen=True)
 class Comparison:
     verdict: str  # regression | improvement | unchanged | unstable

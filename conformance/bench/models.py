@@ -16,7 +16,7 @@ work (activations, batch normalisation, pooling, the optimizer update) is left o
 figure is a slight undercount — the usual convention for model FLOP utilisation.
 
 Keras is imported inside the functions: the benchmark process must arrange its devices
-(see ``conformance.devices.prepare``) before Keras starts.
+(see ``conformance.stack.devices.prepare``) before Keras starts.
 """
 
 from __future__ import annotations

@@ -20,8 +20,12 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from conformance import checks, golden, profile, registry, store
-from conformance.runner import Settings, execute, skip_reason
+from conformance.engine import checks
+from conformance.engine import golden
+from conformance.stack import profile
+from conformance.engine import registry
+from conformance.results import store
+from conformance.engine.runner import Settings, execute, skip_reason
 
 
 class RecordError(Exception):

@@ -1,6 +1,6 @@
 """The pytest plugin behind ``python -m conformance bench``: options, device set-up, machine info.
 
-Load it with ``-p conformance.bench_plugin`` and point pytest at ``conformance/bench_suite.py``.
+Load it with ``-p conformance.bench.plugin`` and point pytest at ``conformance/bench_suite.py``.
 It selects the backend and arranges the device count before Keras is imported, and extends
 pytest-benchmark's machine info with this project's profile (id, GPU fields, libraries), so
 pytest-benchmark's own storage and ``compare`` know which hardware profile a run belongs to.
@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 
-from conformance import backend, bench_models, devices, profile
+from conformance.stack import backend
+from conformance.bench import models as bench_models
+from conformance.stack import devices
+from conformance.stack import profile
 
 # How each backend can run the ceiling's matmul (see bench_suite.compiled_matmul).
 MATMUL_IMPLEMENTATIONS = {"tensorflow": ("xla", "graph"), "jax": ("xla",), "torch": ("eager",)}

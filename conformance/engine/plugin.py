@@ -1,6 +1,6 @@
 """The pytest plugin behind ``nox -s conformance``: each (example, tier) is one test item.
 
-Load it explicitly (``-p conformance.plugin``) and point pytest at
+Load it explicitly (``-p conformance.engine.plugin``) and point pytest at
 ``conformance/suite.py``; ``python -m conformance run`` does both. Works with
 pytest-xdist: the controller creates the run file, every worker adds its results.
 """
@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
-from conformance import backend, devices, profile, store
-from conformance.runner import PRECISIONS, Settings
+from conformance.stack import backend
+from conformance.stack import devices
+from conformance.stack import profile
+from conformance.results import store
+from conformance.engine.runner import PRECISIONS, Settings
 from reference_impl.api import TIERS
 
 
@@ -79,7 +82,7 @@ def pytest_configure_node(node: Any) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "conformance_example" not in metafunc.fixturenames:
         return
-    from conformance import registry
+    from conformance.engine import registry
 
     config = metafunc.config
     tier = config.stash[_STATE].settings.tier
@@ -99,7 +102,7 @@ def conformance(request: pytest.FixtureRequest) -> Conformance:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or _STATE not in config.stash:
         return
-    from conformance.summary import format_table
+    from conformance.engine.summary import format_table
 
     path = config.stash[_STATE].run_path
     document = store.read_run(path)

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from scipy import stats
 
-from conformance.golden import Expectation
+from conformance.engine.golden import Expectation
 
 _REDUCERS: dict[str, Callable[[list[Any]], Any]] = {
     "first": lambda xs: xs[0],

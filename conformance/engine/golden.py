@@ -22,7 +22,7 @@ Schema (``golden/<example-id>.json``, ``schema_version`` 1)::
 
 An expectation is ``{"kind": K, "source": S, "name": optional, "why": optional,
 "overrides": optional, ...fields of K}``; the kinds and their fields are in
-:data:`KIND_FIELDS` (see ``conformance.checks`` for what each means).
+:data:`KIND_FIELDS` (see ``conformance.engine.checks`` for what each means).
 
 Overrides: ``"overrides": [{"when": {"backend": "jax"}, "set": {"min": 0.8}}, ...]``.
 ``when`` may name ``backend``, ``profile`` (an fnmatch pattern of the profile id), or
@@ -126,7 +126,7 @@ def golden_dir() -> Path:
 
     if "CONFORMANCE_GOLDEN" in os.environ:
         return Path(os.environ["CONFORMANCE_GOLDEN"])
-    here = Path(__file__).resolve().parent.parent / "golden"
+    here = Path(__file__).resolve().parents[2] / "golden"
     if here.is_dir():
         return here
     return Path.cwd() / "golden"

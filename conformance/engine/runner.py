@@ -8,9 +8,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance import checks, devices
-from conformance import golden as golden_files
-from conformance.registry import tiers_of
+from conformance.engine import checks
+from conformance.stack import devices
+from conformance.engine import golden as golden_files
+from conformance.engine.registry import tiers_of
 from reference_impl import datasets
 from reference_impl.api import TIERS, DatasetUnavailable, ExampleSpec, Run, Scale
 

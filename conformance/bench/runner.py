@@ -18,7 +18,7 @@ count gets a fresh process). This module reads back what pytest-benchmark measur
 With ``--repeats K`` the whole plan runs K times, one set of fresh processes per repeat,
 interleaved (all models of repeat 1, then of repeat 2, ...) so that slow drift of the machine
 spreads over the repeats instead of landing on one model. Each entry keeps its repeats' rounds
-(``repeats``): the report tests a change against the spread *between* runs (``conformance.stats``).
+(``repeats``): the report tests a change against the spread *between* runs (``conformance.report.stats``).
 
 The run goes to ``results/<profile-id>/bench-<run-id>.json``, written atomically. ``--save-baseline``
 files the run as this profile's baseline, ``golden/bench/<profile-id>.json``, with provenance
@@ -41,9 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance import backend, bench_models, profile, store
-from conformance.runner import PRECISIONS
-from conformance.stats import between_run_cv, median_of_runs, robust_cv
+from conformance.stack import backend
+from conformance.bench import models as bench_models
+from conformance.stack import profile
+from conformance.results import store
+from conformance.engine.runner import PRECISIONS
+from conformance.report.stats import between_run_cv, median_of_runs, robust_cv
 
 BENCH_SCHEMA_VERSION = 1
 BASELINE_ENTRY_FIELDS = ("model", "precision", "devices", "global_batch", "samples_per_s")
@@ -76,7 +79,7 @@ class BenchOptions:
 
 
 def baseline_dir() -> Path:
-    from conformance.golden import golden_dir
+    from conformance.engine.golden import golden_dir
 
     return golden_dir() / "bench"
 
@@ -173,13 +176,13 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], model
                  gate: bool, name: str, log: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """One pytest process of the plan, saved by pytest-benchmark as ``name``; a process that
     fails leaves its whole output in ``log``."""
-    from conformance import bench_suite
+    from conformance.bench import suite as bench_suite
 
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         timings_file, records_file = Path(scratch) / "benchmark.json", Path(scratch) / "records.jsonl"
         storage = (Path(options.results_dir) / ".benchmarks").resolve()
         args = [
-            sys.executable, "-m", "pytest", str(bench_suite.suite_path()), "-p", "conformance.bench_plugin",
+            sys.executable, "-m", "pytest", str(bench_suite.suite_path()), "-p", "conformance.bench.plugin",
             "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "-rfE", "--rootdir", os.getcwd(),
             "--bench-backend", options.backend, "--bench-devices", str(count),
             "--bench-precisions", ",".join(precisions), "--bench-rounds", str(options.rounds),

@@ -9,10 +9,10 @@ import io
 import statistics
 from typing import TYPE_CHECKING, Any
 
-from conformance.stats import BETWEEN_RUNS, median_of_runs
+from conformance.report.stats import BETWEEN_RUNS, median_of_runs
 
 if TYPE_CHECKING:
-    from conformance.report import Report
+    from conformance.report.compare import Report
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}
@@ -20,7 +20,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:.9em}td,th{border:1px soli
 
 
 def render(report: "Report") -> str:
-    from conformance.report import to_markdown  # the same numbers, as tables
+    from conformance.report.markdown import render as to_markdown  # the same numbers, as tables
 
     parts = [f"<h1>Regression report — profile {_e(report.profile_id)}</h1>"]
     regressions = report.regressions
@@ -196,7 +196,7 @@ def _loss_plots(report: "Report") -> list[tuple[bytes, str]]:
 
 
 def _golden_bands(example_id: str, tier: str) -> dict[str, tuple[list[float], list[float]]]:
-    from conformance import golden
+    from conformance.engine import golden
 
     try:
         loaded = golden.load(example_id)

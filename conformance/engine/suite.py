@@ -1,16 +1,16 @@
 """The conformance suite's one test: run an example, store its result, report its verdict.
 
-Collected by ``python -m conformance run`` with the plugin in ``conformance.plugin``.
+Collected by ``python -m conformance run`` with the plugin in ``conformance.engine.plugin``.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from conformance import store
-from conformance.plugin import Conformance
-from conformance.runner import run_example
-from conformance.summary import failure_report
+from conformance.results import store
+from conformance.engine.plugin import Conformance
+from conformance.engine.runner import run_example
+from conformance.engine.summary import failure_report
 from reference_impl.api import ExampleSpec
 
 

@@ -5,18 +5,15 @@ Two parts, each present when its inputs are:
 * **benchmarks** — a bench run (``results/<profile>/bench-<run>.json``, default the latest;
   several files read as one, same configurations becoming repeats) against
   ``golden/bench/<profile>.json`` for the run's backend. Each (model, precision, device count,
-  global batch) is compared with :func:`conformance.stats.compare`: a regression is called only
-  when the drop is significant against the spread between runs (a t-test on the runs' medians;
-  Mann–Whitney U over the rounds when each side has a single run) and at least the minimum
-  change (default 10%) and the noise. A would-be call from a run whose rounds vary far more
-  than the baseline's is ``unstable``: listed, not a regression. Every line says how large the
-  change is and how sure (p-value).
+  global batch) is compared with :func:`conformance.report.stats.compare` and judged by the rule
+  that :func:`conformance.report.stats.regression_rule` states (the reports print it). Every line
+  says how large the change is and how sure (the p-value, raw and Holm-adjusted).
 * **conformance** — a conformance run file against a baseline run file (default: the latest run
   and the one before it with the same settings): of the examples in both, those and the checks whose status changed
   (passed → failed is a regression), and scalar metrics that moved by more than ``metric_rtol``
   (informational: one seed has no spread to test against; the golden checks judge metrics).
 
-Outputs Markdown and a self-contained HTML page (``conformance.report_html``). With
+``conformance.report.markdown`` and ``conformance.report.html`` write it. With
 ``--fail-on-regression`` the command exits 1 when anything regressed.
 """
 
@@ -28,12 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance import bench, store
-from conformance.stats import (BETWEEN_RUNS, DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, UNSTABLE_CV_RATIO, Comparison,
-                               adjust_for_family, between_run_sigma, compare, median_of_runs)
+from conformance.bench import runner as bench
+from conformance.results import store
+from conformance.report.stats import (DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, Comparison, adjust_for_family,
+                                      between_run_sigma, compare)
 
 DEFAULT_METRIC_RTOL = 0.05
-STATUS_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 2}
+CONFORMANCE_RULE = "A conformance regression is an example or check that went from passed to failed or error."
 
 
 @dataclass
@@ -244,103 +242,6 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
                     report.conformance_run, report.conformance_baseline, metric_rtol)
                 report.notes.append(selection_note(report.conformance_run, report.conformance_baseline))
     return report
-
-
-def to_markdown(report: Report) -> str:
-    lines = [f"# Regression report — profile `{report.profile_id}`", ""]
-    regressions = report.regressions
-    lines.append(f"**{len(regressions)} regression(s)**" if regressions else "**No regression.**")
-    lines += [f"- {r}" for r in regressions]
-    if report.unstable:
-        lines += ["", f"**{len(report.unstable)} unstable measurement(s)** (not called; rerun on a quiet machine):"]
-        lines += [f"- {u}" for u in report.unstable]
-    lines += ["", f"A benchmark regression is called when the median of the runs' median throughputs fell by at "
-                  f"least {report.min_change:.0%} and by more than the noise, and a two-sided test says "
-                  f"p < {report.alpha} after Holm's adjustment for testing every configuration at once: a z-test of the log change against the between-run noise (the spread between "
-                  f"independent runs of one configuration, `bench --repeats`, pooled over all configurations), or, "
-                  f"where every side has a single run, a Mann–Whitney U test over the rounds (which sees only the "
-                  f"spread within a run). A drop measured while the run's own rounds varied more than "
-                  f"{UNSTABLE_CV_RATIO:g}× as much as the baseline's (and more than the minimum change) is reported "
-                  f"as unstable instead. "
-                  f"A conformance regression is an example or check that went from passed to failed or error.", ""]
-    single = [line.key for line in report.bench_lines if line.comparison and len(line.new) == 1]
-    if single:
-        lines += [f"> {len(single)} configuration(s) of this run were measured once: a slow spell of the machine "
-                  f"during that one run can look like a regression. `bench --repeats 3` (the default) guards "
-                  f"against it.", ""]
-    lines += [f"> {note}" for note in report.notes]
-    if report.bench_run:
-        run = report.bench_run
-        lines += ["", "## Benchmarks", "",
-                  f"Run `{run['run_id']}` ({run['settings']['backend']}, {run['finished']}): `{run['command']}`  ",
-                  f"Baseline: `{report.baseline_path}`" + (
-                      f" — run `{report.baseline_provenance['run_id']}`, {report.baseline_provenance['date']}, "
-                      f"`{report.baseline_provenance['command']}`" if report.baseline_provenance else " (none)"), "",
-                  "| model | precision | devices | batch | samples/s (median) | baseline | change | p-value (test) | "
-                  "noise | runs new / base | verdict |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-        for line in report.bench_lines:
-            c = line.comparison
-            if c is None:
-                lines.append(f"| {line.model} | {line.precision} | {line.devices} | {line.batch} | "
-                             f"{median_of_runs(line.new):.1f} | – | – | – | – | {len(line.new)} / – | no baseline |")
-                continue
-            verdict = f"**{c.verdict}**" if c.verdict != "unchanged" else c.verdict
-            if c.underpowered:
-                verdict += " (too few rounds)"
-            test, noise = ("z", f"{c.noise:.1%} between runs") if c.test == BETWEEN_RUNS else \
-                ("MWU", f"{c.noise:.1%} within runs")
-            adjusted = f", {c.p_adjusted:.2g} adj." if c.p_adjusted is not None else ""
-            lines.append(f"| {line.model} | {line.precision} | {line.devices} | {line.batch} | "
-                         f"{c.new_median:.1f} | {c.baseline_median:.1f} | {c.change:+.1%} | {c.p_value:.3g} ({test}"
-                         f"{adjusted}) | "
-                         f"{noise} | {c.runs[1]} / {c.runs[0]} | {verdict} |")
-        lines += ["", "| derived | value |", "|---|---:|"]
-        for s in run["derived"]["mixed_speedup"]:
-            lines.append(f"| {s['model']} {s['precision']} / float32, {s['devices']} device(s) | {s['speedup']:.2f}× |")
-        for s in run["derived"]["scaling_efficiency"]:
-            lines.append(f"| {s['model']} {s['precision']} scaling efficiency, {s['devices']} devices | "
-                         f"{s['efficiency']:.1%} |")
-        for e in run["entries"]:
-            if e.get("utilisation") is not None:
-                lines.append(f"| {e['model']} {e['precision']} ×{e['devices']}: {e['achieved_flops_per_s'] / 1e9:.2f} "
-                             f"GFLOP/s of the matmul ceiling | {e['utilisation']:.1%} |")
-        for g in run.get("gates", []):
-            lines.append(f"| accuracy gate {g['precision']} ({'passed' if g['passed'] else 'FAILED'}) | "
-                         f"{g['accuracy_gap']:+.4f} accuracy |")
-    if report.conformance_run:
-        lines += ["", "## Conformance", "", f"Run: `{report.conformance_run_path}`  ",
-                  f"Baseline: `{report.conformance_baseline_path or '(none)'}`", ""]
-        if report.conformance_baseline is not None:
-            if report.status_changes:
-                lines += ["| example | tier | check | before | after | detail |", "|---|---|---|---|---|---|"]
-                lines += [f"| {c.example} | {c.tier} | {c.check or '(example)'} | {c.before} | "
-                          f"{'**' + c.after + '**' if c.is_regression else c.after} | {_cell(c.detail)} |"
-                          for c in report.status_changes]
-            else:
-                lines.append("No example or check changed status.")
-            if report.metric_changes:
-                lines += ["", "| example | metric | before | after | change |", "|---|---|---:|---:|---:|"]
-                lines += [f"| {m['example']} | {m['metric']} | {m['before']:.4g} | {m['after']:.4g} | "
-                          f"{m['relative_change']:+.1%} |" for m in report.metric_changes]
-    return "\n".join(lines) + "\n"
-
-
-
-def _cell(text: str, width: int = 140) -> str:
-    text = " ".join(str(text).split()).replace("|", "\\|")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def write(report: Report, out: Path) -> tuple[Path, Path]:
-    """Write ``out``.md and ``out``.html; returns both paths."""
-    from conformance import report_html
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    markdown, html = out.with_suffix(".md"), out.with_suffix(".html")
-    markdown.write_text(to_markdown(report), encoding="utf-8")
-    html.write_text(report_html.render(report), encoding="utf-8")
-    return markdown, html
 
 
 def to_json(report: Report) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The stack under test: which Keras backend, how many devices, and the machine's profile."""
