@@ -46,7 +46,7 @@ def main() -> None:
     from conformance.bench import models as bench_models
     from conformance.bench.suite import fit_input, training_round
 
-    spec = bench_models.MODELS[args.model]
+    spec = bench_models.get(args.model)
     keras.utils.disable_interactive_logging()
     model = spec.build()
     spec.compile(model)

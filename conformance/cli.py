@@ -9,10 +9,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from conformance.stack import backend
-from conformance.engine import golden
-from conformance.engine import registry
+from conformance.engine import golden, registry
 from conformance.engine.runner import PRECISIONS
+from conformance.errors import ConformanceError
+from conformance.report.stats import DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, regression_rule
+from conformance.stack import backend
 from reference_impl.api import TIERS
 
 EPILOG = """examples:
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
     try:
         return args.handler(args, passthrough)
-    except (backend.BackendError, golden.GoldenError, registry.SelectionError, ValueError, KeyError) as error:
+    except ConformanceError as error:  # the user can act on these; anything else is a bug and keeps its traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -119,10 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser(
         "report", help="this profile's latest runs against their baselines: Markdown and a self-contained HTML page",
-        description="Compares a benchmark run with golden/bench/<profile-id>.json (a regression: Mann-Whitney U "
-                    "p < alpha and a median slowdown of at least --min-change) and a conformance run with a "
+        description="Compares a benchmark run with golden/bench/<profile-id>.json and a conformance run with a "
                     "baseline run (examples and checks that went from passed to failed). Defaults: this machine's "
-                    "profile, its latest runs, the previous conformance run with the same settings.")
+                    "profile, its latest runs, the previous conformance run with the same settings.\n\n"
+                    + regression_rule(DEFAULT_ALPHA, DEFAULT_MIN_CHANGE)
+                    + " (--alpha and --min-change set the two numbers.)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("--profile", help="profile id (default: this machine's)")
     report.add_argument("--results-dir", default="results", help="default: results/")
     report.add_argument("--bench", type=Path, action="append",
@@ -133,11 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--conformance-baseline", type=Path,
                         help="conformance run to compare with (default: the previous one with the same settings)")
     report.add_argument("--only", choices=("bench", "conformance"), help="report on one part only")
-    report.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
-    report.add_argument("--min-change", type=float, default=0.10,
-                        help="smallest relative slowdown called a regression (default: 0.10)")
+    report.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+                        help=f"significance level, after Holm's adjustment (default: {DEFAULT_ALPHA})")
+    report.add_argument("--min-change", type=float, default=DEFAULT_MIN_CHANGE,
+                        help=f"smallest relative change called (default: {DEFAULT_MIN_CHANGE})")
     report.add_argument("--out", type=Path, help="output path without suffix (default: "
                                                  "<results-dir>/<profile-id>/report-<time>)")
+    report.add_argument("--golden-dir", default=None, help="golden files for the loss plots' expected epoch "
+                                                            "windows (default: the project's golden/)")
     report.add_argument("--json", action="store_true", help="print the verdicts as JSON instead of Markdown")
     report.add_argument("--fail-on-regression", action="store_true", help="exit 1 when anything regressed")
     report.set_defaults(handler=_report)
@@ -220,9 +226,9 @@ def _record(args: argparse.Namespace, _: list[str]) -> int:
 
 
 def _bench(args: argparse.Namespace, _: list[str]) -> int:
-    from conformance.bench import runner as bench
+    from conformance.bench import baseline, runner
 
-    options = bench.BenchOptions(
+    options = runner.BenchOptions(
         backend=args.backend or backend.current(), models=args.models,
         precisions=args.precisions.split(",") if args.precisions else [],
         device_counts=[int(n) for n in args.devices.split(",")] if args.devices else [],
@@ -231,48 +237,39 @@ def _bench(args: argparse.Namespace, _: list[str]) -> int:
         run_id=args.run_id, save_baseline=args.save_baseline,
         baseline_dir=Path(args.baseline_dir) if args.baseline_dir else None,
         command="python -m conformance " + shlex.join(args.argv), timeout_s=args.timeout)
-    try:
-        if args.promote:
-            document = bench.merge_runs([bench.load_run(path) for path in args.promote])
-            print(f"baseline: {bench.save_baseline(document, options.baseline_dir, filed_by=options.command)}")
-            return 0
-        return bench.run(options)
-    except bench.BaselineError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if args.promote:
+        merged = baseline.merge_runs([baseline.load_run(path) for path in args.promote])
+        print(f"baseline: {baseline.save_baseline(merged, options.baseline_dir, filed_by=options.command)}")
+        return 0
+    return runner.run(options)
 
 
 def _report(args: argparse.Namespace, _: list[str]) -> int:
     import datetime as dt
 
-    from conformance.bench import runner as bench
-    from conformance.report import compare as report
-    from conformance.report import markdown
-    from conformance.results import store
+    from conformance.report import compare, markdown
     from conformance.stack.profile import fingerprint
 
     profile_id = args.profile or fingerprint()["id"]
-    try:
-        built = report.build(profile_id, results_dir=Path(args.results_dir), bench_run=args.bench,
-                             baseline=args.baseline, conformance_run=args.conformance,
-                             conformance_baseline=args.conformance_baseline, alpha=args.alpha,
-                             min_change=args.min_change, bench_only=args.only == "bench",
-                             conformance_only=args.only == "conformance")
-    except (bench.BaselineError, store.CorruptResults, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    built = compare.build(profile_id, results_dir=Path(args.results_dir), bench_run=args.bench,
+                          baseline=args.baseline, conformance_run=args.conformance,
+                          conformance_baseline=args.conformance_baseline, alpha=args.alpha,
+                          min_change=args.min_change, bench_only=args.only == "bench",
+                          conformance_only=args.only == "conformance")
     if built.bench_run is None and built.conformance_run is None:
         print("error: nothing to report: " + "; ".join(built.notes), file=sys.stderr)
         return 2
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out or Path(args.results_dir) / built.profile_id / f"report-{stamp}"
-    markdown_path, html_path = markdown.write(built, out)
-    print(report.dumps(built) if args.json else markdown.render(built))
+    out = args.out or Path(args.results_dir) / built.profile_id / "reports" / f"report-{stamp}"
+    markdown_path, html_path = markdown.write(built, out, golden_dir=Path(args.golden_dir) if args.golden_dir else None)
+    print(compare.dumps(built) if args.json else markdown.render(built))
     print(f"report: {markdown_path} and {html_path}", file=sys.stderr)
     return 1 if args.fail_on_regression and built.regressions else 0
 
 
 def _validate(args: argparse.Namespace, _: list[str]) -> int:
+    from conformance.bench.baseline import load_baseline
+
     directory = Path(args.golden_dir) if args.golden_dir else golden.golden_dir()
     problems = 0
     for path in sorted(directory.glob("*.json")):
@@ -281,5 +278,13 @@ def _validate(args: argparse.Namespace, _: list[str]) -> int:
         except golden.GoldenError as error:
             problems += 1
             print(f"error: {error}", file=sys.stderr)
-    print(f"{len(list(directory.glob('*.json')))} golden files, {problems} with problems")
+    baselines = sorted((directory / "bench").glob("*.json"))
+    for path in baselines:
+        try:
+            load_baseline(path)
+        except ConformanceError as error:
+            problems += 1
+            print(f"error: {error}", file=sys.stderr)
+    print(f"{len(list(directory.glob('*.json')))} golden files and {len(baselines)} benchmark baselines, "
+          f"{problems} with problems")
     return 1 if problems else 0

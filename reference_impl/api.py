@@ -1,5 +1,7 @@
 """The small API the book's examples use: a decorator that registers them, the run
-context that scales the knobs and hands out data, and the Outcome they return.
+context that scales the knobs and hands out data, and the Outcome they return; a
+decorator that marks a model builder as a benchmark model; and a lazy import for
+the TensorFlow-only listings.
 
 An example states the book's numbers (``run.epochs(20)``); the engine decides the
 tier and passes a :class:`Scale`. Nothing here checks anything: the examples only
@@ -8,8 +10,11 @@ observe, and ``conformance`` compares the observations with ``golden/``.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import math
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Callable
 
 ANY_BACKEND = ("tensorflow", "jax", "torch")
@@ -70,6 +75,81 @@ def example(
 
 def registered_examples() -> dict[str, ExampleSpec]:
     return dict(_EXAMPLES)
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """A book model the benchmarks train: its builder and what the benchmark needs to feed it.
+
+    ``example`` and ``model`` name where the book-size model's architecture facts are checked
+    (``golden/<example>.json``, ``models.<model>.*``), so the benchmark and the conformance
+    suite can be shown to build the same network."""
+
+    name: str
+    example: str
+    model: str
+    section: str
+    title: str
+    input_shape: tuple[int, ...]
+    batch_size: int  # the book's
+    loss: str
+    build: Callable[[], Any]
+    inputs: str = "uniform"  # uniform in [0, 1) | pixels in [0, 255] | multi-hot
+    classes: int = 2
+
+    @property
+    def chapter(self) -> int:
+        return int(self.example[2:4])
+
+
+_BENCHMARKS: dict[str, BenchmarkSpec] = {}
+
+
+def benchmark(
+    name: str,
+    *,
+    example: str,
+    model: str = "model",
+    section: str,
+    title: str,
+    input_shape: tuple[int, ...],
+    batch_size: int,
+    loss: str,
+    inputs: str = "uniform",
+    classes: int = 2,
+    **builder_kwargs: Any,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a model builder as a benchmark model, built with ``builder_kwargs`` (the book's configuration)."""
+
+    def register(builder: Callable[..., Any]) -> Callable[..., Any]:
+        if name in _BENCHMARKS and _BENCHMARKS[name].build.func is not builder:  # type: ignore[attr-defined]
+            raise ValueError(f"benchmark model {name!r} is registered twice")
+        _BENCHMARKS[name] = BenchmarkSpec(
+            name=name, example=example, model=model, section=section, title=title, input_shape=tuple(input_shape),
+            batch_size=batch_size, loss=loss, build=functools.partial(builder, **builder_kwargs), inputs=inputs,
+            classes=classes)
+        return builder
+
+    return register
+
+
+def registered_benchmarks() -> dict[str, BenchmarkSpec]:
+    return dict(_BENCHMARKS)
+
+
+class LazyModule:
+    """A module imported on first use. Chapter modules name TensorFlow for their TensorFlow-only
+    listings this way, so that importing a chapter (to register its examples, or to build a
+    benchmark model on JAX) never starts TensorFlow."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attribute)
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import ops
 
-from reference_impl.api import Run, example
+from reference_impl.api import LazyModule, Run, example
 
-try:
-    import tensorflow as tf  # sections 3.5.1–3.5.4 are about TensorFlow itself
-except ImportError:  # an install without TensorFlow still runs the Keras-only examples
-    tf = None
+tf = LazyModule("tensorflow")  # sections 3.5.1–3.5.4 are about TensorFlow itself (imported on first use)
 
 
 # 3.5.1–3.5.2 Constant tensors and variables -----------------------------------

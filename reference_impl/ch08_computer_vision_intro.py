@@ -32,12 +32,9 @@ import numpy as np
 from keras import layers
 from keras.utils import image_dataset_from_directory
 
-try:
-    import tensorflow as tf  # §8.2.4 demonstrates tf.data itself
-except ImportError:  # an install without TensorFlow still runs the Keras-only examples
-    tf = None
+from reference_impl.api import LazyModule, Run, benchmark, example
 
-from reference_impl.api import Run, example
+tf = LazyModule("tensorflow")  # §8.2.4 demonstrates tf.data itself (imported on first use)
 
 BOOK_IMAGE_SIZE = (180, 180)
 # The smallest square input each model accepts, the size twins are drawn at: the
@@ -48,6 +45,8 @@ VGG16_STAND_IN = 32
 
 
 # 8.1 Introduction to convnets ---------------------------------------------------------
+@benchmark("mnist_convnet", example="ch08_mnist_convnet", section="8.1", title="MNIST convnet",
+           input_shape=(28, 28, 1), batch_size=64, loss="sparse_categorical_crossentropy", classes=10)
 def mnist_convnet_model(*, max_pooling: bool = True) -> keras.Model:
     inputs = keras.Input(shape=(28, 28, 1))
     x = layers.Conv2D(filters=32, kernel_size=3, activation="relu")(inputs)
@@ -137,6 +136,9 @@ def tfdatasets_basics(run: Run) -> None:
 
 
 # 8.2.3 Building the model ---------------------------------------------------------------
+@benchmark("cats_vs_dogs_convnet", example="ch08_catsdogs_from_scratch", section="8.2.3",
+           title="Cats vs dogs convnet, 180×180×3", input_shape=BOOK_IMAGE_SIZE + (3,), batch_size=32,
+           loss="binary_crossentropy", inputs="pixels", image_size=BOOK_IMAGE_SIZE)
 def convnet_from_scratch(image_size: tuple[int, int], *, augmentation: bool = False) -> keras.Model:
     """Listing 8.7, and with ``augmentation`` listing 8.16 (augmentation and dropout)."""
     inputs = keras.Input(shape=image_size + (3,))

@@ -2,6 +2,7 @@
 bench command end to end on a tiny configuration (including two emulated devices).
 The statistics behind a regression call are in test_stats.py."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -10,25 +11,64 @@ from pathlib import Path
 
 import pytest
 
-from conformance.bench import runner as bench
+from conformance.bench import baseline as baselines
+from conformance.bench import measurements
 from conformance.bench import models as bench_models
 from conformance.bench.suite import gate_verdict
+from conformance.errors import ConformanceError
+from conformance.results.records import PROVENANCE_FIELDS, BenchEntry, BenchRun, MalformedRecord
 
 
 def test_flops_are_counted_from_the_architecture():
     pytest.importorskip("keras")
-    dense = bench_models.MODELS["mnist_dense"].build()
+    dense = bench_models.get("mnist_dense").build()
     assert bench_models.forward_macs_per_sample(dense) == 784 * 512 + 512 * 10
     assert bench_models.training_flops_per_sample(dense) == 6 * (784 * 512 + 512 * 10)
-    convnet = bench_models.MODELS["mnist_convnet"].build()
+    convnet = bench_models.get("mnist_convnet").build()
     assert convnet.count_params() == 104202  # the book's §8.1 summary
     expected = 26 * 26 * 9 * 32 + 11 * 11 * 9 * 32 * 64 + 3 * 3 * 9 * 64 * 128 + 1152 * 10
     assert bench_models.forward_macs_per_sample(convnet) == expected
 
 
+def architecture_mismatches(model: bench_models.BenchModel) -> list[str]:
+    """The golden checks on the book-size architecture (``models.<name>.*`` of the example that
+    records the model) that the benchmark's model fails."""
+    from conformance.engine import checks, golden
+    from reference_impl.api import model_facts
+
+    observed = {"models": {model.spec.model: model_facts(model.build()).to_json()}}
+    expectations = [e for e in golden.load(model.spec.example).expectations
+                    if e.kind == "exact" and e.fields["path"].startswith(f"models.{model.spec.model}.")]
+    assert expectations, f"{model.spec.example} checks no architecture fact of {model.spec.model!r}"
+    verdicts = [checks.evaluate(e, observed, "golden") for e in expectations]
+    return [v.message for v in verdicts if not v.passed]
+
+
+@pytest.mark.parametrize("name", ["mnist_dense", "imdb_dense", "mnist_convnet", "cats_vs_dogs_convnet",
+                                  "mini_xception"])
+def test_each_benchmark_model_is_the_architecture_its_example_checks(name):
+    pytest.importorskip("keras")
+    assert architecture_mismatches(bench_models.get(name)) == []
+
+
+def test_a_benchmark_model_that_drifts_from_its_example_is_caught():
+    keras = pytest.importorskip("keras")
+    model = bench_models.get("imdb_dense")
+    wider = dataclasses.replace(model.spec, build=lambda: keras.Sequential(
+        [keras.layers.Dense(32, activation="relu"), keras.layers.Dense(16, activation="relu"),
+         keras.layers.Dense(1, activation="sigmoid")]))
+    [mismatch] = architecture_mismatches(bench_models.BenchModel(wider))
+    assert "models.model.params" in mismatch
+
+
+def test_every_benchmark_model_is_covered_by_the_parity_test():
+    assert [m.name for m in bench_models.select(None)] == ["mnist_dense", "imdb_dense", "mnist_convnet",
+                                                           "cats_vs_dogs_convnet", "mini_xception"]
+
+
 def test_model_selection_fails_fast_on_an_unknown_name():
     assert [m.name for m in bench_models.select("mnist*")] == ["mnist_dense", "mnist_convnet"]
-    with pytest.raises(ValueError, match="no benchmark model matches nope"):
+    with pytest.raises(bench_models.UnknownModel, match="no benchmark model matches nope"):
         bench_models.select("nope")
 
 
@@ -49,9 +89,16 @@ def test_the_accuracy_gate_trains_on_genuine_digits_held_out_by_class():
 
 
 def minimal_entry(**overrides):
+    """An entry as an old baseline file holds it: one run's rounds in samples_per_s."""
     entry = {"model": "mnist_dense", "precision": "float32", "devices": 1, "global_batch": 8,
              "samples_per_s": [100.0, 101.0, 99.0, 100.5]}
     return {**entry, **overrides}
+
+
+def entry(rounds=(100.0, 101.0, 99.0, 100.5), **fields):
+    """A single-run entry as a bench process measures it."""
+    return BenchEntry(**{"model": "mnist_dense", "precision": "float32", "devices": 1, "global_batch": 8,
+                         "repeats": (tuple(rounds),), **fields})
 
 
 def write(path, document):
@@ -59,41 +106,48 @@ def write(path, document):
     return path
 
 
-def test_a_corrupt_baseline_gives_a_clear_error(tmp_path):
-    with pytest.raises(bench.BaselineError, match=r"broken\.json: baseline file is not valid JSON"):
-        bench.load_baseline(write(tmp_path / "broken.json", '{"schema_version": 1, "kind": '))
+def test_a_corrupt_baseline_gives_an_error_naming_the_file_and_the_field(tmp_path):
+    with pytest.raises(MalformedRecord, match=r"broken\.json: \(file\): not valid JSON"):
+        baselines.load_baseline(write(tmp_path / "broken.json", '{"schema_version": 1, "kind": '))
     valid = {"schema_version": 1, "kind": "bench-baseline", "profile_id": "cpu-x", "backends": {"jax": {
-        "provenance": {k: "x" for k in bench.PROVENANCE_FIELDS}, "entries": [minimal_entry()]}}}
-    assert bench.load_baseline(write(tmp_path / "ok.json", valid))["profile_id"] == "cpu-x"
+        "provenance": {k: "x" for k in PROVENANCE_FIELDS}, "runs": {}, "entries": [minimal_entry()]}}}
+    loaded = baselines.load_baseline(write(tmp_path / "ok.json", valid))
+    assert loaded.profile_id == "cpu-x" and loaded.backends["jax"].entries[0].runs == [[100.0, 101.0, 99.0, 100.5]]
     no_provenance = json.loads(json.dumps(valid))
     del no_provenance["backends"]["jax"]["provenance"]["command"]
-    with pytest.raises(bench.BaselineError, match=r"backends\.jax\.provenance\.command: missing"):
-        bench.load_baseline(write(tmp_path / "p.json", no_provenance))
+    with pytest.raises(MalformedRecord, match=r"p\.json: backends\.jax\.provenance\.command: missing"):
+        baselines.load_baseline(write(tmp_path / "p.json", no_provenance))
     bad_samples = json.loads(json.dumps(valid))
     bad_samples["backends"]["jax"]["entries"][0]["samples_per_s"] = [100.0, -1]
-    with pytest.raises(bench.BaselineError, match=r"entries\[0\]\.samples_per_s: must be a non-empty list"):
-        bench.load_baseline(write(tmp_path / "s.json", bad_samples))
+    with pytest.raises(MalformedRecord, match=r"entries\[0\]\.samples_per_s: must be a non-empty list"):
+        baselines.load_baseline(write(tmp_path / "s.json", bad_samples))
     bad_repeats = json.loads(json.dumps(valid))
     bad_repeats["backends"]["jax"]["entries"][0]["repeats"] = [[100.0], []]
-    with pytest.raises(bench.BaselineError, match=r"entries\[0\]\.repeats: must be a non-empty list of runs"):
-        bench.load_baseline(write(tmp_path / "r.json", bad_repeats))
-    with pytest.raises(bench.BaselineError, match="kind: must be 'bench' \\(is this a conformance run file\\?\\)"):
-        bench.load_run(write(tmp_path / "run.json", {"examples": []}))
+    with pytest.raises(MalformedRecord, match=r"entries\[0\]\.repeats: must be a non-empty list of runs"):
+        baselines.load_baseline(write(tmp_path / "r.json", bad_repeats))
+    wrong_type = json.loads(json.dumps(valid))
+    wrong_type["backends"]["jax"]["entries"][0]["devices"] = "two"
+    with pytest.raises(MalformedRecord, match=r"backends\.jax\.entries\[0\]\.devices: must be an integer"):
+        baselines.load_baseline(write(tmp_path / "t.json", wrong_type))
+    with pytest.raises(MalformedRecord, match="kind: must be 'bench' \\(this is a conformance file\\)"):
+        baselines.load_run(write(tmp_path / "run.json", {"kind": "conformance", "examples": []}))
+    with pytest.raises(ConformanceError, match="no benchmark run file here"):
+        baselines.load_run(tmp_path / "missing.json")
 
 
 def test_derived_figures():
-    entries = [minimal_entry(median_samples_per_s=100.0), minimal_entry(precision="mixed_bfloat16",
-                                                                      median_samples_per_s=150.0),
-               minimal_entry(devices=2, global_batch=16, median_samples_per_s=160.0)]
-    derived = bench.derive(entries)
+    entries = [entry((100.0,)), entry((150.0,), precision="mixed_bfloat16"),
+               entry((160.0,), devices=2, global_batch=16)]
+    derived = measurements.derive(entries)
     assert derived["mixed_speedup"] == [{"model": "mnist_dense", "precision": "mixed_bfloat16", "devices": 1,
                                          "speedup": 1.5}]
     assert derived["scaling_efficiency"][0]["efficiency"] == pytest.approx(0.8)
 
 
-def test_bench_imports_no_tensorflow_on_jax():
-    code = ("import sys; import conformance.cli, conformance.bench, conformance.bench.suite, "
-            "conformance.bench.plugin, conformance.bench.models, conformance.report, keras; "
+def test_bench_imports_and_builds_the_chapter_models_without_tensorflow_on_jax():
+    code = ("import sys; import conformance.cli, conformance.bench.runner, conformance.bench.suite, "
+            "conformance.bench.plugin, conformance.bench.models, conformance.report.compare, keras; "
+            "from conformance.bench import models; [m.build() for m in models.select(None)]; "
             "assert keras.backend.backend() == 'jax'; assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "KERAS_BACKEND": "jax"},
                           capture_output=True, text=True, timeout=300)
@@ -119,77 +173,85 @@ def test_bench_command_end_to_end_on_jax_without_tensorflow_and_two_emulated_dev
          "--baseline-dir", str(tmp_path / "baselines")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    [path] = list((tmp_path / "results").glob("*/bench-*.json"))
-    run = bench.load_run(path)
-    assert run["status"] == "passed"
-    assert {(e["precision"], e["devices"], e["global_batch"]) for e in run["entries"]} == {
+    [path] = list((tmp_path / "results").glob("*/bench/*.json"))
+    run = baselines.load_run(path)
+    assert run.status == "passed"
+    assert {(e.precision, e.devices, e.global_batch) for e in run.entries} == {
         ("float32", 1, 8), ("mixed_bfloat16", 1, 8), ("float32", 2, 16), ("mixed_bfloat16", 2, 16)}
-    for entry in run["entries"]:
-        assert [len(rounds) for rounds in entry["repeats"]] == [4, 4] and entry["between_run_cv"] is not None
-        assert len(entry["samples_per_s"]) == 8 and entry["steps_per_round"] == 2
-        assert entry["flops_per_sample"] == 6 * (784 * 512 + 512 * 10)
-        assert entry["utilisation"] > 0 and entry["memory"]["host_peak_rss_bytes"] > 0
-    assert [(p["repeat"], p["devices"], p["tensorflow_imported"]) for p in run["processes"]] == [
+    for measured in run.entries:
+        assert [len(rounds) for rounds in measured.repeats] == [4, 4] and measured.between_run_cv is not None
+        assert len(measured.samples_per_s) == 8 and measured.steps_per_round == 2
+        assert measured.facts["flops_per_sample"] == 6 * (784 * 512 + 512 * 10)
+        assert measured.utilisation > 0 and measured.memory["host_peak_rss_bytes"] > 0
+    assert [(p["repeat"], p["devices"], p["tensorflow_imported"]) for p in run.processes] == [
         (1, 1, False), (1, 2, False), (2, 1, False), (2, 2, False)]  # interleaved: each repeat in fresh processes
-    assert len(run["derived"]["mixed_speedup"]) == 2 and len(run["derived"]["scaling_efficiency"]) == 2
-    baseline = bench.load_baseline(tmp_path / "baselines" / f"{run['profile']['id']}.json")
-    assert baseline["backends"]["jax"]["provenance"]["run_id"] == run["run_id"]
-    assert all(len(e["repeats"]) == 2 for e in baseline["backends"]["jax"]["entries"])
+    assert len(run.derived["mixed_speedup"]) == 2 and len(run.derived["scaling_efficiency"]) == 2
+    baseline = baselines.load_baseline(tmp_path / "baselines" / f"{run.profile_id}.json")
+    assert baseline.backends["jax"].provenance["run_id"] == run.run_id
+    assert all(len(e.repeats) == 2 for e in baseline.backends["jax"].entries)
     saved = list((tmp_path / "results" / ".benchmarks").rglob("*.json"))
     assert len(saved) == 4  # pytest-benchmark's own storage, one file per process
     machine = json.loads(saved[0].read_text())["machine_info"]
-    assert machine["conformance_profile"] == run["profile"]["id"]
+    assert machine["conformance_profile"] == run.profile_id
 
 
 def run_document(run_id, entries, failures=()):
-    return {"kind": "bench", "run_id": run_id, "command": f"python -m conformance bench --run-id {run_id}",
-            "finished": "2026-01-01T00:00:00+00:00", "profile": {"id": "cpu-x", "libraries": {"keras": "3"}},
-            "settings": {"backend": "tensorflow"}, "ceilings": [], "gates": [],
-            "processes": [{"failures": list(failures)}],
-            "entries": [{**e, "per_device_batch": 8, "steps_per_round": 2, "round_s": [], "median_samples_per_s": 1,
-                         "cv": 0, "achieved_flops_per_s": 1, "utilisation": None} for e in entries]}
+    return BenchRun(run_id=run_id, started="2026-01-01T00:00:00+00:00", finished="2026-01-01T00:00:00+00:00",
+                    command=f"python -m conformance bench --run-id {run_id}",
+                    profile={"id": "cpu-x", "libraries": {"keras": "3"}}, settings={"backend": "tensorflow"},
+                    status="passed", entries=list(entries), processes=[{"failures": list(failures)}])
 
 
 def test_baselines_merge_by_configuration_and_keep_provenance(tmp_path):
-    first = run_document("one", [minimal_entry(), minimal_entry(model="imdb_dense")], failures=["FAILED x"])
-    bench.save_baseline(first, tmp_path, filed_by="python -m conformance bench --promote one.json")
-    second = run_document("two", [minimal_entry(samples_per_s=[50.0, 51.0, 49.0, 50.5])])
-    path = bench.save_baseline(second, tmp_path)
-    saved = bench.load_baseline(path)["backends"]["tensorflow"]
-    by_model = {e["model"]: e for e in saved["entries"]}
-    assert by_model["mnist_dense"]["run_id"] == "two" and by_model["mnist_dense"]["samples_per_s"][0] == 50.0
-    assert by_model["imdb_dense"]["run_id"] == "one"
-    assert saved["provenance"]["run_id"] == "two"
-    assert saved["runs"]["one"]["failures"] == ["FAILED x"]
-    assert saved["runs"]["one"]["filed_by"].endswith("--promote one.json")
+    first = run_document("one", [entry(), entry(model="imdb_dense")], failures=["FAILED x"])
+    baselines.save_baseline(first, tmp_path, filed_by="python -m conformance bench --promote one.json")
+    second = run_document("two", [entry((50.0, 51.0, 49.0, 50.5))])
+    path = baselines.save_baseline(second, tmp_path)
+    saved = baselines.load_baseline(path).backends["tensorflow"]
+    by_model = {e.model: e for e in saved.entries}
+    assert by_model["mnist_dense"].run_id == "two" and by_model["mnist_dense"].samples_per_s[0] == 50.0
+    assert by_model["imdb_dense"].run_id == "one"
+    assert saved.provenance["run_id"] == "two"
+    assert saved.runs["one"]["failures"] == ["FAILED x"]
+    assert saved.runs["one"]["filed_by"].endswith("--promote one.json")
 
 
 def test_runs_of_the_same_selection_read_as_repeats():
-    first = run_document("one", [minimal_entry(samples_per_s=[100.0, 101.0, 99.0, 100.5]),
-                                 minimal_entry(model="imdb_dense")])
-    second = run_document("two", [minimal_entry(samples_per_s=[120.0, 121.0, 119.0, 120.5])])
-    for document in (first, second):
-        document["entries"] = [{**e, "repeats": [e["samples_per_s"]]} for e in document["entries"]]
-    merged = bench.merge_runs([first, second])
-    by_model = {e["model"]: e for e in merged["entries"]}
-    assert by_model["mnist_dense"]["repeats"] == [[100.0, 101.0, 99.0, 100.5], [120.0, 121.0, 119.0, 120.5]]
-    assert by_model["mnist_dense"]["median_samples_per_s"] == pytest.approx(110.25)
-    assert by_model["mnist_dense"]["between_run_cv"] == pytest.approx(0.128, abs=0.001)
-    assert len(by_model["imdb_dense"]["repeats"]) == 1 and by_model["imdb_dense"]["between_run_cv"] is None
-    assert merged["run_id"] == "one+two"
+    first = run_document("one", [entry((100.0, 101.0, 99.0, 100.5)), entry(model="imdb_dense")])
+    second = run_document("two", [entry((120.0, 121.0, 119.0, 120.5))])
+    merged = baselines.merge_runs([first, second])
+    by_model = {e.model: e for e in merged.entries}
+    assert by_model["mnist_dense"].runs == [[100.0, 101.0, 99.0, 100.5], [120.0, 121.0, 119.0, 120.5]]
+    assert by_model["mnist_dense"].median_samples_per_s == pytest.approx(110.25)
+    assert by_model["mnist_dense"].between_run_cv == pytest.approx(0.128, abs=0.001)
+    assert len(by_model["imdb_dense"].repeats) == 1 and by_model["imdb_dense"].between_run_cv is None
+    assert merged.run_id == "one+two"
+
+
+def test_runs_of_another_backend_are_not_merged():
+    other = run_document("two", [entry()])
+    other.settings = {"backend": "jax"}
+    with pytest.raises(baselines.MismatchedRuns, match="run two is of another profile or backend than one"):
+        baselines.merge_runs([run_document("one", [entry()]), other])
 
 
 def test_promote_files_several_runs_as_one_baseline(tmp_path):
     runs = []
     for run_id, speed in (("one", 100.0), ("two", 110.0)):
-        document = run_document(run_id, [minimal_entry(samples_per_s=[speed, speed + 1, speed - 1, speed])])
-        runs.append(write(tmp_path / f"{run_id}.json", document))
+        document = run_document(run_id, [entry((speed, speed + 1, speed - 1, speed))])
+        runs.append(write(tmp_path / f"{run_id}.json", document.to_json()))
     done = subprocess.run([sys.executable, "-m", "conformance", "bench", "--promote", str(runs[0]), "--promote",
                            str(runs[1]), "--baseline-dir", str(tmp_path / "golden")],
                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1])
     assert done.returncode == 0, done.stderr
-    [entry] = bench.load_baseline(tmp_path / "golden" / "cpu-x.json")["backends"]["tensorflow"]["entries"]
-    assert len(entry["repeats"]) == 2 and entry["run_id"] == "one+two"
+    [promoted] = baselines.load_baseline(tmp_path / "golden" / "cpu-x.json").backends["tensorflow"].entries
+    assert len(promoted.repeats) == 2 and promoted.run_id == "one+two"
+
+
+def test_a_run_file_reads_back_as_it_was_written(tmp_path):
+    run = run_document("one", [entry(facts={"flops_per_sample": 5}, memory={"host_peak_rss_bytes": 1})])
+    path = write(tmp_path / "run.json", run.to_json())
+    assert baselines.load_run(path) == run
 
 
 def test_the_ceiling_is_the_fastest_way_the_backend_runs_the_matmul():
@@ -197,11 +259,12 @@ def test_the_ceiling_is_the_fastest_way_the_backend_runs_the_matmul():
         return {"devices": devices, "precision": "mixed_bfloat16", "implementation": implementation,
                 "best_flops_per_s": best}
 
-    best = bench.best_ceilings([ceiling("xla", 182e9), ceiling("graph", 408e9), ceiling("xla", 90e9, devices=2)])
+    best = measurements.best_ceilings([ceiling("xla", 182e9), ceiling("graph", 408e9),
+                                       ceiling("xla", 90e9, devices=2)])
     assert {(c["devices"], c["implementation"]) for c in best} == {(1, "graph"), (2, "xla")}
-    measured = [{**minimal_entry(precision="mixed_bfloat16"), "flops_per_sample": 1e6, "repeats": [[1e5] * 4]}]
-    [entry] = bench.combine_repeats(measured, best)
-    assert entry["utilisation"] == pytest.approx(1e11 / 408e9)
+    measured = [entry((1e5,) * 4, precision="mixed_bfloat16", facts={"flops_per_sample": 1e6})]
+    [combined] = measurements.combine_repeats(measured, best)
+    assert combined.utilisation == pytest.approx(1e11 / 408e9)
 
 
 def test_a_round_feeds_tensorflow_a_pipeline_built_once_and_waits_for_the_device():

@@ -7,12 +7,13 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("tensorflow")
 
-WORKER = "import sys; from conformance.bench.runner import train_multiworker; train_multiworker(sys.argv[1])"
+WORKER = Path(__file__).with_name("multiworker_worker.py")
 
 
 def free_ports(count):
@@ -34,7 +35,7 @@ def test_two_workers_finish_and_agree(tmp_path):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
                "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
         log = open(tmp_path / f"worker{index}.log", "w")
-        workers.append((subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path / f"worker{index}.json")],
+        workers.append((subprocess.Popen([sys.executable, str(WORKER), str(tmp_path / f"worker{index}.json")],
                                          env=env, stdout=log, stderr=subprocess.STDOUT), log))
     try:
         codes = [process.wait(timeout=240) for process, _ in workers]

@@ -12,8 +12,6 @@ RAW = {
         {"kind": "threshold", "source": "run-smoke", "path": "values.acc", "min": None, "margin": 0.05},
         {"kind": "exact", "source": "run-smoke", "path": "values.shape", "value": None},
         {"kind": "approx", "source": "run-smoke", "path": "values.loss", "value": None, "atol": 0.1},
-        {"kind": "envelope", "source": "run-smoke", "path": "history.fit.loss", "lower": [], "upper": [],
-         "margin": 0.1},
         {"kind": "threshold", "source": "book", "path": "values.acc", "min": 0.5},
     ]}},
 }
@@ -30,15 +28,13 @@ def test_threshold_takes_worst_seed_less_margin_and_others_their_measure():
     assert smoke[0]["min"] == pytest.approx(0.75)
     assert smoke[1]["value"] == [6, 28]
     assert smoke[2]["value"] == pytest.approx(0.4)
-    assert smoke[3]["lower"] == [pytest.approx(0.5), pytest.approx(0.2)]
-    assert smoke[3]["upper"] == [pytest.approx(1.1), pytest.approx(0.6)]
-    assert len(changes) == 4
+    assert len(changes) == 3
 
 
 def test_book_and_computed_values_are_never_touched():
     updated, _ = rerecorded(RAW, "smoke", ["run-smoke"], [observed(0.1, 0.3)])
     assert updated["expectations"][0]["value"] == 10
-    assert updated["tiers"]["smoke"]["expectations"][4]["min"] == 0.5
+    assert updated["tiers"]["smoke"]["expectations"][3]["min"] == 0.5
     assert RAW["tiers"]["smoke"]["expectations"][0]["min"] is None  # the input is not mutated
 
 

@@ -1,7 +1,7 @@
 """The regression report: conformance status changes, benchmark verdicts with size and p-value,
 a self-contained HTML page, and the CLI's exit codes."""
 
-import copy
+import dataclasses
 import json
 import re
 import subprocess
@@ -9,57 +9,61 @@ import sys
 
 import pytest
 
-from conformance.bench import runner as bench
+from conformance.bench.baseline import load_baseline, save_baseline
+from conformance.bench.measurements import derive
 from conformance.report import compare as report
 from conformance.report import html as report_html
 from conformance.report import markdown
 from conformance.report import stats
+from conformance.results.records import BenchEntry, BenchRun, CheckVerdict, ConformanceRun, ExampleResult
 
 PROFILE = "cpu-test-2c"
 
 
-def bench_run(scale=1.0, run_id="20260101T000000Z-bench-jax-aaaaaa"):
+def bench_run(scale=1.0, run_id="20260101T000000Z-bench-jax-aaaaaa", spread=(1.0, 1.0, 1.0, 1.0, 1.0)):
     rounds = [1000.0, 1010.0, 990.0, 1005.0, 995.0]
     entries = []
     for precision, speed in (("float32", 1.0), ("mixed_bfloat16", 1.4)):
         for devices in (1, 2):
-            samples = [v * speed * devices * 0.8 ** (devices - 1) * scale for v in rounds]
-            entries.append({"model": "mnist_dense", "precision": precision, "devices": devices,
-                            "global_batch": 8 * devices, "samples_per_s": samples,
-                            "median_samples_per_s": sorted(samples)[2], "achieved_flops_per_s": 1e9,
-                            "utilisation": 0.25, "per_device_batch": 8, "steps_per_round": 2, "round_s": [],
-                            "cv": 0.01})
-    from conformance.bench.runner import derive
-
-    return {"schema_version": 1, "kind": "bench", "run_id": run_id, "started": "2026-01-01T00:00:00+00:00",
-            "finished": "2026-01-01T00:01:00+00:00", "command": "python -m conformance bench",
-            "profile": {"id": PROFILE, "libraries": {"keras": "3"}}, "settings": {"backend": "jax", "rounds": 5},
-            "entries": entries, "ceilings": [], "derived": derive(entries), "gates": [], "processes": [],
-            "status": "passed"}
+            samples = [v * f * speed * devices * 0.8 ** (devices - 1) * scale for v, f in zip(rounds, spread)]
+            entries.append(BenchEntry(model="mnist_dense", precision=precision, devices=devices,
+                                      global_batch=8 * devices, repeats=(tuple(samples),),
+                                      median_samples_per_s=sorted(samples)[2], achieved_flops_per_s=1e9,
+                                      utilisation=0.25, per_device_batch=8, steps_per_round=2, cv=0.01))
+    return BenchRun(run_id=run_id, started="2026-01-01T00:00:00+00:00", finished="2026-01-01T00:01:00+00:00",
+                    command="python -m conformance bench", profile={"id": PROFILE, "libraries": {"keras": "3"}},
+                    settings={"backend": "jax", "rounds": 5}, status="passed", entries=entries,
+                    derived=derive(entries))
 
 
 def conformance_run(loss=(1.0, 0.6, 0.4), acc_status="passed", acc=0.91):
-    check = {"name": "threshold values.test_acc", "status": acc_status, "expected": "values.test_acc >= 0.9",
-             "actual": acc}
-    return {"schema_version": 1, "run_id": "r", "profile": {"id": PROFILE},
-            "settings": {"tier": "smoke", "backend": "tensorflow", "precision": "float32", "devices": 1, "seed": 0},
-            "examples": [{"id": "ch02_mnist_dense", "tier": "smoke", "status": "passed" if acc_status == "passed"
-                          else "failed", "reason": "", "checks": [check], "metrics": {"test_acc": acc},
-                          "history": {"fit": {"loss": list(loss), "accuracy": [0.5, 0.7, 0.9]}}}]}
+    check = CheckVerdict(name="threshold values.test_acc", kind="threshold", status=acc_status,
+                         expected="values.test_acc >= 0.9", actual=acc, source="run", message="")
+    example = ExampleResult(id="ch02_mnist_dense", tier="smoke", backend="tensorflow", seed=0,
+                            status="passed" if acc_status == "passed" else "failed", checks=(check,),
+                            metrics={"test_acc": acc},
+                            history={"fit": {"loss": list(loss), "accuracy": [0.5, 0.7, 0.9]}})
+    return ConformanceRun(run_id="r", started="2026-01-01T00:00:00+00:00", profile={"id": PROFILE},
+                          settings={"tier": "smoke", "backend": "tensorflow", "precision": "float32", "devices": 1,
+                                    "seed": 0},
+                          examples=[example])
+
+
+def write_run(results, kind, run_id, run):
+    folder = results / PROFILE / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{run_id}.json").write_text(json.dumps(run.to_json()))
 
 
 def files(tmp_path, baseline_scale=1.0, new_scale=1.0, regress_check=False):
-    from conformance.bench.runner import save_baseline
-
-    results = tmp_path / "results" / PROFILE
-    results.mkdir(parents=True)
-    (results / "bench-20260101T000000Z-bench-jax-aaaaaa.json").write_text(json.dumps(bench_run(new_scale)))
+    results = tmp_path / "results"
+    write_run(results, "bench", "20260101T000000Z-bench-jax-aaaaaa", bench_run(new_scale))
     save_baseline(bench_run(baseline_scale, run_id="base"), tmp_path / "golden-bench")
-    (results / "20260101T000000Z-smoke-tensorflow-aaaaaa.json").write_text(json.dumps(conformance_run()))
+    write_run(results, "conformance", "20260101T000000Z-smoke-tensorflow-aaaaaa", conformance_run())
     new = conformance_run(loss=(1.0, 0.8, 0.7), acc_status="failed", acc=0.5) if regress_check else \
         conformance_run()
-    (results / "20260102T000000Z-smoke-tensorflow-bbbbbb.json").write_text(json.dumps(new))
-    return tmp_path / "results", tmp_path / "golden-bench" / f"{PROFILE}.json"
+    write_run(results, "conformance", "20260102T000000Z-smoke-tensorflow-bbbbbb", new)
+    return results, tmp_path / "golden-bench" / f"{PROFILE}.json"
 
 
 def test_same_numbers_call_no_regression(tmp_path):
@@ -78,7 +82,7 @@ def test_a_thirty_percent_slowdown_and_a_failed_check_are_regressions_with_size_
     assert all(c.verdict == "regression" and c.change == pytest.approx(-0.3) for c in slow)
     assert all(c.p_value == pytest.approx(2 / 252) for c in slow)  # 5 vs 5 rounds, fully separated
     text = markdown.render(built)
-    assert "**6 regression(s)**" in text  # 4 benchmarks, the example, its check
+    assert "**6 regressions**" in text  # 4 benchmarks, the example, its check
     assert "regression: -30.0%" in text and "p = 0.00794" in text
     changed = {(c.check, c.before, c.after) for c in built.status_changes}
     assert ("", "passed", "failed") in changed and ("threshold values.test_acc", "passed", "failed") in changed
@@ -87,13 +91,12 @@ def test_a_thirty_percent_slowdown_and_a_failed_check_are_regressions_with_size_
 
 
 def test_a_baseline_of_several_runs_judges_a_change_against_the_spread_between_them(tmp_path):
-    from conformance.bench.runner import save_baseline
-
     baseline = bench_run(run_id="base")
-    for entry in baseline["entries"]:  # three runs whose medians differ by up to 20%
-        entry["repeats"] = [[v * m for v in entry["samples_per_s"]] for m in (1.0, 1.1, 0.92)]
+    baseline.entries = [  # three runs whose medians differ by up to 20%
+        dataclasses.replace(e, repeats=tuple(tuple(v * m for v in e.samples_per_s) for m in (1.0, 1.1, 0.92)))
+        for e in baseline.entries]
     save_baseline(baseline, tmp_path)
-    loaded = bench.load_baseline(tmp_path / f"{PROFILE}.json")
+    loaded = load_baseline(tmp_path / f"{PROFILE}.json")
     within_spread = report.compare_bench(bench_run(scale=0.88), loaded)
     assert all(line.comparison.verdict == "unchanged" and line.comparison.runs == (3, 1) for line in within_spread)
     far_below = report.compare_bench(bench_run(scale=0.5), loaded)
@@ -103,34 +106,29 @@ def test_a_baseline_of_several_runs_judges_a_change_against_the_spread_between_t
 
 
 def test_a_run_at_a_smaller_batch_is_compared_and_says_so(tmp_path):
-    from conformance.bench.runner import save_baseline
-
     save_baseline(bench_run(run_id="base"), tmp_path)
     smaller = bench_run(scale=0.7)
-    for entry in smaller["entries"]:
-        entry["global_batch"] = entry["global_batch"] * 7 // 10 or 1
-    lines = report.compare_bench(smaller, bench.load_baseline(tmp_path / f"{PROFILE}.json"))
+    smaller.entries = [dataclasses.replace(e, global_batch=e.global_batch * 7 // 10 or 1) for e in smaller.entries]
+    lines = report.compare_bench(smaller, load_baseline(tmp_path / f"{PROFILE}.json"))
     assert all(line.comparison.verdict == "regression" and line.batch_changed for line in lines)
     assert lines[0].key == "mnist_dense float32 ×1 (batch 5 (baseline 8))"
 
 
 def test_an_unstable_run_is_listed_but_not_a_regression(tmp_path):
     results, baseline = files(tmp_path)
-    noisy = bench_run(run_id="20260103T000000Z-bench-jax-cccccc")
-    for entry in noisy["entries"]:
-        entry["samples_per_s"] = [v * f for v, f in zip(entry["samples_per_s"], (0.4, 0.7, 0.45, 0.9, 0.3))]
-    (results / PROFILE / "bench-20260103T000000Z-bench-jax-cccccc.json").write_text(json.dumps(noisy))
+    noisy = bench_run(run_id="20260103T000000Z-bench-jax-cccccc", spread=(0.4, 0.7, 0.45, 0.9, 0.3))
+    write_run(results, "bench", noisy.run_id, noisy)
     built = report.build(PROFILE, results_dir=results, baseline=baseline)
     assert built.regressions == [] and len(built.unstable) == 4
     text = markdown.render(built)
-    assert "**4 unstable measurement(s)**" in text and "rerun on a quiet machine" in text
+    assert "**4 unstable measurements**" in text and "rerun on a quiet machine" in text
     assert "class='unstable'" in report_html.render(built)
 
 
 def test_conformance_compare_only_judges_examples_in_both_runs():
     old = conformance_run()
-    new = copy.deepcopy(old)
-    new["examples"][0]["id"] = "ch03_other"
+    new = conformance_run()
+    new.examples = [dataclasses.replace(new.examples[0], id="ch03_other")]
     changes, metrics = report.compare_conformance(new, old)
     assert changes == [] and metrics == []
     assert report.selection_note(new, old) == ("0 examples in both runs compared; 1 only in this run, "
@@ -171,4 +169,4 @@ def test_cli_names_a_corrupt_baseline(tmp_path):
     baseline.write_text("{ not json")
     done = run_cli("--results-dir", str(results), "--baseline", str(baseline), cwd=tmp_path)
     assert done.returncode == 2
-    assert f"error: {baseline}: baseline file is not valid JSON" in done.stderr
+    assert f"error: {baseline}: (file): not valid JSON" in done.stderr

@@ -7,10 +7,11 @@ import os
 import pytest
 
 from conformance.results import store
+from conformance.results.records import ConformanceRun, ExampleResult, MalformedRecord
 
 
-def result(i, tier="smoke"):
-    return {"id": f"ch99_example_{i:02d}", "tier": tier, "status": "passed", "checks": []}
+def result(i, tier="smoke", status="passed"):
+    return ExampleResult(id=f"ch99_example_{i:02d}", tier=tier, backend="tensorflow", seed=0, status=status)
 
 
 def _add_many(path, start, count):
@@ -19,12 +20,12 @@ def _add_many(path, start, count):
 
 
 def test_run_file_has_profile_settings_and_examples(tmp_path):
-    path = store.run_path(tmp_path, "cpu-test-2c", store.new_run_id("smoke", "tensorflow"))
+    path = store.run_path(tmp_path, "cpu-test-2c", "conformance", store.new_run_id("smoke", "tensorflow"))
     store.create_run(path, {"id": "cpu-test-2c"}, {"tier": "smoke"})
     store.add_example(path, result(1))
     document = json.loads(path.read_text())
-    assert path.parent.name == "cpu-test-2c"
-    assert document["profile"]["id"] == "cpu-test-2c"
+    assert path.parent == tmp_path / "cpu-test-2c" / "conformance"
+    assert document["kind"] == "conformance" and document["profile"]["id"] == "cpu-test-2c"
     assert document["settings"] == {"tier": "smoke"}
     assert [e["id"] for e in document["examples"]] == ["ch99_example_01"]
 
@@ -38,7 +39,7 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     for w in workers:
         w.join()
         assert w.exitcode == 0
-    ids = sorted(e["id"] for e in store.read_run(path)["examples"])
+    ids = sorted(e.id for e in store.read_run(path).examples)
     assert ids == [f"ch99_example_{i:02d}" for i in range(100)]
 
 
@@ -46,10 +47,10 @@ def test_same_example_and_tier_is_replaced_not_duplicated(tmp_path):
     path = tmp_path / "run.json"
     store.create_run(path, {}, {})
     store.add_example(path, result(1))
-    store.add_example(path, {**result(1), "status": "failed"})
+    store.add_example(path, result(1, status="failed"))
     store.add_example(path, result(1, tier="offline"))
-    examples = store.read_run(path)["examples"]
-    assert sorted((e["tier"], e["status"]) for e in examples) == [("offline", "passed"), ("smoke", "failed")]
+    examples = store.read_run(path).examples
+    assert sorted((e.tier, e.status) for e in examples) == [("offline", "passed"), ("smoke", "failed")]
 
 
 def test_interrupted_write_leaves_previous_version_whole(tmp_path, monkeypatch):
@@ -64,14 +65,14 @@ def test_interrupted_write_leaves_previous_version_whole(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         store.add_example(path, result(2))
     monkeypatch.undo()
-    assert [e["id"] for e in store.read_run(path)["examples"]] == ["ch99_example_01"]
+    assert [e.id for e in store.read_run(path).examples] == ["ch99_example_01"]
     assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"], "temporary file left behind"
 
 
 def test_corrupt_results_file_is_reported_and_left_untouched(tmp_path):
     path = tmp_path / "run.json"
     path.write_text('{"examples": [')
-    with pytest.raises(store.CorruptResults, match="not valid JSON"):
+    with pytest.raises(MalformedRecord, match="run.json: \\(file\\): not valid JSON"):
         store.add_example(path, result(1))
     assert path.read_text() == '{"examples": ['
 
@@ -81,4 +82,34 @@ def test_resumed_run_keeps_its_examples(tmp_path):
     store.create_run(path, {"id": "a"}, {})
     store.add_example(path, result(1))
     store.create_run(path, {"id": "a"}, {})
-    assert len(store.read_run(path)["examples"]) == 1
+    assert len(store.read_run(path).examples) == 1
+
+
+def test_a_malformed_example_is_named_by_file_and_field(tmp_path):
+    path = tmp_path / "run.json"
+    document = ConformanceRun(run_id="r", started="t", profile={}, settings={}, examples=[result(1)]).to_json()
+    document["examples"][0]["status"] = "green"
+    path.write_text(json.dumps(document))
+    with pytest.raises(MalformedRecord, match=r"run\.json: examples\[0\]\.status: must be one of passed, failed"):
+        store.read_run(path)
+    del document["examples"][0]["seed"]
+    path.write_text(json.dumps(document))
+    with pytest.raises(MalformedRecord, match=r"run\.json: examples\[0\]\.seed: missing"):
+        store.read_run(path)
+
+
+def test_a_benchmark_run_is_not_read_as_a_conformance_run(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"schema_version": 1, "kind": "bench", "entries": []}))
+    with pytest.raises(MalformedRecord, match=r"kind: must be 'conformance' \(this is a bench file\)"):
+        store.read_run(path)
+
+
+def test_an_example_result_reads_back_as_it_was_written(tmp_path):
+    path = tmp_path / "run.json"
+    store.create_run(path, {"id": "a"}, {"tier": "smoke"})
+    written = ExampleResult(id="ch99_x", tier="smoke", backend="jax", seed=3, status="error", reason="boom",
+                            duration_s=1.5, metrics={"acc": 0.5}, history={"fit": {"loss": [1.0, 0.5]}},
+                            traceback="Traceback ...")
+    store.add_example(path, written)
+    assert store.read_run(path).examples == [written]

@@ -1,12 +1,13 @@
-"""The benchmark models: the book's architectures on synthetic batches of the right shapes.
+"""The benchmark models: the book's architectures, trained on synthetic batches of the right shapes.
 
-Each entry is a small unit with a standard interface (in the spirit of TorchBench): how to
-build the model as the book writes it, how to compile it, the book's batch size, and a
-synthetic batch of the book's input shape. The selection grows by adding entries to
-:data:`MODELS`. The builders restate the book's listings instead of importing the chapter
-modules: those import TensorFlow wherever it is installed (for their TensorFlow-only
-examples), and the JAX benchmark path must not start TensorFlow — nor a chapter's data
-pipeline — before it measures.
+The models are the reference builders themselves: a chapter module marks a builder with
+``@benchmark(...)`` (``reference_impl.api``), giving the book's input shape, batch size and loss,
+and the example whose golden file checks the book-size architecture. The selection grows by
+marking more builders. Chapter modules import TensorFlow lazily, so building a model on the JAX
+benchmark path never starts TensorFlow.
+
+Each :class:`BenchModel` is a small unit with a standard interface (in the spirit of TorchBench):
+build, compile, and a synthetic batch of the book's input shape.
 
 FLOPs are counted analytically from the built model (:func:`training_flops_per_sample`):
 2 FLOPs per multiply-accumulate of Dense, Conv2D, DepthwiseConv2D and SeparableConv2D
@@ -24,150 +25,96 @@ from __future__ import annotations
 import fnmatch
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
+from conformance.errors import ConformanceError
+from reference_impl.api import BenchmarkSpec
 
 TRAINING_FLOPS_PER_FORWARD = 3
 
 
+class UnknownModel(ConformanceError):
+    pass
+
+
 @dataclass(frozen=True)
 class BenchModel:
-    name: str
-    chapter: int
-    section: str
-    title: str
-    input_shape: tuple[int, ...]
-    batch_size: int  # the book's, used as the per-device batch
-    loss: str
-    build: Callable[[], Any]
-    inputs: str = "uniform"  # uniform in [0, 1) | pixels in [0, 255] | multi-hot
-    classes: int = 2
+    spec: BenchmarkSpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def chapter(self) -> int:
+        return self.spec.chapter
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.spec.input_shape
+
+    @property
+    def batch_size(self) -> int:
+        """The book's batch size, used as the per-device batch."""
+        return self.spec.batch_size
+
+    @property
+    def loss(self) -> str:
+        return self.spec.loss
+
+    def build(self) -> Any:
+        """The book's model, built for the book's input shape (a Sequential without an Input is built here)."""
+        model = self.spec.build()
+        if not model.built:
+            model.build((None, *self.spec.input_shape))
+        return model
 
     def compile(self, model: Any) -> None:
-        model.compile(optimizer="rmsprop", loss=self.loss)
+        model.compile(optimizer="rmsprop", loss=self.spec.loss)
 
     def batch(self, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """A synthetic batch of ``size`` samples in the book's layout (content does not matter for speed)."""
         rng = np.random.default_rng(seed)
-        shape = (size, *self.input_shape)
-        if self.inputs == "pixels":
+        shape = (size, *self.spec.input_shape)
+        if self.spec.inputs == "pixels":
             x = rng.integers(0, 256, shape).astype("float32")
-        elif self.inputs == "multi-hot":
+        elif self.spec.inputs == "multi-hot":
             x = (rng.random(shape) < 0.02).astype("float32")  # ~200 distinct words of 10,000 per review
         else:
             x = rng.random(shape, dtype=np.float32)
-        if self.loss == "binary_crossentropy":
+        if self.spec.loss == "binary_crossentropy":
             y = rng.integers(0, 2, (size, 1)).astype("float32")
         else:
-            y = rng.integers(0, self.classes, size)
+            y = rng.integers(0, self.spec.classes, size)
         return x, y
 
 
-def _mnist_dense() -> Any:
-    import keras
-    from keras import layers
+def all_models() -> dict[str, BenchModel]:
+    """Every benchmark model, by name, in chapter order."""
+    from conformance.engine import registry
 
-    # §2.1, listing 2.2
-    return keras.Sequential([keras.Input((28 * 28,)), layers.Dense(512, activation="relu"),
-                             layers.Dense(10, activation="softmax")])
+    return {name: BenchModel(spec) for name, spec in registry.all_benchmarks().items()}
 
 
-def _mnist_convnet() -> Any:
-    import keras
-    from keras import layers
-
-    # §8.1, listing 8.1
-    inputs = keras.Input(shape=(28, 28, 1))
-    x = layers.Conv2D(filters=32, kernel_size=3, activation="relu")(inputs)
-    x = layers.MaxPooling2D(pool_size=2)(x)
-    x = layers.Conv2D(filters=64, kernel_size=3, activation="relu")(x)
-    x = layers.MaxPooling2D(pool_size=2)(x)
-    x = layers.Conv2D(filters=128, kernel_size=3, activation="relu")(x)
-    x = layers.Flatten()(x)
-    outputs = layers.Dense(10, activation="softmax")(x)
-    return keras.Model(inputs=inputs, outputs=outputs)
-
-
-def _imdb_dense() -> Any:
-    import keras
-    from keras import layers
-
-    # §4.1.3, listing 4.4, on multi-hot vectors of the 10,000 most frequent words
-    return keras.Sequential([keras.Input((10000,)), layers.Dense(16, activation="relu"),
-                             layers.Dense(16, activation="relu"), layers.Dense(1, activation="sigmoid")])
-
-
-def _cats_vs_dogs_convnet() -> Any:
-    import keras
-    from keras import layers
-
-    # §8.2.3, listing 8.7
-    inputs = keras.Input(shape=(180, 180, 3))
-    x = layers.Rescaling(1.0 / 255)(inputs)
-    x = layers.Conv2D(filters=32, kernel_size=3, activation="relu")(x)
-    x = layers.MaxPooling2D(pool_size=2)(x)
-    x = layers.Conv2D(filters=64, kernel_size=3, activation="relu")(x)
-    x = layers.MaxPooling2D(pool_size=2)(x)
-    x = layers.Conv2D(filters=128, kernel_size=3, activation="relu")(x)
-    x = layers.MaxPooling2D(pool_size=2)(x)
-    x = layers.Conv2D(filters=256, kernel_size=3, activation="relu")(x)
-    x = layers.MaxPooling2D(pool_size=2)(x)
-    x = layers.Conv2D(filters=256, kernel_size=3, activation="relu")(x)
-    x = layers.Flatten()(x)
-    outputs = layers.Dense(1, activation="sigmoid")(x)
-    return keras.Model(inputs=inputs, outputs=outputs)
-
-
-def _mini_xception() -> Any:
-    import keras
-    from keras import layers
-
-    # §9.3.5: residual blocks of batch-normalised separable convolutions. The book's
-    # data-augmentation stage is left out: it is input preprocessing, not the architecture.
-    inputs = keras.Input(shape=(180, 180, 3))
-    x = layers.Rescaling(1.0 / 255)(inputs)
-    x = layers.Conv2D(filters=32, kernel_size=5, use_bias=False)(x)
-    for size in [32, 64, 128, 256, 512]:
-        residual = x
-        x = layers.BatchNormalization()(x)
-        x = layers.Activation("relu")(x)
-        x = layers.SeparableConv2D(size, 3, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.Activation("relu")(x)
-        x = layers.SeparableConv2D(size, 3, padding="same", use_bias=False)(x)
-        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
-        residual = layers.Conv2D(size, 1, strides=2, padding="same", use_bias=False)(residual)
-        x = layers.add([x, residual])
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(1, activation="sigmoid")(x)
-    return keras.Model(inputs=inputs, outputs=outputs)
-
-
-MODELS: dict[str, BenchModel] = {m.name: m for m in (
-    BenchModel("mnist_dense", 2, "2.1", "MNIST, Dense 512 + softmax", (784,), 128,
-               "sparse_categorical_crossentropy", _mnist_dense, classes=10),
-    BenchModel("mnist_convnet", 8, "8.1", "MNIST convnet", (28, 28, 1), 64,
-               "sparse_categorical_crossentropy", _mnist_convnet, classes=10),
-    BenchModel("imdb_dense", 4, "4.1", "IMDB, Dense 16-16-1 on multi-hot words", (10000,), 512,
-               "binary_crossentropy", _imdb_dense, inputs="multi-hot"),
-    BenchModel("cats_vs_dogs_convnet", 8, "8.2", "Cats vs dogs convnet, 180×180×3", (180, 180, 3), 32,
-               "binary_crossentropy", _cats_vs_dogs_convnet, inputs="pixels"),
-    BenchModel("mini_xception", 9, "9.3", "Mini-Xception, 180×180×3", (180, 180, 3), 32,
-               "binary_crossentropy", _mini_xception, inputs="pixels"),
-)}
+def get(name: str) -> BenchModel:
+    models = all_models()
+    if name not in models:
+        raise UnknownModel(f"no benchmark model {name!r}; known: {', '.join(models)}")
+    return models[name]
 
 
 def select(patterns: str | None) -> list[BenchModel]:
-    """Models whose names match the comma-separated globs (all when ``None``), in :data:`MODELS` order."""
+    """Models whose names match the comma-separated globs (all when ``None``), in chapter order."""
+    models = all_models()
     if not patterns:
-        return list(MODELS.values())
+        return list(models.values())
     globs = [p.strip() for p in patterns.split(",") if p.strip()]
-    unmatched = [g for g in globs if not fnmatch.filter(MODELS, g)]
+    unmatched = [g for g in globs if not fnmatch.filter(models, g)]
     if unmatched:
-        raise ValueError(f"no benchmark model matches {', '.join(unmatched)}; known: {', '.join(MODELS)}")
-    return [m for m in MODELS.values() if any(fnmatch.fnmatchcase(m.name, g) for g in globs)]
+        raise UnknownModel(f"no benchmark model matches {', '.join(unmatched)}; known: {', '.join(models)}")
+    return [m for name, m in models.items() if any(fnmatch.fnmatchcase(name, g) for g in globs)]
 
 
 def forward_macs_per_sample(model: Any) -> int:

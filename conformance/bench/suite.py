@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import resource
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -226,7 +225,7 @@ def test_accuracy_gate(precision: str, request: pytest.FixtureRequest) -> None:
 
     from reference_impl.api import DatasetUnavailable
 
-    spec = bench_models.MODELS["mnist_dense"]
+    spec = bench_models.get("mnist_dense")
     try:
         x_train, y_train, x_test, y_test = bench_models.gate_data()
     except DatasetUnavailable as error:
@@ -267,7 +266,3 @@ def gate_verdict(reference: dict[str, Any], mixed: dict[str, Any]) -> dict[str, 
     return {"passed": passed, "accuracy_gap": accuracy_gap, "loss_gap": loss_gap,
             "tolerance": {"accuracy": GATE_ACCURACY_TOLERANCE, "final_train_loss": GATE_LOSS_ATOL},
             "message": message}
-
-
-def suite_path() -> Path:
-    return Path(__file__)

@@ -13,7 +13,6 @@ Kinds:
   rises      the mirror image of falls
   best_epoch the 1-based epoch of the series' min (or max) lies inside window
   compare    left op right, at least ``by`` apart when ``by`` is given
-  envelope   every epoch of the series lies inside [lower[i], upper[i]]
 """
 
 from __future__ import annotations
@@ -21,12 +20,12 @@ from __future__ import annotations
 import math
 import operator
 import re
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from scipy import stats
 
 from conformance.engine.golden import Expectation
+from conformance.results.records import CheckVerdict
 
 _REDUCERS: dict[str, Callable[[list[Any]], Any]] = {
     "first": lambda xs: xs[0],
@@ -41,28 +40,6 @@ _INDEX = re.compile(r"^(?P<key>[^\[\]]+)((?:\[-?\d+\])*)$")
 
 class MissingObservation(Exception):
     pass
-
-
-@dataclass
-class CheckResult:
-    name: str
-    kind: str
-    status: str  # passed | failed
-    expected: str
-    actual: Any
-    source: str
-    message: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "status": self.status,
-            "expected": self.expected,
-            "actual": self.actual,
-            "source": self.source,
-            "message": self.message,
-        }
 
 
 def resolve(observed: dict[str, Any], path: str) -> Any:
@@ -92,7 +69,7 @@ def resolve(observed: dict[str, Any], path: str) -> Any:
     return value
 
 
-def evaluate(expectation: Expectation, observed: dict[str, Any], source: str) -> CheckResult:
+def evaluate(expectation: Expectation, observed: dict[str, Any], source: str) -> CheckVerdict:
     """Judge one expectation (overrides already resolved) against an Outcome's JSON form."""
     f = expectation.fields
     try:
@@ -108,7 +85,7 @@ def evaluate(expectation: Expectation, observed: dict[str, Any], source: str) ->
     message += f" [source: {source}]"
     if not passed and expectation.why:
         message += f" [why this bound: {expectation.why}]"
-    return CheckResult(expectation.name, expectation.kind, status, expected, actual, source, message)
+    return CheckVerdict(expectation.name, expectation.kind, status, expected, actual, source, message)
 
 
 def _describe(expectation: Expectation) -> str:
@@ -203,16 +180,6 @@ def _compare(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, An
     return bool(ok), expected, {"left": left, "right": right}, ""
 
 
-def _envelope(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
-    series = _series(resolve(observed, f["path"]), f["path"])
-    lower, upper = f["lower"], f["upper"]
-    if len(series) != len(lower):
-        raise TypeError(f"{f['path']} has {len(series)} epochs, the envelope {len(lower)}")
-    outside = [i + 1 for i, (v, lo, hi) in enumerate(zip(series, lower, upper)) if not lo <= v <= hi]
-    detail = f"outside the band at epochs {outside}" if outside else ""
-    return not outside, f"{f['path']} inside its per-epoch band", series, detail
-
-
 _JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], tuple[bool, str, Any, str]]] = {
     "exact": _exact,
     "approx": _approx,
@@ -221,5 +188,4 @@ _JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], tuple[bool, str, A
     "rises": _monotone(+1),
     "best_epoch": _best_epoch,
     "compare": _compare,
-    "envelope": _envelope,
 }

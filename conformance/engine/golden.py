@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.errors import MalformedFile
 from reference_impl.api import TIERS, Scale
 
 SCHEMA_VERSION = 1
@@ -53,19 +54,14 @@ KIND_FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "rises": ({"path"}, {"min_rank_corr"}),
     "best_epoch": ({"path", "mode", "window"}, set()),
     "compare": ({"left", "op", "right"}, {"by"}),
-    "envelope": ({"path", "lower", "upper"}, {"margin"}),
 }
-MEASURED_FIELDS = ("value", "min", "max", "lower", "upper")  # what `record` writes
+MEASURED_FIELDS = ("value", "min", "max")  # what `record` writes
 COMMON_FIELDS = {"kind", "source", "name", "why", "overrides"}
 COMPARE_OPS = {"<", "<=", ">", ">=", "==", "!="}
 
 
-class GoldenError(Exception):
+class GoldenError(MalformedFile):
     """A golden file that cannot be used; the message names the file, the field and the problem."""
-
-    def __init__(self, path: Path | str, field: str, problem: str) -> None:
-        super().__init__(f"{path}: {field}: {problem}")
-        self.path, self.field, self.problem = str(path), field, problem
 
 
 @dataclass
@@ -267,12 +263,6 @@ def _check_kind_fields(kind: str, fields: dict[str, Any], path: Path, where: str
                  and 1 <= window[0] <= window[1], path, f"{where}.window", "must be [first, last] epochs, 1-based")
     elif kind == "compare":
         _require(fields["op"] in COMPARE_OPS, path, f"{where}.op", f"must be one of {sorted(COMPARE_OPS)}")
-    elif kind == "envelope":
-        lower, upper = fields["lower"], fields["upper"]
-        _require(isinstance(lower, list) and isinstance(upper, list) and len(lower) == len(upper), path,
-                 f"{where}.lower/upper", "must be lists of equal length")
-        _require(all(lo <= hi for lo, hi in zip(lower, upper)), path, f"{where}.lower/upper",
-                 "every lower bound must be <= its upper bound")
 
 
 def _default_name(kind: str, fields: dict[str, Any]) -> str:

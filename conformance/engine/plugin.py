@@ -1,7 +1,7 @@
 """The pytest plugin behind ``nox -s conformance``: each (example, tier) is one test item.
 
 Load it explicitly (``-p conformance.engine.plugin``) and point pytest at
-``conformance/suite.py``; ``python -m conformance run`` does both. Works with
+``conformance/engine/suite.py``; ``python -m conformance run`` does both. Works with
 pytest-xdist: the controller creates the run file, every worker adds its results.
 """
 
@@ -13,11 +13,9 @@ from typing import Any
 
 import pytest
 
-from conformance.stack import backend
-from conformance.stack import devices
-from conformance.stack import profile
-from conformance.results import store
 from conformance.engine.runner import PRECISIONS, Settings
+from conformance.results import store
+from conformance.stack import backend, devices, profile
 from reference_impl.api import TIERS
 
 
@@ -63,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         fingerprint = profile.fingerprint(settings.backend)
         run_id = option.run_id or store.new_run_id(settings.tier, settings.backend)
-        path = store.run_path(option.results_dir, fingerprint["id"], run_id)
+        path = store.run_path(option.results_dir, fingerprint["id"], "conformance", run_id)
         store.create_run(path, fingerprint, settings.to_json())
         state = Conformance(settings, fingerprint["id"], path, golden_dir)
     config.stash[_STATE] = state
@@ -105,9 +103,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     from conformance.engine.summary import format_table
 
     path = config.stash[_STATE].run_path
-    document = store.read_run(path)
-    if not document["examples"]:
+    run = store.read_run(path)
+    if not run.examples:
         return
     terminalreporter.write_sep("=", "conformance summary")
-    terminalreporter.write_line(format_table(document, width=terminalreporter._tw.fullwidth))
+    terminalreporter.write_line(format_table(run, width=terminalreporter._tw.fullwidth))
     terminalreporter.write_line(f"results: {path}")

@@ -5,8 +5,7 @@ Only expectations that cite a ``run`` source of the recorded tier change:
 * ``exact``     — the value every seed observed (seeds that disagree are an error);
 * ``approx``    — the mean over seeds (its tolerances stay);
 * ``threshold`` — ``min`` becomes the lowest observation minus ``margin``, ``max`` the
-                  highest plus ``margin`` (only the bounds the expectation has);
-* ``envelope``  — per epoch, the lowest and highest observation, widened by ``margin``.
+                  highest plus ``margin`` (only the bounds the expectation has).
 
 Structural kinds (falls, rises, best_epoch, compare) hold no measured number. The
 source is then stamped with the command, seeds, backend, versions, profile and date.
@@ -20,15 +19,14 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from conformance.engine import checks
-from conformance.engine import golden
-from conformance.stack import profile
-from conformance.engine import registry
-from conformance.results import store
+from conformance.engine import checks, golden, registry
 from conformance.engine.runner import Settings, execute, skip_reason
+from conformance.errors import ConformanceError
+from conformance.results import store
+from conformance.stack import profile
 
 
-class RecordError(Exception):
+class RecordError(ConformanceError):
     pass
 
 
@@ -94,7 +92,7 @@ def rerecorded(raw: dict[str, Any], tier: str, keys: list[str],
 
 def _measure(item: dict[str, Any], observations: list[dict[str, Any]]) -> None:
     kind = item["kind"]
-    if kind not in ("exact", "approx", "threshold", "envelope"):
+    if kind not in ("exact", "approx", "threshold"):
         return
     seen = [checks.resolve(o, item["path"]) for o in observations]
     margin = item.get("margin", 0.0)
@@ -104,16 +102,11 @@ def _measure(item: dict[str, Any], observations: list[dict[str, Any]]) -> None:
         item["value"] = seen[0]
     elif kind == "approx":
         item["value"] = _round(statistics.fmean(seen))
-    elif kind == "threshold":
+    else:
         if "min" in item:
             item["min"] = _round(min(seen) - margin)
         if "max" in item:
             item["max"] = _round(max(seen) + margin)
-    else:
-        if len({len(s) for s in seen}) != 1:
-            raise RecordError(f"{item['path']} has different epoch counts between seeds")
-        item["lower"] = [_round(min(epoch) - margin) for epoch in zip(*seen)]
-        item["upper"] = [_round(max(epoch) + margin) for epoch in zip(*seen)]
 
 
 def _round(value: float) -> float:

@@ -8,22 +8,35 @@ import pkgutil
 import re
 
 import reference_impl
+from conformance.errors import ConformanceError
 from reference_impl import datasets
-from reference_impl.api import TIERS, ExampleSpec, registered_examples
+from reference_impl.api import TIERS, BenchmarkSpec, ExampleSpec, registered_benchmarks, registered_examples
 
 CHAPTER_MODULE = re.compile(r"^ch\d\d_\w+$")
 
 
-class SelectionError(Exception):
+class SelectionError(ConformanceError):
     pass
 
 
-def all_examples() -> dict[str, ExampleSpec]:
-    """Every example, by id, after importing every chapter module."""
+def import_chapters() -> None:
+    """Import every chapter module, which registers its examples and benchmark models.
+    Importing a chapter starts no framework but Keras's backend (TensorFlow is imported lazily)."""
     for module in pkgutil.iter_modules(reference_impl.__path__):
         if CHAPTER_MODULE.match(module.name):
             importlib.import_module(f"reference_impl.{module.name}")
+
+
+def all_examples() -> dict[str, ExampleSpec]:
+    """Every example, by id."""
+    import_chapters()
     return dict(sorted(registered_examples().items()))
+
+
+def all_benchmarks() -> dict[str, BenchmarkSpec]:
+    """Every benchmark model, by name, in chapter order."""
+    import_chapters()
+    return dict(sorted(registered_benchmarks().items(), key=lambda item: (item[1].chapter, item[1].section)))
 
 
 def select(patterns: str | list[str] | None) -> list[ExampleSpec]:

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from conformance.engine import checks
-from conformance.stack import devices
 from conformance.engine import golden as golden_files
 from conformance.engine.registry import tiers_of
+from conformance.errors import ConformanceError
+from conformance.results.records import ExampleResult
+from conformance.stack import devices
 from reference_impl import datasets
 from reference_impl.api import TIERS, DatasetUnavailable, ExampleSpec, Run, Scale
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+class SettingsError(ConformanceError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -28,9 +34,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.tier not in TIERS:
-            raise ValueError(f"unknown tier {self.tier!r}; choose one of {', '.join(TIERS)}")
+            raise SettingsError(f"unknown tier {self.tier!r}; choose one of {', '.join(TIERS)}")
         if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+            raise SettingsError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,47 +73,36 @@ def execute(spec: ExampleSpec, settings: Settings, scale: Scale) -> Run:
 
 def run_example(
     spec: ExampleSpec, settings: Settings, profile_id: str, golden_dir: Path | None = None
-) -> dict[str, Any]:
-    """One example's result, in the store's format. Never raises for the example's sake."""
-    result: dict[str, Any] = {
-        "id": spec.id, "tier": settings.tier, "backend": settings.backend, "seed": settings.seed,
-        "status": "passed", "reason": "", "duration_s": 0.0, "checks": [], "metrics": {}, "models": {},
-        "history": {}, "data": {},
-    }
+) -> ExampleResult:
+    """One example's result, judged against its golden file. Never raises for the example's sake."""
+    result = ExampleResult(id=spec.id, tier=settings.tier, backend=settings.backend, seed=settings.seed,
+                           status="passed")
     reason = skip_reason(spec, settings)
     if reason:
-        return {**result, "status": "skipped", "reason": reason}
+        return replace(result, status="skipped", reason=reason)
     try:
         golden = golden_files.load(spec.id, golden_dir)
     except golden_files.GoldenError as error:
-        return {**result, "status": "error", "reason": str(error)}
+        return replace(result, status="error", reason=str(error))
 
     started = time.perf_counter()
     try:
         run = execute(spec, settings, golden.scale(settings.tier))
     except DatasetUnavailable as missing:
-        return {**result, "status": "skipped", "reason": f"data unavailable: {missing}",
-                "duration_s": round(time.perf_counter() - started, 3)}
+        return replace(result, status="skipped", reason=f"data unavailable: {missing}",
+                       duration_s=round(time.perf_counter() - started, 3))
     except Exception as error:  # the example itself broke: report it, keep the suite going
-        return {**result, "status": "error", "reason": f"{type(error).__name__}: {error}",
-                "traceback": traceback.format_exc(), "duration_s": round(time.perf_counter() - started, 3)}
+        return replace(result, status="error", reason=f"{type(error).__name__}: {error}",
+                       traceback=traceback.format_exc(), duration_s=round(time.perf_counter() - started, 3))
     duration = round(time.perf_counter() - started, 3)
 
     observed = run.outcome.to_json()
-    verdicts = [
+    verdicts = tuple(
         checks.evaluate(e.resolved(backend=settings.backend, profile_id=profile_id), observed,
                         golden.describe_source(e.source))
         for e in golden.expectations_for(settings.tier)
-    ]
-    failed = [v for v in verdicts if v.status == "failed"]
-    return {
-        **result,
-        "status": "failed" if failed else "passed",
-        "reason": "; ".join(v.message for v in failed),
-        "duration_s": duration,
-        "checks": [v.to_json() for v in verdicts],
-        "metrics": observed["values"],
-        "models": observed["models"],
-        "history": observed["history"],
-        "data": observed["data"],
-    }
+    )
+    failed = [v for v in verdicts if not v.passed]
+    return replace(result, status="failed" if failed else "passed", reason="; ".join(v.message for v in failed),
+                   duration_s=duration, checks=verdicts, metrics=observed["values"], models=observed["models"],
+                   history=observed["history"], data=observed["data"])

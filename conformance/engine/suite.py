@@ -17,7 +17,7 @@ from reference_impl.api import ExampleSpec
 def test_example(conformance_example: ExampleSpec, conformance: Conformance) -> None:
     result = run_example(conformance_example, conformance.settings, conformance.profile_id, conformance.golden_dir)
     store.add_example(conformance.run_path, result)
-    if result["status"] == "skipped":
-        pytest.skip(result["reason"])
-    if result["status"] != "passed":
+    if result.status == "skipped":
+        pytest.skip(result.reason)
+    if result.status != "passed":
         pytest.fail(failure_report(result), pytrace=False)

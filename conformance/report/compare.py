@@ -25,13 +25,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.bench import runner as bench
+from conformance.bench.baseline import baseline_path, load_baseline, load_run, merge_runs
 from conformance.results import store
+from conformance.results.records import Baseline, BenchEntry, BenchRun, ConformanceRun, MalformedRecord
 from conformance.report.stats import (DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, Comparison, adjust_for_family,
                                       between_run_sigma, compare)
 
 DEFAULT_METRIC_RTOL = 0.05
 CONFORMANCE_RULE = "A conformance regression is an example or check that went from passed to failed or error."
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 example``, ``2 examples``: the count with its noun in agreement."""
+    return f"{count} {noun if count == 1 else noun + 's'}"
 
 
 @dataclass
@@ -75,14 +81,14 @@ class StatusChange:
 @dataclass
 class Report:
     profile_id: str
-    bench_run: dict[str, Any] | None = None
+    bench_run: BenchRun | None = None
     bench_run_path: list[Path] | None = None
     baseline_path: Path | None = None
     baseline_provenance: dict[str, Any] | None = None
     bench_lines: list[BenchLine] = field(default_factory=list)
-    conformance_run: dict[str, Any] | None = None
+    conformance_run: ConformanceRun | None = None
     conformance_run_path: Path | None = None
-    conformance_baseline: dict[str, Any] | None = None
+    conformance_baseline: ConformanceRun | None = None
     conformance_baseline_path: Path | None = None
     status_changes: list[StatusChange] = field(default_factory=list)
     metric_changes: list[dict[str, Any]] = field(default_factory=list)
@@ -104,64 +110,61 @@ class Report:
                 if line.comparison and line.comparison.verdict == "unstable"]
 
 
-def compare_bench(run: dict[str, Any], baseline: dict[str, Any] | None, *, alpha: float = DEFAULT_ALPHA,
+def compare_bench(run: BenchRun, baseline: Baseline | None, *, alpha: float = DEFAULT_ALPHA,
                   min_change: float = DEFAULT_MIN_CHANGE) -> list[BenchLine]:
     """One line per entry of ``run``, compared with the baseline entry of the same model,
-    precision and device count (``bench.comparison_key``), against the between-run noise pooled
+    precision and device count (``BenchEntry.comparison_key``), against the between-run noise pooled
     over every matched configuration of both sides (``stats.between_run_sigma``), with the
     p-values adjusted for testing all of them at once (``stats.adjust_for_family``)."""
-    chosen = run["settings"]["backend"]
-    old = {}
-    if baseline is not None and chosen in baseline["backends"]:
-        old = {bench.comparison_key(e): e for e in baseline["backends"][chosen]["entries"]}
-    pairs = [(entry, old.get(bench.comparison_key(entry))) for entry in run["entries"]]
-    sigma = between_run_sigma([bench.runs_of(e) for pair in pairs if pair[1] for e in pair])
+    old: dict[tuple[str, str, int], BenchEntry] = {}
+    if baseline is not None and run.backend in baseline.backends:
+        old = {e.comparison_key: e for e in baseline.backends[run.backend].entries}
+    pairs = [(entry, old.get(entry.comparison_key)) for entry in run.entries]
+    sigma = between_run_sigma([e.runs for pair in pairs if pair[1] for e in pair])
     lines = []
     for entry, reference in pairs:
-        baseline_runs = bench.runs_of(reference) if reference else None
-        comparison = compare(baseline_runs, bench.runs_of(entry), sigma=sigma, alpha=alpha,
+        comparison = compare(reference.runs, entry.runs, sigma=sigma, alpha=alpha,
                              min_change=min_change) if reference else None
-        lines.append(BenchLine(entry["model"], entry["precision"], entry["devices"], entry["global_batch"],
-                               bench.runs_of(entry), baseline_runs, comparison,
-                               reference["global_batch"] if reference else None))
+        lines.append(BenchLine(entry.model, entry.precision, entry.devices, entry.global_batch, entry.runs,
+                               reference.runs if reference else None, comparison,
+                               reference.global_batch if reference else None))
     compared = [line for line in lines if line.comparison]
     for line, adjusted in zip(compared, adjust_for_family([line.comparison for line in compared])):
         line.comparison = adjusted
     return lines
 
 
-def compare_conformance(run: dict[str, Any], baseline: dict[str, Any],
+def compare_conformance(run: ConformanceRun, baseline: ConformanceRun,
                         metric_rtol: float = DEFAULT_METRIC_RTOL) -> tuple[list[StatusChange], list[dict[str, Any]]]:
     """Status changes of examples and checks, and scalar metrics that moved by more than ``metric_rtol``."""
-    before = {(e["id"], e["tier"]): e for e in baseline["examples"]}
+    before = {e.key: e for e in baseline.examples}
     changes, metrics = [], []
-    for entry in sorted(run["examples"], key=lambda e: (e["id"], e["tier"])):
-        key = (entry["id"], entry["tier"])
-        old = before.get(key)
+    for entry in sorted(run.examples, key=lambda e: e.key):
+        old = before.get(entry.key)
         if old is None:  # runs often cover different selections: only shared examples are compared
             continue
-        if old["status"] != entry["status"]:
-            changes.append(StatusChange(*key, "", old["status"], entry["status"], entry.get("reason", "")))
-        old_checks = {c["name"]: c for c in old.get("checks", [])}
-        for check in entry.get("checks", []):
-            previous = old_checks.get(check["name"])
-            if previous and previous["status"] != check["status"]:
-                changes.append(StatusChange(*key, check["name"], previous["status"], check["status"],
-                                            f"expected {check['expected']}, actual {check['actual']!r} "
-                                            f"(was {previous['actual']!r})"))
-        for name, value in sorted(entry.get("metrics", {}).items()):
-            was = old.get("metrics", {}).get(name)
+        if old.status != entry.status:
+            changes.append(StatusChange(*entry.key, "", old.status, entry.status, entry.reason))
+        old_checks = {c.name: c for c in old.checks}
+        for check in entry.checks:
+            previous = old_checks.get(check.name)
+            if previous and previous.status != check.status:
+                changes.append(StatusChange(*entry.key, check.name, previous.status, check.status,
+                                            f"expected {check.expected}, actual {check.actual!r} "
+                                            f"(was {previous.actual!r})"))
+        for name, value in sorted(entry.metrics.items()):
+            was = old.metrics.get(name)
             if _is_number(value) and _is_number(was) and was != value:
                 relative = (value - was) / abs(was) if was else math.inf
                 if abs(relative) > metric_rtol:
-                    metrics.append({"example": entry["id"], "tier": entry["tier"], "metric": name, "before": was,
+                    metrics.append({"example": entry.id, "tier": entry.tier, "metric": name, "before": was,
                                     "after": value, "relative_change": relative})
     return changes, metrics
 
 
-def selection_note(run: dict[str, Any], baseline: dict[str, Any]) -> str:
-    now = {(e["id"], e["tier"]) for e in run["examples"]}
-    before = {(e["id"], e["tier"]) for e in baseline["examples"]}
+def selection_note(run: ConformanceRun, baseline: ConformanceRun) -> str:
+    now = {e.key for e in run.examples}
+    before = {e.key for e in baseline.examples}
     return (f"{len(now & before)} examples in both runs compared; {len(now - before)} only in this run, "
             f"{len(before - now)} only in the baseline run")
 
@@ -170,25 +173,15 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def latest_bench_run(results_dir: Path, profile_id: str) -> Path | None:
-    found = sorted((Path(results_dir) / profile_id).glob("bench-*.json"))
-    return found[-1] if found else None
-
-
-def conformance_runs(results_dir: Path, profile_id: str) -> list[Path]:
-    """This profile's conformance run files, oldest first (benchmark runs left out)."""
-    return [p for p in store.runs(results_dir, profile_id) if not p.name.startswith("bench-")]
-
-
 def previous_matching_run(runs: list[Path], current: Path) -> Path | None:
     """The latest run before ``current`` with the same settings (tier, backend, precision, devices, seed)."""
-    settings = store.read_run(current)["settings"]
+    settings = store.read_run(current).settings
     earlier = [p for p in runs if p.name < current.name]
     for path in reversed(earlier):
         try:
-            if store.read_run(path)["settings"] == settings:
+            if store.read_run(path).settings == settings:
                 return path
-        except store.CorruptResults:
+        except MalformedRecord:
             continue
     return None
 
@@ -203,21 +196,21 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
     if not conformance_only:
         if isinstance(bench_run, Path):
             bench_run = [bench_run]
-        latest = latest_bench_run(results_dir, profile_id)
-        report.bench_run_path = bench_run or ([latest] if latest else None)
+        found = store.runs(results_dir, profile_id, "bench")
+        report.bench_run_path = bench_run or found[-1:] or None
         if not report.bench_run_path:
-            report.notes.append(f"no benchmark run under {Path(results_dir) / profile_id} (run "
+            report.notes.append(f"no benchmark run under {store.run_folder(results_dir, profile_id, 'bench')} (run "
                                 f"`python -m conformance bench`)")
         else:
-            report.bench_run = bench.merge_runs([bench.load_run(p) for p in report.bench_run_path])
-            report.profile_id = report.bench_run["profile"]["id"]
-            report.baseline_path = baseline or bench.baseline_path(report.profile_id)
+            report.bench_run = merge_runs([load_run(p) for p in report.bench_run_path])
+            report.profile_id = report.bench_run.profile_id
+            report.baseline_path = baseline or baseline_path(report.profile_id)
             loaded = None
             if report.baseline_path.exists() or baseline is not None:
-                loaded = bench.load_baseline(report.baseline_path)
-                chosen = report.bench_run["settings"]["backend"]
-                if chosen in loaded["backends"]:
-                    report.baseline_provenance = loaded["backends"][chosen]["provenance"]
+                loaded = load_baseline(report.baseline_path)
+                chosen = report.bench_run.backend
+                if chosen in loaded.backends:
+                    report.baseline_provenance = loaded.backends[chosen].provenance
                 else:
                     report.notes.append(f"the baseline {report.baseline_path} has no {chosen} entries")
             else:
@@ -225,10 +218,10 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
                                     f"with `python -m conformance bench --save-baseline`")
             report.bench_lines = compare_bench(report.bench_run, loaded, alpha=alpha, min_change=min_change)
     if not bench_only:
-        runs = conformance_runs(results_dir, profile_id)
+        runs = store.runs(results_dir, profile_id, "conformance")
         report.conformance_run_path = conformance_run or (runs[-1] if runs else None)
         if report.conformance_run_path is None:
-            report.notes.append(f"no conformance run under {Path(results_dir) / profile_id}")
+            report.notes.append(f"no conformance run under {store.run_folder(results_dir, profile_id, 'conformance')}")
         else:
             report.conformance_run = store.read_run(report.conformance_run_path)
             report.conformance_baseline_path = conformance_baseline or previous_matching_run(

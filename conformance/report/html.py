@@ -1,206 +1,270 @@
 """The regression report as one self-contained HTML page: plots are PNGs embedded as base64
-``data:`` URIs, styles are inline, nothing is fetched from anywhere."""
+``data:`` URIs, styles are inline, nothing is fetched from anywhere.
+
+The page reads top-down like a reviewer would: a summary of counts, then the verdicts that need
+attention (regressions, unstable measurements) with their figures, the rule that called them,
+the detail tables, and last the plots."""
 
 from __future__ import annotations
 
 import base64
 import html
-import io
-import statistics
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
 
-from conformance.report.stats import BETWEEN_RUNS, median_of_runs
+from conformance.report import plots
+from conformance.report.compare import CONFORMANCE_RULE, BenchLine, Report, StatusChange, plural
+from conformance.report.stats import BETWEEN_RUNS, Comparison, median_of_runs, regression_rule
 
-if TYPE_CHECKING:
-    from conformance.report.compare import Report
+STYLE = """
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;margin:0;background:#fafafa;line-height:1.45}
+main{max-width:1132px;margin:0 auto;padding:1.5em 16px 3em;background:#fff}
+h1{font-size:1.6em;margin:.2em 0 .4em}
+h2{font-size:1.25em;margin:1.8em 0 .5em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+h3{font-size:1.05em;margin:1.2em 0 .4em}
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}
+td,th{border:1px solid #d8d8d8;padding:.3em .55em;text-align:left;vertical-align:top}
+th{background:#f3f3f3;font-weight:600}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}td.n,td.key{white-space:nowrap}
+table.summary th[colspan]{background:#e9eef5}
+table.summary td.n{min-width:4em}
+.headline{font-size:1.15em;font-weight:600;padding:.5em .8em;border-radius:4px;display:inline-block;margin:.2em 0}
+.headline.bad{background:#fde8eb;color:#b00020}.headline.good{background:#e6f4ea;color:#1b5e20}
+.headline.warn{background:#fff4e0;color:#8a5300}
+.regression{color:#b00020;font-weight:600}.improvement{color:#1b7a2e;font-weight:600}
+.unstable{color:#9a5a00;font-weight:600}
+.note,.meta{color:#555;font-size:.92em}.meta code{font-size:.95em;word-break:break-all}
+.rule{background:#f6f8fa;border-left:3px solid #9ab;padding:.6em .9em;font-size:.9em;color:#333}
+figure{margin:1em 0}figure img{display:block;max-width:100%;height:auto}
+figcaption{font-size:.88em;color:#555;margin-top:.3em}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:20px}
+"""
 
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}
-.regression{color:#b00020;font-weight:bold}.improvement{color:#1b5e20}.unstable{color:#9a6700}.note{color:#555}img{max-width:100%}"""
 
-
-def render(report: "Report") -> str:
-    from conformance.report.markdown import render as to_markdown  # the same numbers, as tables
-
-    parts = [f"<h1>Regression report — profile {_e(report.profile_id)}</h1>"]
-    regressions = report.regressions
-    if regressions:
-        parts.append(f"<p class='regression'>{len(regressions)} regression(s)</p><ul>")
-        parts += [f"<li class='regression'>{_e(r)}</li>" for r in regressions]
-        parts.append("</ul>")
-    else:
-        parts.append("<p><b>No regression.</b></p>")
-    if report.unstable:
-        parts.append(f"<p class='unstable'>{len(report.unstable)} unstable measurement(s), not called: rerun on a "
-                     f"quiet machine</p><ul>")
-        parts += [f"<li class='unstable'>{_e(u)}</li>" for u in report.unstable]
-        parts.append("</ul>")
-    parts += [f"<p class='note'>{_e(n)}</p>" for n in report.notes]
+def render(report: Report, golden_dir: Path | None = None) -> str:
+    """The page; ``golden_dir`` is where the golden files are (default: the project's golden/)."""
+    sections = [_headline(report), _summary(report), _verdicts(report), _rule(report), _notes(report)]
     if report.bench_run:
-        parts.append("<h2>Benchmarks</h2>")
-        parts.append(_bench_table(report))
-        parts.append(_image(_throughput_plot(report), "throughput, float32 vs mixed precision"))
-        scaling = _scaling_plot(report.bench_run)
-        if scaling:
-            parts.append(_image(scaling, "throughput against device count"))
+        sections.append(_bench_details(report))
     if report.conformance_run:
-        parts.append("<h2>Conformance</h2>")
-        parts.append(_status_table(report))
-        for figure, title in _loss_plots(report):
-            parts.append(_image(figure, title))
-    parts.append("<h2>As Markdown</h2><pre>" + _e(to_markdown(report)) + "</pre>")
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Regression report</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
+        sections.append(_conformance_details(report))
+    sections.append(_plots(report, golden_dir))
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>Regression report — {_e(report.profile_id)}</title><style>{STYLE}</style></head>"
+            f"<body><main>{''.join(sections)}</main></body></html>\n")
 
 
 def _e(text: Any) -> str:
     return html.escape(str(text))
 
 
-def _bench_table(report: "Report") -> str:
-    rows = ["<table><tr><th>model</th><th>precision</th><th>devices</th><th>batch</th><th>samples/s</th><th>baseline</th>"
-            "<th>change</th><th>p-value</th><th>noise</th><th>runs new / base</th><th>verdict</th></tr>"]
-    for line in report.bench_lines:
+# -- the top of the page: headline, summary, verdicts, rule -------------------------------------------
+def _headline(report: Report) -> str:
+    regressions, unstable = len(report.regressions), len(report.unstable)
+    parts = [f"<h1>Regression report — profile {_e(report.profile_id)}</h1>"]
+    if regressions:
+        parts.append(f"<div class='headline bad'>{plural(regressions, 'regression')}</div> ")
+    else:
+        parts.append("<div class='headline good'>No regression</div> ")
+    if unstable:
+        parts.append(f"<div class='headline warn'>{plural(unstable, 'unstable measurement')}: rerun on a quiet "
+                     f"machine</div>")
+    return "".join(parts)
+
+
+def _summary(report: Report) -> str:
+    rows = []
+    if report.bench_run:
+        verdicts = Counter(line.comparison.verdict for line in report.bench_lines if line.comparison)
+        rows += [_section_row("Benchmarks"), _count_row("configurations compared", sum(verdicts.values()))]
+        rows += [_count_row(name, verdicts[verdict], verdict) for name, verdict in (
+            ("regressions", "regression"), ("improvements", "improvement"), ("unstable", "unstable"),
+            ("unchanged", "unchanged"))]
+        rows.append(_count_row("no baseline", sum(line.comparison is None for line in report.bench_lines)))
+    if report.conformance_run:
+        compared = len(_shared_examples(report)) if report.conformance_baseline else "– (no baseline run)"
+        rows += [_section_row("Conformance"), _count_row("examples compared", compared),
+                 _count_row("status changes", len(report.status_changes)),
+                 _count_row("regressions", sum(c.is_regression for c in report.status_changes), "regression")]
+    if not rows:
+        return ""
+    return "<h2>Summary</h2><table class='summary'>" + "".join(rows) + "</table>"
+
+
+def _section_row(title: str) -> str:
+    return f"<tr><th colspan='2'>{_e(title)}</th></tr>"
+
+
+def _count_row(label: str, count: int | str, css: str = "") -> str:
+    # a count draws the eye only when it is not zero
+    css_attribute = f" {css}" if css and count else ""
+    return f"<tr><td>{_e(label)}</td><td class='n{css_attribute}'>{_e(count)}</td></tr>"
+
+
+def _shared_examples(report: Report) -> set[tuple[str, str]]:
+    now = {e.key for e in report.conformance_run.examples}
+    return now & {e.key for e in report.conformance_baseline.examples}
+
+
+def _verdicts(report: Report) -> str:
+    slower = [line for line in report.bench_lines if line.comparison and line.comparison.is_regression]
+    failed = [c for c in report.status_changes if c.is_regression]
+    unstable = [line for line in report.bench_lines if line.comparison and line.comparison.verdict == "unstable"]
+    parts = ["<h2>Verdicts</h2>"]
+    if not (slower or failed or unstable):
+        parts.append("<p>No regression, no unstable measurement.</p>")
+    if slower:
+        parts.append(f"<h3 class='regression'>{plural(len(slower), 'benchmark regression')}</h3>")
+        parts.append(_verdict_table(slower))
+    if failed:
+        parts.append(f"<h3 class='regression'>{plural(len(failed), 'conformance regression')}</h3>")
+        parts.append(_status_table(failed))
+    if unstable:
+        parts.append(f"<h3 class='unstable'>{plural(len(unstable), 'unstable measurement')} — not called, "
+                     f"rerun on a quiet machine</h3>")
+        parts.append(_verdict_table(unstable, unstable=True))
+    return "".join(parts)
+
+
+def _verdict_table(lines: list[BenchLine], unstable: bool = False) -> str:
+    extra = "<th class='n'>rounds' CV new / baseline</th>" if unstable else ""
+    rows = [f"<table><tr><th>configuration</th><th class='n'>change</th><th class='n'>samples/s baseline → new</th>"
+            f"<th class='n'>p adjusted</th><th class='n'>p raw</th><th class='n'>noise (CV)</th>"
+            f"<th class='n'>threshold</th>{extra}</tr>"]
+    for line in lines:
         c = line.comparison
-        if c is None:
-            rows.append(f"<tr><td>{_e(line.model)}</td><td>{_e(line.precision)}</td><td>{line.devices}</td>"
-                        f"<td>{_e(line.batch)}</td><td>{median_of_runs(line.new):.1f}</td><td>–</td><td>–</td><td>–</td><td>–</td>"
-                        f"<td>{len(line.new)} / –</td><td>no baseline</td></tr>")
-            continue
-        where = "between runs" if c.test == BETWEEN_RUNS else "within runs"
-        rows.append(f"<tr><td>{_e(line.model)}</td><td>{_e(line.precision)}</td><td>{line.devices}</td>"
-                    f"<td>{_e(line.batch)}</td><td>{c.new_median:.1f}</td><td>{c.baseline_median:.1f}</td><td>{c.change:+.1%}</td>"
-                    f"<td title='{_e(c.test)}'>{c.p_value:.3g}</td><td>{c.noise:.1%} {where}</td>"
-                    f"<td>{c.runs[1]} / {c.runs[0]}</td><td class='{c.verdict}' title='{_e(c.describe())}'>"
-                    f"{_e(c.verdict)}</td></tr>")
+        cells = (f"<td class='key'>{_e(line.key)}</td><td class='n {c.verdict}'>{c.change:+.1%}</td>"
+                 f"<td class='n'>{c.baseline_median:.4g} → {c.new_median:.4g}</td>{_p_cells(c)}"
+                 f"<td class='n'>{_noise(c)}</td><td class='n'>±{c.threshold:.1%}</td>")
+        if unstable:
+            cells += f"<td class='n'>{c.new_cv:.0%} / {c.baseline_cv:.0%}</td>"
+        rows.append(f"<tr title='{_e(c.describe())}'>{cells}</tr>")
     return "".join(rows) + "</table>"
 
 
-def _status_table(report: "Report") -> str:
+def _p_cells(c: Comparison) -> str:
+    # the verdict's p is the raw one where the report made a single comparison (Holm leaves it as it is)
+    over = f"Holm's adjustment over {plural(c.family, 'comparison')}"
+    return (f"<td class='n' title='{_e(over)}'>{c.p_verdict:.3g}</td>"
+            f"<td class='n' title='{_e(c.test)}'>{c.p_value:.3g}</td>")
+
+
+def _noise(c: Comparison) -> str:
+    return f"{c.noise:.1%} {'between runs' if c.test == BETWEEN_RUNS else 'within a run'}"
+
+
+def _rule(report: Report) -> str:
+    text = regression_rule(report.alpha, report.min_change)
+    conformance = f"<br>{_e(CONFORMANCE_RULE)}" if report.conformance_run else ""
+    return f"<p class='rule'><b>How a verdict is called.</b> {_e(text)}{conformance}</p>"
+
+
+def _notes(report: Report) -> str:
+    notes = list(report.notes)
+    once = sum(1 for line in report.bench_lines if line.comparison and len(line.new) == 1)
+    if once:
+        notes.append(f"{plural(once, 'configuration')} of this run {'was' if once == 1 else 'were'} measured once: a "
+                     f"slow spell of the machine during that one run can look like a regression; "
+                     f"bench --repeats 3 (the default) guards against it.")
+    return "".join(f"<p class='note'>{_e(n)}</p>" for n in notes)
+
+
+# -- detail tables -----------------------------------------------------------------------------------
+def _bench_details(report: Report) -> str:
+    run = report.bench_run
+    baseline = f"<code>{_e(report.baseline_path)}</code>" if report.baseline_path else "none"
+    if report.baseline_provenance:
+        p = report.baseline_provenance
+        baseline += f", run <code>{_e(p['run_id'])}</code> of {_e(p['date'])}: <code>{_e(p['command'])}</code>"
+    meta = (f"<p class='meta'>Run <code>{_e(run.run_id)}</code> ({_e(run.backend)}, finished {_e(run.finished)}): "
+            f"<code>{_e(run.command)}</code><br>Baseline: {baseline}</p>")
+    family = next((line.comparison.family for line in report.bench_lines if line.comparison), 1)
+    rows = ["<table><tr><th>configuration</th><th class='n'>samples/s</th><th class='n'>baseline</th>"
+            "<th class='n'>change</th>"
+            f"<th class='n' title='Holm over {plural(family, 'comparison')}'>p adjusted</th><th class='n'>p raw</th>"
+            "<th class='n'>noise (CV)</th><th class='n'>runs new / base</th><th>verdict</th></tr>"]
+    rows += [_bench_row(line) for line in report.bench_lines]
+    return "<h2>Benchmarks</h2>" + meta + "".join(rows) + "</table>"
+
+
+def _bench_row(line: BenchLine) -> str:
+    head = f"<tr><td class='key'>{_e(line.key)}</td>"
+    c = line.comparison
+    if c is None:
+        return head + (f"<td class='n'>{median_of_runs(line.new):.1f}</td>" + "<td class='n'>–</td>" * 5 +
+                       f"<td class='n'>{len(line.new)} / –</td><td>no baseline</td></tr>")
+    verdict = c.verdict + (" (too few rounds)" if c.underpowered else "")
+    return head + (f"<td class='n'>{c.new_median:.1f}</td><td class='n'>{c.baseline_median:.1f}</td>"
+                   f"<td class='n'>{c.change:+.1%}</td>{_p_cells(c)}<td class='n'>{_noise(c)}</td>"
+                   f"<td class='n'>{c.runs[1]} / {c.runs[0]}</td>"
+                   f"<td class='{c.verdict}' title='{_e(c.describe())}'>{_e(verdict)}</td></tr>")
+
+
+def _conformance_details(report: Report) -> str:
+    parts = ["<h2>Conformance</h2>",
+             f"<p class='meta'>Run: <code>{_e(report.conformance_run_path)}</code><br>Baseline: "
+             f"<code>{_e(report.conformance_baseline_path or '(none)')}</code></p>"]
     if report.conformance_baseline is None:
-        return "<p class='note'>No baseline run to compare with.</p>"
-    if not report.status_changes:
-        return "<p>No example or check changed status.</p>"
-    rows = ["<table><tr><th>example</th><th>tier</th><th>check</th><th>before</th><th>after</th><th>detail</th></tr>"]
-    for c in report.status_changes:
+        parts.append("<p class='note'>No baseline run to compare with.</p>")
+    elif report.status_changes:
+        parts += ["<h3>Status changes</h3>", _status_table(report.status_changes)]
+    else:
+        parts.append("<p>No example or check changed status.</p>")
+    if report.metric_changes:
+        parts += ["<h3>Metrics that moved</h3>", _metric_table(report.metric_changes)]
+    return "".join(parts)
+
+
+def _status_table(changes: list[StatusChange]) -> str:
+    rows = ["<table><tr><th>example</th><th>tier</th><th>check</th><th>before → after</th><th>detail</th></tr>"]
+    for c in changes:
         css = " class='regression'" if c.is_regression else ""
         rows.append(f"<tr><td>{_e(c.example)}</td><td>{_e(c.tier)}</td><td>{_e(c.check or '(example)')}</td>"
-                    f"<td>{_e(c.before)}</td><td{css}>{_e(c.after)}</td><td>{_e(c.detail)}</td></tr>")
+                    f"<td{css}>{_e(c.before)} → {_e(c.after)}</td><td>{_e(c.detail)}</td></tr>")
     return "".join(rows) + "</table>"
 
 
-def _image(png: bytes, title: str) -> str:
+def _metric_table(changes: list[dict[str, Any]]) -> str:
+    rows = ["<table><tr><th>example</th><th>tier</th><th>metric</th><th class='n'>before</th><th class='n'>after</th>"
+            "<th class='n'>change</th></tr>"]
+    rows += [f"<tr><td>{_e(m['example'])}</td><td>{_e(m['tier'])}</td><td>{_e(m['metric'])}</td>"
+             f"<td class='n'>{m['before']:.4g}</td><td class='n'>{m['after']:.4g}</td>"
+             f"<td class='n'>{m['relative_change']:+.1%}</td></tr>" for m in changes]
+    return "".join(rows) + "</table>"
+
+
+# -- plots --------------------------------------------------------------------------------------------
+def _plots(report: Report, golden_dir: Path | None) -> str:
+    parts = []
+    with plots.styled():
+        compared = [line for line in report.bench_lines if line.comparison]
+        if compared:
+            parts.append(_image(plots.change_plot(compared, report.min_change),
+                                "Change of the median throughput against the baseline, per configuration. The "
+                                "dashed lines mark the minimum change that can be called; a bar past them is called "
+                                "only if the test agrees (see the rule above)."))
+        if report.bench_lines:
+            parts.append(_image(plots.throughput_plot(report.bench_lines),
+                                "Training throughput at the smallest device count: bars are this run's median, "
+                                "dots its rounds, diamonds the baseline's median with the range of its runs."))
+            scaling = plots.scaling_plot(report.bench_lines)
+            if scaling:
+                parts.append(_image(scaling, "Throughput against device count, relative to one device "
+                                             "(per-device batch constant); the dashed line is perfect scaling."))
+        if report.conformance_run:
+            loss = plots.loss_plots(report, golden_dir)
+            if loss:
+                parts.append("<h3>Loss curves</h3><p class='note'>Solid: this run; dashed: the baseline run; "
+                             "shaded: the epochs where the golden file expects the curve's best epoch.</p>")
+                figures = [_image(p.png, p.title, [f"golden: {words}" for words in p.shaded]) for p in loss]
+                parts.append("<div class='grid'>" + "".join(figures) + "</div>")
+    return "<h2>Plots</h2>" + "".join(parts) if parts else ""
+
+
+def _image(png: bytes, caption: str, more: Sequence[str] = ()) -> str:
     encoded = base64.b64encode(png).decode("ascii")
-    return f"<figure><img alt='{_e(title)}' src='data:image/png;base64,{encoded}'><figcaption>{_e(title)}</figcaption></figure>"
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    _pyplot().close(figure)
-    return buffer.getvalue()
-
-
-def _throughput_plot(report: "Report") -> bytes:
-    """Median samples/s per model and precision at one device: this run as bars with its rounds as
-    dots, the baseline's median as a diamond with the range of its runs' medians."""
-    plt = _pyplot()
-    lines = [line for line in report.bench_lines if line.devices == min(l.devices for l in report.bench_lines)]
-    models = list(dict.fromkeys(line.model for line in lines))
-    precisions = list(dict.fromkeys(line.precision for line in lines))
-    figure, axes = plt.subplots(figsize=(max(6, 1.8 * len(models)), 4))
-    width = 0.8 / max(len(precisions), 1)
-    for index, precision in enumerate(precisions):
-        for position, model in enumerate(models):
-            line = next((l for l in lines if l.model == model and l.precision == precision), None)
-            if line is None:
-                continue
-            x = position + index * width
-            axes.bar(x, median_of_runs(line.new), width, color=f"C{index}",
-                     label=precision if position == 0 else None)
-            rounds = [v for run in line.new for v in run]
-            axes.plot([x] * len(rounds), rounds, ".", color="k", markersize=3)
-            if line.baseline:
-                medians = [statistics.median(run) for run in line.baseline]
-                centre = median_of_runs(line.baseline)
-                axes.errorbar(x, centre, yerr=[[centre - min(medians)], [max(medians) - centre]], fmt="D",
-                              color="k", markerfacecolor="none", capsize=3,
-                              label="baseline (median, range of runs)" if index == 0 and position == 0 else None)
-    axes.set_xticks([p + width * (len(precisions) - 1) / 2 for p in range(len(models))], models, rotation=20)
-    axes.set_yscale("log")
-    axes.set_ylabel("samples / s (log)")
-    axes.legend(fontsize=8)
-    axes.set_title(f"training throughput, {lines[0].devices if lines else 1} device(s); dots: rounds")
-    return _png(figure)
-
-
-def _scaling_plot(run: dict[str, Any]) -> bytes | None:
-    entries = run["entries"]
-    if len({e["devices"] for e in entries}) < 2:
-        return None
-    plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for index, key in enumerate(dict.fromkeys((e["model"], e["precision"]) for e in entries)):
-        points = sorted((e["devices"], e["median_samples_per_s"]) for e in entries if (e["model"], e["precision"]) == key)
-        base = points[0][1] / points[0][0]
-        axes.plot([d for d, _ in points], [t / base for _, t in points], "o-", color=f"C{index % 10}",
-                  label=" ".join(key))
-    top = max(e["devices"] for e in entries)
-    axes.plot([1, top], [1, top], "k--", linewidth=0.8, label="ideal")
-    axes.set_xlabel("devices (per-device batch constant)")
-    axes.set_ylabel("throughput relative to 1 device")
-    axes.legend(fontsize=7)
-    return _png(figure)
-
-
-def _loss_plots(report: "Report") -> list[tuple[bytes, str]]:
-    """Each example's loss curves, its baseline run's dashed, and golden per-epoch bands where the golden file has them."""
-    plt = _pyplot()
-    run, baseline = report.conformance_run, report.conformance_baseline
-    old = {(e["id"], e["tier"]): e for e in baseline["examples"]} if baseline else {}
-    plots = []
-    for entry in sorted(run["examples"], key=lambda e: e["id"]):
-        series = [(fit, name, values) for fit, history in entry.get("history", {}).items()
-                  for name, values in history.items() if "loss" in name and isinstance(values, list) and values]
-        if not series:
-            continue
-        bands = _golden_bands(entry["id"], entry["tier"])
-        figure, axes = plt.subplots(figsize=(6, 3.2))
-        for index, (fit, name, values) in enumerate(series):
-            epochs = range(1, len(values) + 1)
-            axes.plot(epochs, values, "o-", color=f"C{index}", markersize=3, label=f"{fit}.{name}")
-            previous = old.get((entry["id"], entry["tier"]), {}).get("history", {}).get(fit, {}).get(name)
-            if previous:
-                axes.plot(range(1, len(previous) + 1), previous, "--", color=f"C{index}", alpha=0.6,
-                          label=f"{fit}.{name} (baseline run)")
-            band = bands.get(f"history.{fit}.{name}")
-            if band:
-                lower, upper = band
-                axes.fill_between(range(1, len(lower) + 1), lower, upper, color=f"C{index}", alpha=0.15,
-                                  label=f"{fit}.{name} golden band")
-        axes.set_xlabel("epoch")
-        axes.set_ylabel("loss")
-        axes.legend(fontsize=7)
-        axes.set_title(f"{entry['id']} [{entry['tier']}] — {entry['status']}")
-        plots.append((_png(figure), f"{entry['id']}: loss curves"))
-    return plots
-
-
-def _golden_bands(example_id: str, tier: str) -> dict[str, tuple[list[float], list[float]]]:
-    from conformance.engine import golden
-
-    try:
-        loaded = golden.load(example_id)
-    except golden.GoldenError:
-        return {}
-    return {e.fields["path"]: (e.fields["lower"], e.fields["upper"]) for e in loaded.expectations_for(tier)
-            if e.kind == "envelope" and e.fields.get("lower") and e.fields.get("upper")}
+    text = "<br>".join(_e(line) for line in (caption, *more))
+    return (f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,{encoded}'>"
+            f"<figcaption>{text}</figcaption></figure>")

@@ -4,62 +4,63 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.report.compare import CONFORMANCE_RULE, Report
+from conformance.report.compare import CONFORMANCE_RULE, Report, plural
 from conformance.report.stats import BETWEEN_RUNS, median_of_runs, regression_rule
 
 
 def render(report: Report) -> str:
     lines = [f"# Regression report — profile `{report.profile_id}`", ""]
     regressions = report.regressions
-    lines.append(f"**{len(regressions)} regression(s)**" if regressions else "**No regression.**")
+    lines.append(f"**{plural(len(regressions), 'regression')}**" if regressions else "**No regression.**")
     lines += [f"- {r}" for r in regressions]
     if report.unstable:
-        lines += ["", f"**{len(report.unstable)} unstable measurement(s)** (not called; rerun on a quiet machine):"]
+        lines += ["", f"**{plural(len(report.unstable), 'unstable measurement')}** (not called; rerun on a quiet "
+                      f"machine):"]
         lines += [f"- {u}" for u in report.unstable]
     lines += ["", regression_rule(report.alpha, report.min_change) + " " + CONFORMANCE_RULE, ""]
     single = [line.key for line in report.bench_lines if line.comparison and len(line.new) == 1]
     if single:
-        lines += [f"> {len(single)} configuration(s) of this run were measured once: a slow spell of the machine "
+        lines += [f"> {plural(len(single), 'configuration')} of this run {'was' if len(single) == 1 else 'were'} "
+                  f"measured once: a slow spell of the machine "
                   f"during that one run can look like a regression. `bench --repeats 3` (the default) guards "
                   f"against it.", ""]
     lines += [f"> {note}" for note in report.notes]
     if report.bench_run:
         run = report.bench_run
         lines += ["", "## Benchmarks", "",
-                  f"Run `{run['run_id']}` ({run['settings']['backend']}, {run['finished']}): `{run['command']}`  ",
+                  f"Run `{run.run_id}` ({run.backend}, {run.finished}): `{run.command}`  ",
                   f"Baseline: `{report.baseline_path}`" + (
                       f" — run `{report.baseline_provenance['run_id']}`, {report.baseline_provenance['date']}, "
                       f"`{report.baseline_provenance['command']}`" if report.baseline_provenance else " (none)"), "",
-                  "| model | precision | devices | batch | samples/s (median) | baseline | change | p-value (test) | "
-                  "noise | runs new / base | verdict |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                  "| model | precision | devices | batch | samples/s (median) | baseline | change | noise | "
+                  "p (Holm-adjusted) | p (raw, test) | runs new / base | verdict |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for line in report.bench_lines:
             c = line.comparison
             if c is None:
                 lines.append(f"| {line.model} | {line.precision} | {line.devices} | {line.batch} | "
-                             f"{median_of_runs(line.new):.1f} | – | – | – | – | {len(line.new)} / – | no baseline |")
+                             f"{median_of_runs(line.new):.1f} | – | – | – | – | – | {len(line.new)} / – | no baseline |")
                 continue
             verdict = f"**{c.verdict}**" if c.verdict != "unchanged" else c.verdict
             if c.underpowered:
                 verdict += " (too few rounds)"
             test, noise = ("z", f"{c.noise:.1%} between runs") if c.test == BETWEEN_RUNS else \
                 ("MWU", f"{c.noise:.1%} within runs")
-            adjusted = f", {c.p_adjusted:.2g} adj." if c.p_adjusted is not None else ""
+            adjusted = f"{c.p_adjusted:.3g}" if c.p_adjusted is not None else "– (one test)"
             lines.append(f"| {line.model} | {line.precision} | {line.devices} | {line.batch} | "
-                         f"{c.new_median:.1f} | {c.baseline_median:.1f} | {c.change:+.1%} | {c.p_value:.3g} ({test}"
-                         f"{adjusted}) | "
-                         f"{noise} | {c.runs[1]} / {c.runs[0]} | {verdict} |")
+                         f"{c.new_median:.1f} | {c.baseline_median:.1f} | {c.change:+.1%} | {noise} | {adjusted} | "
+                         f"{c.p_value:.3g} ({test}) | {c.runs[1]} / {c.runs[0]} | {verdict} |")
         lines += ["", "| derived | value |", "|---|---:|"]
-        for s in run["derived"]["mixed_speedup"]:
-            lines.append(f"| {s['model']} {s['precision']} / float32, {s['devices']} device(s) | {s['speedup']:.2f}× |")
-        for s in run["derived"]["scaling_efficiency"]:
+        for s in run.derived["mixed_speedup"]:
+            lines.append(f"| {s['model']} {s['precision']} / float32, {plural(s['devices'], 'device')} | {s['speedup']:.2f}× |")
+        for s in run.derived["scaling_efficiency"]:
             lines.append(f"| {s['model']} {s['precision']} scaling efficiency, {s['devices']} devices | "
                          f"{s['efficiency']:.1%} |")
-        for e in run["entries"]:
-            if e.get("utilisation") is not None:
-                lines.append(f"| {e['model']} {e['precision']} ×{e['devices']}: {e['achieved_flops_per_s'] / 1e9:.2f} "
-                             f"GFLOP/s of the matmul ceiling | {e['utilisation']:.1%} |")
-        for g in run.get("gates", []):
+        for e in run.entries:
+            if e.utilisation is not None and e.achieved_flops_per_s:
+                lines.append(f"| {e.model} {e.precision} ×{e.devices}: {e.achieved_flops_per_s / 1e9:.2f} "
+                             f"GFLOP/s of the matmul ceiling | {e.utilisation:.1%} |")
+        for g in run.gates:
             lines.append(f"| accuracy gate {g['precision']} ({'passed' if g['passed'] else 'FAILED'}) | "
                          f"{g['accuracy_gap']:+.4f} accuracy |")
     if report.conformance_run:
@@ -87,14 +88,15 @@ def _cell(text: str, width: int = 140) -> str:
 
 
 
-def write(report: Report, out: Path) -> tuple[Path, Path]:
-    """Write ``out``.md and ``out``.html; returns both paths."""
+def write(report: Report, out: Path, golden_dir: Path | None = None) -> tuple[Path, Path]:
+    """Write ``out``.md and ``out``.html (its loss plots shade the best-epoch windows of the golden
+    files in ``golden_dir``, default the project's); returns both paths."""
     from conformance.report import html as report_html  # matplotlib loads only when a report is written
 
     out.parent.mkdir(parents=True, exist_ok=True)
     markdown, html = out.with_suffix(".md"), out.with_suffix(".html")
     markdown.write_text(render(report), encoding="utf-8")
-    html.write_text(report_html.render(report), encoding="utf-8")
+    html.write_text(report_html.render(report, golden_dir), encoding="utf-8")
     return markdown, html
 
 

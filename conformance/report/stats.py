@@ -118,10 +118,14 @@ class Comparison:
         return self.verdict == "regression"
 
     @property
+    def p_verdict(self) -> float:
+        """The p-value the verdict is taken on: Holm-adjusted where the report tested several configurations."""
+        return self.p_value if self.p_adjusted is None else self.p_adjusted
+
+    @property
     def would_call(self) -> str | None:
         """The call the size and the test support (before the stability guard), or None."""
-        p_value = self.p_value if self.p_adjusted is None else self.p_adjusted
-        if p_value < self.alpha and abs(self.change) >= self.threshold:
+        if self.p_verdict < self.alpha and abs(self.change) >= self.threshold:
             return "regression" if self.change < 0 else "improvement"
         return None
 

@@ -1,11 +1,11 @@
-"""The results store: ``results/<profile-id>/<run-id>.json``.
+"""The results store: ``results/<profile-id>/<kind>/<run-id>.json``, ``kind`` being ``conformance`` or ``bench``.
 
-One file per run holds ``profile`` (with ``id``), ``settings`` and ``examples``. Workers
-add their examples as they finish: each update takes an exclusive lock on a sibling
-``.lock`` file, reads the run, adds the entry and replaces the file atomically
-(write to a temporary file, fsync, ``os.replace``). A crash mid-write leaves the
-previous version whole; a file that is not valid JSON is reported with its path,
-never overwritten.
+A conformance run file holds ``profile`` (with ``id``), ``settings`` and ``examples``
+(:class:`~conformance.results.records.ConformanceRun`). Workers add their examples as they
+finish: each update takes an exclusive lock on a sibling ``.lock`` file, reads the run, adds the
+entry and replaces the file atomically (write to a temporary file, fsync, ``os.replace``). A
+crash mid-write leaves the previous version whole; a file that is not valid JSON, or not a valid
+run, is reported with its path and field, never overwritten.
 """
 
 from __future__ import annotations
@@ -20,64 +20,62 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-RESULTS_SCHEMA_VERSION = 1
+from conformance.results.records import ConformanceRun, ExampleResult, MalformedRecord
+
+RUN_KINDS = ("conformance", "bench")
 
 
-class CorruptResults(Exception):
-    pass
-
-
-def new_run_id(tier: str, backend: str) -> str:
+def new_run_id(*labels: str) -> str:
+    """A sortable, unique run id: the UTC time, the labels (tier, backend …) and a random suffix."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{tier}-{backend}-{secrets.token_hex(3)}"
+    return "-".join((stamp, *labels, secrets.token_hex(3)))
 
 
-def run_path(results_dir: Path | str, profile_id: str, run_id: str) -> Path:
-    return Path(results_dir) / profile_id / f"{run_id}.json"
+def run_folder(results_dir: Path | str, profile_id: str, kind: str) -> Path:
+    if kind not in RUN_KINDS:
+        raise ValueError(f"unknown run kind {kind!r}")
+    return Path(results_dir) / profile_id / kind
+
+
+def run_path(results_dir: Path | str, profile_id: str, kind: str, run_id: str) -> Path:
+    return run_folder(results_dir, profile_id, kind) / f"{run_id}.json"
+
+
+def runs(results_dir: Path | str, profile_id: str, kind: str) -> list[Path]:
+    """This profile's run files of ``kind``, oldest first."""
+    folder = run_folder(results_dir, profile_id, kind)
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
 def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any]) -> None:
-    """Start a run file; an existing one (a resumed run) keeps its examples."""
+    """Start a conformance run file; an existing one (a resumed run) keeps its examples."""
     with locked(path):
         if path.exists():
             return
-        document = {
-            "schema_version": RESULTS_SCHEMA_VERSION,
-            "run_id": path.stem,
-            "started": _now(),
-            "profile": profile,
-            "settings": settings,
-            "examples": [],
-        }
-        write_json_atomically(path, document)
+        write_json_atomically(path, ConformanceRun(run_id=path.stem, started=_now(), profile=profile,
+                                                   settings=settings).to_json())
 
 
-def add_example(path: Path, result: dict[str, Any]) -> None:
+def add_example(path: Path, result: ExampleResult) -> None:
     """Add (or replace, by id and tier) one example's result."""
     with locked(path):
-        document = read_run(path)
-        key = (result["id"], result["tier"])
-        document["examples"] = [e for e in document["examples"] if (e["id"], e["tier"]) != key] + [result]
-        document["updated"] = _now()
-        write_json_atomically(path, document)
+        run = read_run(path)
+        run.examples = [e for e in run.examples if e.key != result.key] + [result]
+        run.updated = _now()
+        write_json_atomically(path, run.to_json())
 
 
-def read_run(path: Path) -> dict[str, Any]:
+def read_run(path: Path) -> ConformanceRun:
+    """A conformance run file, validated; raises :class:`MalformedRecord` naming the file and field."""
+    return ConformanceRun.from_json(read_json(path), path)
+
+
+def read_json(path: Path | str) -> Any:
+    """A JSON file's content; a file that is not JSON is a :class:`MalformedRecord` (and is left untouched)."""
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CorruptResults(f"{path}: results file is not valid JSON ({error}); it was left untouched") from error
-    if not isinstance(document, dict) or not isinstance(document.get("examples"), list):
-        raise CorruptResults(f"{path}: results file has no 'examples' list; it was left untouched")
-    return document
-
-
-def runs(results_dir: Path | str, profile_id: str) -> list[Path]:
-    """This profile's run files, oldest first."""
-    folder = Path(results_dir) / profile_id
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+        raise MalformedRecord(path, "(file)", f"not valid JSON ({error}); it was left untouched") from error
 
 
 @contextlib.contextmanager

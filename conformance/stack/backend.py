@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import sys
 
+from conformance.errors import ConformanceError
+
 BACKENDS = ("tensorflow", "jax", "torch")
 EXTRAS = {"tensorflow": "(default install)", "jax": "pip install '.[jax]'", "torch": "pip install '.[torch]'"}
 
 
-class BackendError(Exception):
+class BackendError(ConformanceError):
     pass
 
 

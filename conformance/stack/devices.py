@@ -13,8 +13,10 @@ import contextlib
 import os
 from typing import Iterator
 
+from conformance.errors import ConformanceError
 
-class DeviceError(Exception):
+
+class DeviceError(ConformanceError):
     pass
 
 

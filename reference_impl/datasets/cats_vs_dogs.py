@@ -38,7 +38,6 @@ reruns (and parallel workers) reuse them.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib.util
 import json
 import os

@@ -1,0 +1,108 @@
+"""Benchmark baselines, ``golden/bench/<profile-id>.json``, and reading benchmark run files.
+
+A baseline holds, per backend, the entries filed from one or more runs (``--save-baseline``,
+``--promote``) with the provenance of each run: command, run id, date, versions, profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from conformance.bench.measurements import best_ceilings, combine_repeats, derive
+from conformance.errors import ConformanceError
+from conformance.results import store
+from conformance.results.records import BackendBaseline, Baseline, BenchRun
+
+
+class MismatchedRuns(ConformanceError):
+    """Runs that cannot be read as one: another profile or backend."""
+
+
+def baseline_dir() -> Path:
+    from conformance.engine.golden import golden_dir
+
+    return golden_dir() / "bench"
+
+
+def baseline_path(profile_id: str, directory: Path | None = None) -> Path:
+    return (directory or baseline_dir()) / f"{profile_id}.json"
+
+
+def load_run(path: Path) -> BenchRun:
+    """A validated benchmark run file (``results/<profile>/bench/<run>.json``)."""
+    return BenchRun.from_json(_read(path, "benchmark run"), path)
+
+
+def load_baseline(path: Path) -> Baseline:
+    """A validated baseline file; a malformed one raises an error naming the file and the field."""
+    return Baseline.from_json(_read(path, "baseline"), path)
+
+
+def _read(path: Path, what: str) -> Any:
+    if not Path(path).exists():
+        raise ConformanceError(f"{path}: no {what} file here")
+    return store.read_json(path)
+
+
+def save_baseline(run: BenchRun, directory: Path | None = None, filed_by: str | None = None) -> Path:
+    """File ``run``'s entries in its profile's baseline for its backend.
+
+    Entries of the same comparison key (model, precision, devices) are replaced; others stay, so
+    the selection can grow (or a long run be split) one model at a time. Each entry names the run
+    it came from; ``runs`` keeps every contributing run's provenance, ``provenance`` the latest.
+    """
+    path = baseline_path(run.profile_id, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with store.locked(path):
+        baseline = load_baseline(path) if path.exists() else Baseline(run.profile_id)
+        provenance = {"command": run.command, "run_id": run.run_id, "date": run.finished,
+                      "versions": run.profile["libraries"], "profile": run.profile, "backend": run.backend,
+                      "settings": run.settings, "filed_by": filed_by or run.command, "failures": _failures(run)}
+        # Derived from the raw rounds again, so that a promoted older run file gets today's figures.
+        new = [replace(e, run_id=run.run_id) for e in combine_repeats(run.entries, best_ceilings(run.ceilings))]
+        previous = baseline.backends.get(run.backend)
+        replaced = {e.comparison_key for e in new}
+        entries = [e for e in (previous.entries if previous else []) if e.comparison_key not in replaced] + new
+        baseline.backends[run.backend] = BackendBaseline(
+            provenance=provenance,
+            runs={**(previous.runs if previous else {}),
+                  run.run_id: {k: v for k, v in provenance.items() if k != "profile"}},
+            entries=entries,
+            ceilings=_replace(previous.ceilings if previous else [], run.ceilings, ("devices", "precision")),
+            gates=_replace(previous.gates if previous else [], run.gates, ("precision",)),
+            derived=derive(entries),
+        )
+        store.write_json_atomically(path, baseline.to_json())
+    return path
+
+
+def _failures(run: BenchRun) -> list[str]:
+    return [failure for process in run.processes for failure in process.get("failures") or (
+        [f"devices={process['devices']} models={process.get('models', 'all')}: pytest exited "
+         f"{process['returncode']}"] if process.get("returncode") else [])]
+
+
+def _replace(old: list[dict[str, Any]], new: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``old`` items without a counterpart in ``new`` (same values at ``key``), then ``new``."""
+    renewed = {tuple(item.get(k) for k in key) for item in new}
+    return [item for item in old if tuple(item.get(k) for k in key) not in renewed] + new
+
+
+def merge_runs(runs: list[BenchRun]) -> BenchRun:
+    """Several bench runs of one profile and backend read as one: a long selection split in parts,
+    or the same selection run again (its entries become further repeats)."""
+    first = runs[0]
+    for other in runs[1:]:
+        if (other.profile_id, other.backend) != (first.profile_id, first.backend):
+            raise MismatchedRuns(f"run {other.run_id} is of another profile or backend than {first.run_id}")
+    if len(runs) == 1:
+        return first
+    ceilings = best_ceilings([c for run in runs for c in run.ceilings])
+    entries = combine_repeats([e for run in runs for e in run.entries], ceilings)
+    return replace(first, run_id="+".join(run.run_id for run in runs),
+                   command=" ; ".join(run.command for run in runs), finished=runs[-1].finished,
+                   status="passed" if all(run.status == "passed" for run in runs) else "failed",
+                   entries=entries, ceilings=ceilings, derived=derive(entries),
+                   gates=[g for run in runs for g in run.gates], processes=[p for run in runs for p in run.processes])

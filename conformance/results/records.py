@@ -1,0 +1,365 @@
+"""Typed records of what runs measured, validated when read back.
+
+Every run file names its ``kind``: ``conformance`` (a :class:`ConformanceRun` of
+:class:`ExampleResult`\\ s) or ``bench`` (a :class:`BenchRun` of :class:`BenchEntry`\\ s); a
+benchmark baseline is ``bench-baseline``. ``from_json`` checks each field's presence and type, and
+a malformed file raises :class:`MalformedRecord` naming the file and the field
+(``results/.../x.json: examples[3].status: must be one of ...``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+from conformance.errors import MalformedFile
+
+SCHEMA_VERSION = 1
+EXAMPLE_STATUSES = ("passed", "failed", "error", "skipped")
+CHECK_STATUSES = ("passed", "failed")
+
+
+class MalformedRecord(MalformedFile):
+    """A run or baseline file that cannot be used; it is left untouched."""
+
+
+class _Fields:
+    """Reads the fields of one JSON object, naming the file and the field in every complaint."""
+
+    def __init__(self, raw: Any, path: Path | str, where: str) -> None:
+        if not isinstance(raw, dict):
+            raise MalformedRecord(path, where or "(top level)", "must be a JSON object")
+        self.raw, self.path, self.where = raw, path, where
+
+    def at(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def require(self, name: str, accepts: Callable[[Any], bool], problem: str, default: Any = ...) -> Any:
+        if name not in self.raw:
+            if default is ...:
+                raise MalformedRecord(self.path, self.at(name), "missing")
+            return default
+        value = self.raw[name]
+        if value is None and default is None:  # an optional field may be null
+            return None
+        if not accepts(value):
+            raise MalformedRecord(self.path, self.at(name), f"{problem}, got {value!r:.80}")
+        return value
+
+    def text(self, name: str, default: Any = ...) -> str:
+        return self.require(name, lambda v: isinstance(v, str), "must be a string", default)
+
+    def integer(self, name: str, default: Any = ...) -> int:
+        return self.require(name, _is_int, "must be an integer", default)
+
+    def number(self, name: str, default: Any = ...) -> float | None:
+        return self.require(name, lambda v: v is None or _is_number(v), "must be a number", default)
+
+    def mapping(self, name: str, default: Any = ...) -> dict[str, Any]:
+        return self.require(name, lambda v: isinstance(v, dict), "must be an object", default)
+
+    def listing(self, name: str, default: Any = ...) -> list[Any]:
+        return self.require(name, lambda v: isinstance(v, list), "must be a list", default)
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> str:
+        return self.require(name, lambda v: v in choices, f"must be one of {', '.join(choices)}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _throughputs(values: Any) -> bool:
+    return isinstance(values, list) and bool(values) and all(_is_number(v) and math.isfinite(v) and v > 0
+                                                             for v in values)
+
+
+def require_kind(raw: Any, path: Path | str, kind: str) -> dict[str, Any]:
+    """``raw`` as a JSON object of ``kind`` and this schema version, or a :class:`MalformedRecord`."""
+    document = _Fields(raw, path, "")
+    found = document.raw.get("kind")
+    if found != kind:
+        hint = f" (this is a {found} file)" if isinstance(found, str) else ""
+        raise MalformedRecord(path, "kind", f"must be {kind!r}{hint}, got {found!r}")
+    document.require("schema_version", lambda v: v == SCHEMA_VERSION, f"must be {SCHEMA_VERSION}")
+    return document.raw
+
+
+# -- conformance -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CheckVerdict:
+    """One expectation judged against one outcome."""
+
+    name: str
+    kind: str
+    status: str  # passed | failed
+    expected: str
+    actual: Any
+    source: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: Any, path: Path | str, where: str) -> "CheckVerdict":
+        f = _Fields(raw, path, where)
+        return cls(name=f.text("name"), kind=f.text("kind"), status=f.choice("status", CHECK_STATUSES),
+                   expected=f.text("expected"), actual=raw.get("actual"), source=f.text("source"),
+                   message=f.text("message"))
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    """One example's run in one tier: its status, its verdicts and what it observed."""
+
+    id: str
+    tier: str
+    backend: str
+    seed: int
+    status: str  # passed | failed | error | skipped
+    reason: str = ""
+    duration_s: float = 0.0
+    checks: tuple[CheckVerdict, ...] = ()
+    metrics: dict[str, Any] = field(default_factory=dict)  # the Outcome's named values
+    models: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)  # provenance of each dataset call
+    traceback: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.id, self.tier
+
+    @property
+    def failed_checks(self) -> list[CheckVerdict]:
+        return [c for c in self.checks if not c.passed]
+
+    def to_json(self) -> dict[str, Any]:
+        document = {f.name: getattr(self, f.name) for f in fields(self)}
+        document["checks"] = [c.to_json() for c in self.checks]
+        if not self.traceback:
+            del document["traceback"]
+        return document
+
+    @classmethod
+    def from_json(cls, raw: Any, path: Path | str, where: str) -> "ExampleResult":
+        f = _Fields(raw, path, where)
+        checks = tuple(CheckVerdict.from_json(c, path, f"{f.at('checks')}[{i}]")
+                       for i, c in enumerate(f.listing("checks", [])))
+        return cls(id=f.text("id"), tier=f.text("tier"), backend=f.text("backend"), seed=f.integer("seed"),
+                   status=f.choice("status", EXAMPLE_STATUSES), reason=f.text("reason", ""),
+                   duration_s=f.number("duration_s", 0.0) or 0.0, checks=checks, metrics=f.mapping("metrics", {}),
+                   models=f.mapping("models", {}), history=f.mapping("history", {}), data=f.mapping("data", {}),
+                   traceback=f.text("traceback", ""))
+
+
+@dataclass
+class ConformanceRun:
+    """A conformance run file: the machine, the settings, and the examples as they finished."""
+
+    run_id: str
+    started: str
+    profile: dict[str, Any]
+    settings: dict[str, Any]
+    examples: list[ExampleResult] = field(default_factory=list)
+    updated: str | None = None
+
+    kind = "conformance"
+
+    def to_json(self) -> dict[str, Any]:
+        document = {"schema_version": SCHEMA_VERSION, "kind": self.kind, "run_id": self.run_id,
+                    "started": self.started, "profile": self.profile, "settings": self.settings,
+                    "examples": [e.to_json() for e in self.examples]}
+        if self.updated:
+            document["updated"] = self.updated
+        return document
+
+    @classmethod
+    def from_json(cls, raw: Any, path: Path | str) -> "ConformanceRun":
+        f = _Fields(require_kind(raw, path, cls.kind), path, "")
+        examples = [ExampleResult.from_json(e, path, f"examples[{i}]") for i, e in enumerate(f.listing("examples"))]
+        return cls(run_id=f.text("run_id"), started=f.text("started"), profile=f.mapping("profile"),
+                   settings=f.mapping("settings"), examples=examples, updated=f.text("updated", None))
+
+
+# -- benchmarks --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BenchEntry:
+    """One benchmark configuration (model, precision, devices, global batch): the throughput of
+    each round of each run, and what the runs measured besides."""
+
+    model: str
+    precision: str
+    devices: int
+    global_batch: int
+    repeats: tuple[tuple[float, ...], ...]  # samples/s: runs (independent processes) of rounds
+    per_device_batch: int | None = None
+    steps_per_round: int | None = None
+    median_samples_per_s: float | None = None  # the median of the runs' medians
+    cv: float | None = None  # within a run (robust), the median over the runs
+    between_run_cv: float | None = None
+    achieved_flops_per_s: float | None = None
+    utilisation: float | None = None  # of the matmul ceiling at this precision
+    timer_overhead: float | None = None  # pytest-benchmark's time of a round over the round's own stopwatch
+    round_s: tuple[float, ...] = ()
+    run_id: str | None = None  # in a baseline: the run this entry was filed from
+    facts: dict[str, Any] = field(default_factory=dict)  # the bench item's extra_info: params, FLOPs, optimizer …
+    memory: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def configuration(self) -> tuple[str, str, int, int]:
+        return self.model, self.precision, self.devices, self.global_batch
+
+    @property
+    def comparison_key(self) -> tuple[str, str, int]:
+        """What a run and its baseline are matched by. The batch is left out on purpose: a run at
+        another batch size is still compared (and the report says the batches differ), so a smaller
+        batch that slows training shows as the regression it is rather than as a missing baseline."""
+        return self.model, self.precision, self.devices
+
+    @property
+    def samples_per_s(self) -> list[float]:
+        return [v for rounds in self.repeats for v in rounds]
+
+    @property
+    def runs(self) -> list[list[float]]:
+        return [list(rounds) for rounds in self.repeats]
+
+    def to_json(self) -> dict[str, Any]:
+        document = {f.name: getattr(self, f.name) for f in fields(self)}
+        document["repeats"] = self.runs
+        document["round_s"] = list(self.round_s)
+        document["samples_per_s"] = self.samples_per_s  # for readers of the file: every round of every run
+        return document
+
+    @classmethod
+    def from_json(cls, raw: Any, path: Path | str, where: str) -> "BenchEntry":
+        f = _Fields(raw, path, where)
+        # Files from before `bench --repeats` hold one run's rounds in samples_per_s.
+        one_run = f.require("samples_per_s", _throughputs, "must be a non-empty list of positive throughputs",
+                            None)
+        repeats = f.require("repeats", lambda v: isinstance(v, list) and v and all(map(_throughputs, v)),
+                            "must be a non-empty list of runs, each a non-empty list of positive throughputs",
+                            [one_run] if one_run else ...)
+        return cls(model=f.text("model"), precision=f.text("precision"), devices=f.integer("devices"),
+                   global_batch=f.integer("global_batch"), repeats=tuple(tuple(r) for r in repeats),
+                   per_device_batch=f.integer("per_device_batch", None),
+                   steps_per_round=f.integer("steps_per_round", None),
+                   median_samples_per_s=f.number("median_samples_per_s", None), cv=f.number("cv", None),
+                   between_run_cv=f.number("between_run_cv", None),
+                   achieved_flops_per_s=f.number("achieved_flops_per_s", None),
+                   utilisation=f.number("utilisation", None), timer_overhead=f.number("timer_overhead", None),
+                   round_s=tuple(f.listing("round_s", [])), run_id=f.text("run_id", None),
+                   facts=f.mapping("facts", {}), memory=f.mapping("memory", {}))
+
+
+@dataclass
+class BenchRun:
+    """A benchmark run file: every configuration's entry, the matmul ceilings, the accuracy gates,
+    and each pytest process that measured them."""
+
+    run_id: str
+    started: str
+    finished: str
+    command: str
+    profile: dict[str, Any]
+    settings: dict[str, Any]
+    status: str  # passed | failed
+    entries: list[BenchEntry]
+    ceilings: list[dict[str, Any]] = field(default_factory=list)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    processes: list[dict[str, Any]] = field(default_factory=list)
+    derived: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    kind = "bench"
+
+    @property
+    def backend(self) -> str:
+        return self.settings["backend"]
+
+    @property
+    def profile_id(self) -> str:
+        return self.profile["id"]
+
+    def to_json(self) -> dict[str, Any]:
+        document = {"schema_version": SCHEMA_VERSION, "kind": self.kind}
+        document.update({f.name: getattr(self, f.name) for f in fields(self)})
+        document["entries"] = [e.to_json() for e in self.entries]
+        return document
+
+    @classmethod
+    def from_json(cls, raw: Any, path: Path | str) -> "BenchRun":
+        f = _Fields(require_kind(raw, path, cls.kind), path, "")
+        profile = f.require("profile", lambda v: isinstance(v, dict) and isinstance(v.get("id"), str),
+                            "must be an object with the profile's id")
+        settings = f.require("settings", lambda v: isinstance(v, dict) and isinstance(v.get("backend"), str),
+                             "must be an object naming the backend")
+        entries = [BenchEntry.from_json(e, path, f"entries[{i}]") for i, e in enumerate(f.listing("entries"))]
+        return cls(run_id=f.text("run_id"), started=f.text("started"), finished=f.text("finished"),
+                   command=f.text("command"), profile=profile, settings=settings,
+                   status=f.choice("status", ("passed", "failed")), entries=entries,
+                   ceilings=f.listing("ceilings", []), gates=f.listing("gates", []),
+                   processes=f.listing("processes", []), derived=f.mapping("derived", {}))
+
+
+PROVENANCE_FIELDS = ("command", "run_id", "date", "versions", "profile", "backend")
+
+
+@dataclass
+class BackendBaseline:
+    """One backend's part of a benchmark baseline: its entries and where they came from."""
+
+    provenance: dict[str, Any]  # the latest run filed
+    runs: dict[str, dict[str, Any]]  # every run filed, by run id
+    entries: list[BenchEntry]
+    ceilings: list[dict[str, Any]] = field(default_factory=list)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    derived: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        document = {f.name: getattr(self, f.name) for f in fields(self)}
+        document["entries"] = [e.to_json() for e in self.entries]
+        return document
+
+    @classmethod
+    def from_json(cls, raw: Any, path: Path | str, where: str) -> "BackendBaseline":
+        f = _Fields(raw, path, where)
+        provenance = _Fields(f.mapping("provenance"), path, f.at("provenance"))
+        for name in PROVENANCE_FIELDS:
+            provenance.require(name, lambda v: True, "")
+        entries = [BenchEntry.from_json(e, path, f"{f.at('entries')}[{i}]") for i, e in enumerate(f.listing("entries"))]
+        return cls(provenance=provenance.raw, runs=f.mapping("runs", {}), entries=entries,
+                   ceilings=f.listing("ceilings", []), gates=f.listing("gates", []), derived=f.mapping("derived", {}))
+
+
+@dataclass
+class Baseline:
+    """``golden/bench/<profile-id>.json``: what each backend measured on this hardware profile."""
+
+    profile_id: str
+    backends: dict[str, BackendBaseline] = field(default_factory=dict)
+
+    kind = "bench-baseline"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "kind": self.kind, "profile_id": self.profile_id,
+                "backends": {name: body.to_json() for name, body in self.backends.items()}}
+
+    @classmethod
+    def from_json(cls, raw: Any, path: Path | str) -> "Baseline":
+        f = _Fields(require_kind(raw, path, cls.kind), path, "")
+        backends = f.require("backends", lambda v: isinstance(v, dict) and v, "must hold at least one backend's run")
+        return cls(profile_id=f.text("profile_id"),
+                   backends={name: BackendBaseline.from_json(body, path, f"backends.{name}")
+                             for name, body in backends.items()})
