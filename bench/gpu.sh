@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmarks on a lent GPU machine, Keras 3 on JAX, following shared/device-recipe.md:
+# The benchmarks on a lent GPU machine, Keras 3 on JAX:
 # no TensorFlow, no network there; Keras comes from the wheels carried in .whl/ (keras, namex,
 # optree for CPython 3.12), installed with pip --target. Everything lands under $OUT.
 #
@@ -7,7 +7,7 @@
 #
 # The selection runs in two parts so that a part cut short by the time limit still leaves the
 # other's results: the small models first, then the 180×180 convnets. Each part is a complete
-# bench run (results/<profile>/bench-<run>.json) and adds its entries to the profile's baseline
+# bench run (results/<profile>/bench/<run>.json) and adds its entries to the profile's baseline
 # in $OUT/golden-bench/<profile>.json; `python -m conformance report --bench A --bench B`
 # reads the two parts as one run.
 #

@@ -7,7 +7,7 @@ bench picks for the MNIST dense model on a CPU), alternated in blocks within one
 the machine's slow spells and process-to-process differences (see ``conformance.report.stats``) fall on
 both alike:
 
-* harness: what ``conformance/bench_suite.py`` times for a round, by its own code
+* harness: what ``conformance/bench/suite.py`` times for a round, by its own code
   (``training_round``: one ``model.fit(epochs=1)`` over the round's batches, then a weight read
   back to the host);
 * bare: one ``model.fit(epochs=rounds)`` over the same input (``fit_input``), with a callback

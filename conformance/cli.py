@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import sys
+import textwrap
 from pathlib import Path
 
 from conformance.engine import golden, registry
@@ -120,11 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser(
         "report", help="this profile's latest runs against their baselines: Markdown and a self-contained HTML page",
-        description="Compares a benchmark run with golden/bench/<profile-id>.json and a conformance run with a "
-                    "baseline run (examples and checks that went from passed to failed). Defaults: this machine's "
-                    "profile, its latest runs, the previous conformance run with the same settings.\n\n"
-                    + regression_rule(DEFAULT_ALPHA, DEFAULT_MIN_CHANGE)
-                    + " (--alpha and --min-change set the two numbers.)",
+        description="\n\n".join(textwrap.fill(paragraph, 100) for paragraph in (
+            "Compares a benchmark run with golden/bench/<profile-id>.json and a conformance run with a baseline "
+            "run (examples and checks that went from passed to failed). Defaults: this machine's profile, its "
+            "latest runs, the previous conformance run with the same settings.",
+            regression_rule(DEFAULT_ALPHA, DEFAULT_MIN_CHANGE) + " --alpha and --min-change set the two numbers.")),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("--profile", help="profile id (default: this machine's)")
     report.add_argument("--results-dir", default="results", help="default: results/")

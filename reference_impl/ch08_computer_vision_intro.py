@@ -14,9 +14,9 @@ Deviations from the book:
   the densely connected model — is checked within one run (the book quotes its ch. 2
   result, trained with batch 128).
 * ``ch08_tfdatasets_basics`` uses the R listing's 100×6 tensor, batch 3 and 2×3 reshape
-  (book-catalog); the Python listing's 1000×16, batch 32 and 4×4 exercise the same calls.
+  (*Deep Learning with R*, §8.2.4); the Python listing's 1000×16, batch 32 and 4×4 exercise the same calls.
 * The R listing copies ``cat.1–1000`` / ``1001–1500`` / ``1501–2500`` into the small set,
-  off by one (book-catalog §1.6); the data layer uses Python's ``0–999`` / ``1000–1499`` /
+  off by one (a bug in the R listing of §8.2.2); the data layer uses Python's ``0–999`` / ``1000–1499`` /
   ``1500–2499``.
 * Checkpoints go to a temporary folder rather than the working directory.
 """

