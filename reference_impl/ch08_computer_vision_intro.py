@@ -144,13 +144,7 @@ def convnet_from_scratch(image_size: tuple[int, int], *, augmentation: bool = Fa
     inputs = keras.Input(shape=image_size + (3,))
     x = inputs
     if augmentation:
-        # Listing 8.14: define a data augmentation stage to add to an image model
-        data_augmentation = keras.Sequential([
-            layers.RandomFlip("horizontal"),
-            layers.RandomRotation(0.1),
-            layers.RandomZoom(0.2),
-        ])
-        x = data_augmentation(x)
+        x = data_augmentation_stage()(x)
     x = layers.Rescaling(1./255)(x)
     x = layers.Conv2D(filters=32, kernel_size=3, activation="relu")(x)
     x = layers.MaxPooling2D(pool_size=2)(x)
@@ -208,6 +202,16 @@ def catsdogs_from_scratch(run: Run) -> None:
     run.value("test_acc", test_acc)
 
 
+# 8.2.5 Using data augmentation ----------------------------------------------------------
+def data_augmentation_stage() -> keras.Sequential:
+    """Listing 8.14: define a data augmentation stage to add to an image model (§8.3.1 and §9.3.5 reuse it)."""
+    return keras.Sequential([
+        layers.RandomFlip("horizontal"),
+        layers.RandomRotation(0.1),
+        layers.RandomZoom(0.2),
+    ])
+
+
 @example("ch08_catsdogs_augmentation", section="8.2.5", title="Using data augmentation",
          datasets=("cats_vs_dogs",))
 def catsdogs_augmentation(run: Run) -> None:
@@ -217,11 +221,7 @@ def catsdogs_augmentation(run: Run) -> None:
     train_dataset, validation_dataset, test_dataset = cats_vs_dogs_datasets(new_base_dir, image_size)
 
     # Listing 8.15: displaying some randomly augmented training images (their shapes here)
-    data_augmentation = keras.Sequential([
-        layers.RandomFlip("horizontal"),
-        layers.RandomRotation(0.1),
-        layers.RandomZoom(0.2),
-    ])
+    data_augmentation = data_augmentation_stage()
     for images, _ in train_dataset.take(1):
         augmented = [data_augmentation(images, training=True) for _ in range(9)]
     run.value("augmented_image_shape", tuple(augmented[0][0].shape))
@@ -310,11 +310,7 @@ def vgg16_fast_feature_extraction(run: Run) -> None:
 
 def augmented_classifier(conv_base: keras.Model, image_size: tuple[int, int]) -> keras.Model:
     """Listing 8.25: a data augmentation stage and a classifier around the convolutional base."""
-    data_augmentation = keras.Sequential([
-        layers.RandomFlip("horizontal"),
-        layers.RandomRotation(0.1),
-        layers.RandomZoom(0.2),
-    ])
+    data_augmentation = data_augmentation_stage()
     inputs = keras.Input(shape=image_size + (3,))
     x = data_augmentation(inputs)
     x = keras.applications.vgg16.preprocess_input(x)

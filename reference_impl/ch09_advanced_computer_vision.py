@@ -16,7 +16,7 @@ import numpy as np
 from keras import layers
 
 from reference_impl.api import LazyModule, Run, benchmark, example
-from reference_impl.ch08_computer_vision_intro import convnet_from_scratch
+from reference_impl.ch08_computer_vision_intro import convnet_from_scratch, data_augmentation_stage
 
 tf = LazyModule("tensorflow")  # §9.4.2–9.4.3 use TensorFlow's GradientTape (imported on first use)
 
@@ -177,12 +177,7 @@ def mini_xception(image_size: tuple[int, int], *, augmentation: bool = True) -> 
     inputs = keras.Input(shape=image_size + (3,))
     x = inputs
     if augmentation:
-        data_augmentation = keras.Sequential([
-            layers.RandomFlip("horizontal"),
-            layers.RandomRotation(0.1),
-            layers.RandomZoom(0.2),
-        ])
-        x = data_augmentation(x)
+        x = data_augmentation_stage()(x)
     x = layers.Rescaling(1./255)(x)
     x = layers.Conv2D(filters=32, kernel_size=5, use_bias=False)(x)
 
