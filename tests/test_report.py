@@ -46,7 +46,8 @@ def conformance_run(loss=(1.0, 0.6, 0.4), acc_status="passed", acc=0.91):
     return ConformanceRun(run_id="r", started="2026-01-01T00:00:00+00:00", profile={"id": PROFILE},
                           settings={"tier": "smoke", "backend": "tensorflow", "precision": "float32", "devices": 1,
                                     "seed": 0},
-                          examples=[example])
+                          examples=[example], planned=[example.id], finished="2026-01-01T00:01:00+00:00",
+                          exit_status=0 if acc_status == "passed" else 1)
 
 
 def write_run(results, kind, run_id, run):
@@ -128,11 +129,39 @@ def test_an_unstable_run_is_listed_but_not_a_regression(tmp_path):
 def test_conformance_compare_only_judges_examples_in_both_runs():
     old = conformance_run()
     new = conformance_run()
-    new.examples = [dataclasses.replace(new.examples[0], id="ch03_other")]
+    new.examples, new.planned = [dataclasses.replace(new.examples[0], id="ch03_other")], ["ch03_other"]
     changes, metrics = report.compare_conformance(new, old)
     assert changes == [] and metrics == []
     assert report.selection_note(new, old) == ("0 examples in both runs compared; 1 only in this run, "
-                                               "1 only in the baseline run")
+                                               "1 only in the baseline run (1 of them not selected this time)")
+
+
+def test_an_example_planned_but_without_a_result_is_a_regression_unless_the_run_says_why():
+    baseline = conformance_run()
+    baseline.examples.append(dataclasses.replace(baseline.examples[0], id="ch03_dropped"))
+    baseline.examples.append(dataclasses.replace(baseline.examples[0], id="ch04_deselected"))
+    run = conformance_run()
+    run.planned = ["ch02_mnist_dense", "ch03_dropped", "ch04_deselected"]
+    run.not_run = {"ch04_deselected": "deselected by pytest (-k / -m)"}
+    changes, _ = report.compare_conformance(run, baseline)
+    by_example = {c.example: c for c in changes}
+    assert by_example["ch03_dropped"].after == "missing" and by_example["ch03_dropped"].is_regression
+    assert by_example["ch04_deselected"].after == "not run" and not by_example["ch04_deselected"].is_regression
+
+
+def test_a_run_cut_short_is_a_regression_and_never_a_baseline(tmp_path):
+    results, _ = files(tmp_path)
+    cut_short = conformance_run()
+    cut_short.planned, cut_short.finished, cut_short.exit_status = ["ch02_mnist_dense", "ch03_next"], None, None
+    write_run(results, "conformance", "20260103T000000Z-smoke-tensorflow-cccccc", cut_short)
+    built = report.build(PROFILE, results_dir=results, conformance_only=True)
+    assert any("never finished" in r and "1 of 2 planned examples" in r for r in built.regressions)
+    assert "INCOMPLETE" in markdown.render(built) and "Incomplete conformance run" in report_html.render(built)
+    later = conformance_run()
+    write_run(results, "conformance", "20260104T000000Z-smoke-tensorflow-dddddd", later)
+    built = report.build(PROFILE, results_dir=results, conformance_only=True)
+    assert built.conformance_baseline_path.name.startswith("20260102T")  # the complete run before the cut one
+    assert built.regressions == []
 
 
 def test_html_report_is_self_contained(tmp_path):

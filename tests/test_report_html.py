@@ -51,7 +51,8 @@ def conformance_run(*examples):
         {"schema_version": 1, "kind": "conformance", "run_id": "r", "started": "2026-01-01T00:00:00+00:00",
          "profile": {"id": PROFILE},
          "settings": {"tier": "smoke", "backend": "tensorflow", "precision": "float32", "devices": 1, "seed": 0},
-         "examples": list(examples)}, "test")
+         "examples": list(examples), "planned": [e["id"] for e in examples],
+         "finished": "2026-01-01T00:01:00+00:00", "exit_status": 0}, "test")
 
 
 def sample_report():

@@ -21,7 +21,7 @@ def _add_many(path, start, count):
 
 def test_run_file_has_profile_settings_and_examples(tmp_path):
     path = store.run_path(tmp_path, "cpu-test-2c", "conformance", store.new_run_id("smoke", "tensorflow"))
-    store.create_run(path, {"id": "cpu-test-2c"}, {"tier": "smoke"})
+    store.create_run(path, {"id": "cpu-test-2c"}, {"tier": "smoke"}, [])
     store.add_example(path, result(1))
     document = json.loads(path.read_text())
     assert path.parent == tmp_path / "cpu-test-2c" / "conformance"
@@ -32,7 +32,7 @@ def test_run_file_has_profile_settings_and_examples(tmp_path):
 
 def test_concurrent_writers_lose_nothing(tmp_path):
     path = tmp_path / "cpu" / "run.json"
-    store.create_run(path, {"id": "cpu"}, {})
+    store.create_run(path, {"id": "cpu"}, {}, [])
     workers = [multiprocessing.Process(target=_add_many, args=(path, w * 25, 25)) for w in range(4)]
     for w in workers:
         w.start()
@@ -45,7 +45,7 @@ def test_concurrent_writers_lose_nothing(tmp_path):
 
 def test_same_example_and_tier_is_replaced_not_duplicated(tmp_path):
     path = tmp_path / "run.json"
-    store.create_run(path, {}, {})
+    store.create_run(path, {}, {}, [])
     store.add_example(path, result(1))
     store.add_example(path, result(1, status="failed"))
     store.add_example(path, result(1, tier="offline"))
@@ -55,7 +55,7 @@ def test_same_example_and_tier_is_replaced_not_duplicated(tmp_path):
 
 def test_interrupted_write_leaves_previous_version_whole(tmp_path, monkeypatch):
     path = tmp_path / "run.json"
-    store.create_run(path, {}, {})
+    store.create_run(path, {}, {}, [])
     store.add_example(path, result(1))
 
     def crash(*args):
@@ -79,9 +79,9 @@ def test_corrupt_results_file_is_reported_and_left_untouched(tmp_path):
 
 def test_resumed_run_keeps_its_examples(tmp_path):
     path = tmp_path / "run.json"
-    store.create_run(path, {"id": "a"}, {})
+    store.create_run(path, {"id": "a"}, {}, [])
     store.add_example(path, result(1))
-    store.create_run(path, {"id": "a"}, {})
+    store.create_run(path, {"id": "a"}, {}, [])
     assert len(store.read_run(path).examples) == 1
 
 
@@ -107,9 +107,34 @@ def test_a_benchmark_run_is_not_read_as_a_conformance_run(tmp_path):
 
 def test_an_example_result_reads_back_as_it_was_written(tmp_path):
     path = tmp_path / "run.json"
-    store.create_run(path, {"id": "a"}, {"tier": "smoke"})
+    store.create_run(path, {"id": "a"}, {"tier": "smoke"}, [])
     written = ExampleResult(id="ch99_x", tier="smoke", backend="jax", seed=3, status="error", reason="boom",
                             duration_s=1.5, metrics={"acc": 0.5}, history={"fit": {"loss": [1.0, 0.5]}},
                             traceback="Traceback ...")
     store.add_example(path, written)
     assert store.read_run(path).examples == [written]
+
+
+def test_a_run_says_what_it_planned_and_whether_it_finished(tmp_path):
+    path = tmp_path / "run.json"
+    store.create_run(path, {"id": "a"}, {"tier": "smoke"}, ["ch99_example_01", "ch99_example_02", "ch99_example_03"],
+                     selection="ch99*")
+    store.add_example(path, result(1))
+    run = store.read_run(path)
+    assert not run.complete and run.missing == ["ch99_example_02", "ch99_example_03"]
+    assert "never finished" in run.incompleteness() and "2 of 3 planned examples" in run.incompleteness()
+    store.mark_not_run(path, ["ch99_example_03"], "deselected by pytest (-k / -m)")
+    store.add_example(path, result(2))
+    store.finish_run(path, exit_status=0)
+    run = store.read_run(path)
+    assert run.complete and run.not_run == {"ch99_example_03": "deselected by pytest (-k / -m)"}
+    assert json.loads(path.read_text())["complete"] is True
+
+
+def test_an_interrupted_session_is_not_a_complete_run(tmp_path):
+    path = tmp_path / "run.json"
+    store.create_run(path, {"id": "a"}, {}, ["ch99_example_01"])
+    store.add_example(path, result(1))
+    store.finish_run(path, exit_status=2)  # pytest's INTERRUPTED: Ctrl-C
+    run = store.read_run(path)
+    assert not run.complete and "ended early (interrupted)" in run.incompleteness()

@@ -59,10 +59,13 @@ def pytest_configure(config: pytest.Config) -> None:
         state = Conformance(settings, worker_input["conformance_profile"], Path(worker_input["conformance_run"]),
                             golden_dir)
     else:
+        from conformance.engine import registry
+
         fingerprint = profile.fingerprint(settings.backend)
         run_id = option.run_id or store.new_run_id(settings.tier, settings.backend)
         path = store.run_path(option.results_dir, fingerprint["id"], "conformance", run_id)
-        store.create_run(path, fingerprint, settings.to_json())
+        planned = [spec.id for spec in registry.select(option.examples)]
+        store.create_run(path, fingerprint, settings.to_json(), planned, selection=option.examples)
         state = Conformance(settings, fingerprint["id"], path, golden_dir)
     config.stash[_STATE] = state
 
@@ -90,6 +93,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                  pytest.mark.tensorflow_only if spec.backends == ("tensorflow",) else pytest.mark.any_backend]
         params.append(pytest.param(spec, id=f"{spec.id}[{tier}]", marks=marks))
     metafunc.parametrize("conformance_example", params)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Examples that ``-k`` or ``-m`` left out were left out on purpose: the run says so."""
+    examples = [item for item in items if "conformance_example" in getattr(item, "fixturenames", ())]
+    if examples:
+        state = examples[0].config.stash[_STATE]
+        store.mark_not_run(state.run_path, [item.callspec.params["conformance_example"].id for item in examples],
+                           "deselected by pytest (-k / -m)")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput") or _STATE not in session.config.stash:
+        return
+    store.finish_run(session.config.stash[_STATE].run_path, exitstatus)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,11 @@ def format_table(run: ConformanceRun, width: int = 120) -> str:
         lines.append(prefix + _clip(_note(entry), max(20, width - len(prefix))))
     totals = {label: sum(e.status == s for e in examples) for s, label in STATUS_LABELS.items()}
     total_time = sum(e.duration_s for e in examples)
+    for example_id, reason in sorted(run.not_run.items()):
+        lines.append(f"{example_id:<{id_width}}  {'not run':<7}  {'-':>7}  {'-':>6}  {reason}")
     lines.append(", ".join(f"{n} {label}" for label, n in totals.items()) + f"; {total_time:.1f}s of example time")
+    if not run.complete:
+        lines.append(f"INCOMPLETE: {run.incompleteness()}")
     return "\n".join(lines)
 
 

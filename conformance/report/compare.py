@@ -32,7 +32,10 @@ from conformance.report.stats import (DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, Compari
                                       between_run_sigma, compare)
 
 DEFAULT_METRIC_RTOL = 0.05
-CONFORMANCE_RULE = "A conformance regression is an example or check that went from passed to failed or error."
+CONFORMANCE_RULE = ("A conformance regression is an example or check that went from passed to failed or error, an "
+                    "example of the baseline that the run planned but has no result for, or a run that did not "
+                    "finish.")
+MISSING = "missing"  # planned, no result, no reason: the run was cut short or the example took its worker down
 
 
 def plural(count: int, noun: str) -> str:
@@ -75,7 +78,7 @@ class StatusChange:
 
     @property
     def is_regression(self) -> bool:
-        return self.before == "passed" and self.after in ("failed", "error")
+        return self.after == MISSING or (self.before == "passed" and self.after in ("failed", "error"))
 
 
 @dataclass
@@ -102,6 +105,8 @@ class Report:
                  if line.comparison and line.comparison.is_regression]
         found += [f"conformance {c.example} [{c.tier}] {c.check or '(example)'}: {c.before} → {c.after}"
                   for c in self.status_changes if c.is_regression]
+        if self.conformance_run and not self.conformance_run.complete:
+            found.append(f"conformance {self.conformance_run.incompleteness()}")
         return found
 
     @property
@@ -139,6 +144,14 @@ def compare_conformance(run: ConformanceRun, baseline: ConformanceRun,
     """Status changes of examples and checks, and scalar metrics that moved by more than ``metric_rtol``."""
     before = {e.key: e for e in baseline.examples}
     changes, metrics = [], []
+    done = {e.key for e in run.examples}
+    for key, old in sorted(before.items()):
+        if key in done or key[0] not in run.planned:  # compared below, or not selected this time
+            continue
+        if key[0] in run.not_run:
+            changes.append(StatusChange(*key, "", old.status, "not run", run.not_run[key[0]]))
+        else:
+            changes.append(StatusChange(*key, "", old.status, MISSING, "planned, but the run has no result for it"))
     for entry in sorted(run.examples, key=lambda e: e.key):
         old = before.get(entry.key)
         if old is None:  # runs often cover different selections: only shared examples are compared
@@ -165,8 +178,9 @@ def compare_conformance(run: ConformanceRun, baseline: ConformanceRun,
 def selection_note(run: ConformanceRun, baseline: ConformanceRun) -> str:
     now = {e.key for e in run.examples}
     before = {e.key for e in baseline.examples}
-    return (f"{len(now & before)} examples in both runs compared; {len(now - before)} only in this run, "
-            f"{len(before - now)} only in the baseline run")
+    unselected = {key for key in before - now if key[0] not in run.planned}
+    return (f"{plural(len(now & before), 'example')} in both runs compared; {len(now - before)} only in this run, "
+            f"{len(before - now)} only in the baseline run ({len(unselected)} of them not selected this time)")
 
 
 def _is_number(value: Any) -> bool:
@@ -174,15 +188,17 @@ def _is_number(value: Any) -> bool:
 
 
 def previous_matching_run(runs: list[Path], current: Path) -> Path | None:
-    """The latest run before ``current`` with the same settings (tier, backend, precision, devices, seed)."""
+    """The latest complete run before ``current`` with the same settings (tier, backend, precision,
+    devices, seed). A run that did not finish is never a baseline: it would hide what it did not run."""
     settings = store.read_run(current).settings
     earlier = [p for p in runs if p.name < current.name]
     for path in reversed(earlier):
         try:
-            if store.read_run(path).settings == settings:
-                return path
+            candidate = store.read_run(path)
         except MalformedRecord:
             continue
+        if candidate.settings == settings and candidate.complete:
+            return path
     return None
 
 
@@ -227,7 +243,7 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
             report.conformance_baseline_path = conformance_baseline or previous_matching_run(
                 runs, report.conformance_run_path)
             if report.conformance_baseline_path is None:
-                report.notes.append("no earlier conformance run with the same settings to compare with "
+                report.notes.append("no earlier complete conformance run with the same settings to compare with "
                                     "(give one with --conformance-baseline)")
             else:
                 report.conformance_baseline = store.read_run(report.conformance_baseline_path)

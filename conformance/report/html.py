@@ -85,7 +85,10 @@ def _summary(report: Report) -> str:
         rows.append(_count_row("no baseline", sum(line.comparison is None for line in report.bench_lines)))
     if report.conformance_run:
         compared = len(_shared_examples(report)) if report.conformance_baseline else "– (no baseline run)"
-        rows += [_section_row("Conformance"), _count_row("examples compared", compared),
+        run = report.conformance_run
+        rows += [_section_row("Conformance"),
+                 _count_row("run", "complete" if run.complete else "INCOMPLETE", "" if run.complete else "regression"),
+                 _count_row("examples compared", compared),
                  _count_row("status changes", len(report.status_changes)),
                  _count_row("regressions", sum(c.is_regression for c in report.status_changes), "regression")]
     if not rows:
@@ -112,8 +115,12 @@ def _verdicts(report: Report) -> str:
     slower = [line for line in report.bench_lines if line.comparison and line.comparison.is_regression]
     failed = [c for c in report.status_changes if c.is_regression]
     unstable = [line for line in report.bench_lines if line.comparison and line.comparison.verdict == "unstable"]
+    incomplete = report.conformance_run is not None and not report.conformance_run.complete
     parts = ["<h2>Verdicts</h2>"]
-    if not (slower or failed or unstable):
+    if incomplete:
+        parts.append(f"<h3 class='regression'>Incomplete conformance run</h3>"
+                     f"<p>{_e(report.conformance_run.incompleteness())}</p>")
+    if not (slower or failed or unstable or incomplete):
         parts.append("<p>No regression, no unstable measurement.</p>")
     if slower:
         parts.append(f"<h3 class='regression'>{plural(len(slower), 'benchmark regression')}</h3>")

@@ -64,7 +64,10 @@ def render(report: Report) -> str:
             lines.append(f"| accuracy gate {g['precision']} ({'passed' if g['passed'] else 'FAILED'}) | "
                          f"{g['accuracy_gap']:+.4f} accuracy |")
     if report.conformance_run:
-        lines += ["", "## Conformance", "", f"Run: `{report.conformance_run_path}`  ",
+        run = report.conformance_run
+        lines += ["", "## Conformance", "",
+                  f"Run: `{report.conformance_run_path}` — "
+                  + ("complete" if run.complete else f"**INCOMPLETE**: {run.incompleteness()}") + "  ",
                   f"Baseline: `{report.conformance_baseline_path or '(none)'}`", ""]
         if report.conformance_baseline is not None:
             if report.status_changes:

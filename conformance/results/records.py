@@ -164,33 +164,78 @@ class ExampleResult:
                    traceback=f.text("traceback", ""))
 
 
+# pytest's exit codes for a session that did not run to its end
+INTERRUPTED_EXIT_CODES = {2: "interrupted", 3: "internal error"}
+
+
 @dataclass
 class ConformanceRun:
-    """A conformance run file: the machine, the settings, and the examples as they finished."""
+    """A conformance run file: the machine, the settings, what was planned, the examples as they
+    finished, and whether the run itself finished.
+
+    ``planned`` holds the ids the selection (``--examples``) chose, written before the first
+    example starts; ``not_run`` the planned ids that were left out on purpose, with the reason
+    (deselected with ``-k``/``-m``); ``finished`` and ``exit_status`` are stamped when the pytest
+    session ends. A run killed part-way keeps ``finished`` empty: it is :attr:`complete` only when
+    every planned example has a result or a reason."""
 
     run_id: str
     started: str
     profile: dict[str, Any]
     settings: dict[str, Any]
     examples: list[ExampleResult] = field(default_factory=list)
+    planned: list[str] = field(default_factory=list)
+    selection: str | None = None  # the --examples patterns; None: every example
+    not_run: dict[str, str] = field(default_factory=dict)
     updated: str | None = None
+    finished: str | None = None
+    exit_status: int | None = None
 
     kind = "conformance"
 
+    @property
+    def missing(self) -> list[str]:
+        """Planned examples with neither a result nor a reason for not running."""
+        done = {e.id for e in self.examples}
+        return [i for i in self.planned if i not in done and i not in self.not_run]
+
+    @property
+    def complete(self) -> bool:
+        return self.finished is not None and self.exit_status not in INTERRUPTED_EXIT_CODES and not self.missing
+
+    def incompleteness(self) -> str:
+        """Why the run is not complete, in words ("" for a complete run)."""
+        if self.complete:
+            return ""
+        if self.finished is None:
+            how = "never finished (killed, or still running)"
+        elif self.exit_status in INTERRUPTED_EXIT_CODES:
+            how = f"ended early ({INTERRUPTED_EXIT_CODES[self.exit_status]})"
+        else:
+            how = "finished"
+        missing = self.missing
+        return (f"run {self.run_id} {how}: {len(missing)} of {len(self.planned)} planned examples have no result"
+                + (f" ({', '.join(missing[:5])}{', …' if len(missing) > 5 else ''})" if missing else ""))
+
     def to_json(self) -> dict[str, Any]:
-        document = {"schema_version": SCHEMA_VERSION, "kind": self.kind, "run_id": self.run_id,
-                    "started": self.started, "profile": self.profile, "settings": self.settings,
-                    "examples": [e.to_json() for e in self.examples]}
-        if self.updated:
-            document["updated"] = self.updated
+        document = {"schema_version": SCHEMA_VERSION, "kind": self.kind}
+        document.update({f.name: getattr(self, f.name) for f in fields(self)})
+        document["examples"] = [e.to_json() for e in self.examples]
+        document["complete"] = self.complete  # for readers of the file; recomputed on load
         return document
 
     @classmethod
     def from_json(cls, raw: Any, path: Path | str) -> "ConformanceRun":
         f = _Fields(require_kind(raw, path, cls.kind), path, "")
         examples = [ExampleResult.from_json(e, path, f"examples[{i}]") for i, e in enumerate(f.listing("examples"))]
+        planned = f.require("planned", lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
+                            "must be a list of example ids")
+        not_run = f.require("not_run", lambda v: isinstance(v, dict) and all(isinstance(r, str) for r in v.values()),
+                            "must map example ids to reasons", {})
         return cls(run_id=f.text("run_id"), started=f.text("started"), profile=f.mapping("profile"),
-                   settings=f.mapping("settings"), examples=examples, updated=f.text("updated", None))
+                   settings=f.mapping("settings"), examples=examples, planned=planned,
+                   selection=f.text("selection", None), not_run=not_run, updated=f.text("updated", None),
+                   finished=f.text("finished", None), exit_status=f.integer("exit_status", None))
 
 
 # -- benchmarks --------------------------------------------------------------------------------

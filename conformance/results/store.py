@@ -47,20 +47,41 @@ def runs(results_dir: Path | str, profile_id: str, kind: str) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
-def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any]) -> None:
-    """Start a conformance run file; an existing one (a resumed run) keeps its examples."""
+def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any], planned: list[str],
+               selection: str | None = None) -> None:
+    """Start a conformance run file with what it plans to run; an existing one (a resumed run) keeps
+    its examples."""
     with locked(path):
         if path.exists():
             return
         write_json_atomically(path, ConformanceRun(run_id=path.stem, started=_now(), profile=profile,
-                                                   settings=settings).to_json())
+                                                   settings=settings, planned=planned, selection=selection).to_json())
 
 
 def add_example(path: Path, result: ExampleResult) -> None:
     """Add (or replace, by id and tier) one example's result."""
+    with _updating(path) as run:
+        run.examples = [e for e in run.examples if e.key != result.key] + [result]
+
+
+def mark_not_run(path: Path, example_ids: list[str], reason: str) -> None:
+    """Record planned examples that were left out on purpose, and why."""
+    with _updating(path) as run:
+        run.not_run.update({example_id: reason for example_id in example_ids})
+
+
+def finish_run(path: Path, exit_status: int) -> None:
+    """Stamp the run as finished with pytest's exit status."""
+    with _updating(path) as run:
+        run.finished, run.exit_status = _now(), int(exit_status)
+
+
+@contextlib.contextmanager
+def _updating(path: Path) -> Iterator[ConformanceRun]:
+    """The run, read under the lock, written back atomically when the block ends without error."""
     with locked(path):
         run = read_run(path)
-        run.examples = [e for e in run.examples if e.key != result.key] + [result]
+        yield run
         run.updated = _now()
         write_json_atomically(path, run.to_json())
 
