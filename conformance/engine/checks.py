@@ -13,6 +13,10 @@ Kinds:
   rises      the mirror image of falls
   best_epoch the 1-based epoch of the series' min (or max) lies inside window
   compare    left op right, at least ``by`` apart when ``by`` is given
+  beats_baseline
+             the metric at ``path`` is better than the trivial predictor's score at ``baseline``
+             (majority class, class prior, mean target …, computed by the example on the same
+             held-out split) by at least ``margin``: higher, or lower with ``lower_is_better``
 """
 
 from __future__ import annotations
@@ -180,6 +184,16 @@ def _compare(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, An
     return bool(ok), expected, {"left": left, "right": right}, ""
 
 
+def _beats_baseline(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
+    actual = _number(resolve(observed, f["path"]), f["path"])
+    baseline = _number(resolve(observed, f["baseline"]), f["baseline"])
+    lower = f.get("lower_is_better", False)
+    bound = baseline - f["margin"] if lower else baseline + f["margin"]
+    ok = math.isfinite(actual) and math.isfinite(baseline) and (actual <= bound if lower else actual >= bound)
+    expected = f"{f['path']} {'<=' if lower else '>='} {f['baseline']} {'-' if lower else '+'} {f['margin']}"
+    return ok, expected, actual, f"trivial baseline {baseline:.4g}, bound {bound:.4g}"
+
+
 _JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], tuple[bool, str, Any, str]]] = {
     "exact": _exact,
     "approx": _approx,
@@ -188,4 +202,5 @@ _JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], tuple[bool, str, A
     "rises": _monotone(+1),
     "best_epoch": _best_epoch,
     "compare": _compare,
+    "beats_baseline": _beats_baseline,
 }

@@ -54,6 +54,7 @@ KIND_FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "rises": ({"path"}, {"min_rank_corr"}),
     "best_epoch": ({"path", "mode", "window"}, set()),
     "compare": ({"left", "op", "right"}, {"by"}),
+    "beats_baseline": ({"path", "baseline", "margin"}, {"lower_is_better"}),
 }
 MEASURED_FIELDS = ("value", "min", "max")  # what `record` writes
 COMMON_FIELDS = {"kind", "source", "name", "why", "overrides"}
@@ -263,9 +264,16 @@ def _check_kind_fields(kind: str, fields: dict[str, Any], path: Path, where: str
                  and 1 <= window[0] <= window[1], path, f"{where}.window", "must be [first, last] epochs, 1-based")
     elif kind == "compare":
         _require(fields["op"] in COMPARE_OPS, path, f"{where}.op", f"must be one of {sorted(COMPARE_OPS)}")
+    elif kind == "beats_baseline":
+        _require(isinstance(fields["margin"], number) and fields["margin"] > 0, path, f"{where}.margin",
+                 "must be a positive number: a model must beat the trivial predictor by something")
+        _require(isinstance(fields.get("lower_is_better", False), bool), path, f"{where}.lower_is_better",
+                 "must be true or false")
 
 
 def _default_name(kind: str, fields: dict[str, Any]) -> str:
     if kind == "compare":
         return f"{fields['left']} {fields['op']} {fields['right']}"
+    if kind == "beats_baseline":
+        return f"{fields['path']} beats {fields['baseline']}"
     return f"{kind} {fields['path']}"

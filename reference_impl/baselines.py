@@ -1,0 +1,41 @@
+"""What a predictor that ignores the input scores on a held-out split.
+
+The book measures models against such baselines itself (the random classifier of §4.2.5, the
+common-sense forecast of §10.2.1); an example records them with ``run.value`` beside its own
+metric, computed on the same split, so that "the model learned something" is a check against a
+number rather than a feeling. Each takes the training targets (what the trivial predictor may
+learn from) and the held-out targets (what it is scored on).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def majority_class_accuracy(train_labels: np.ndarray, test_labels: np.ndarray) -> float:
+    """Accuracy of always answering the training set's commonest class. Labels are integer
+    classes, or one-hot rows (their argmax is taken)."""
+    train, test = _classes(train_labels), _classes(test_labels)
+    values, counts = np.unique(train, return_counts=True)
+    return float(np.mean(test == values[np.argmax(counts)]))
+
+
+def pixel_prior_accuracy(train_masks: np.ndarray, test_masks: np.ndarray) -> float:
+    """Pixel accuracy of labelling every pixel with its commonest class at that position in the
+    training masks (the position prior: a model that ignores the image)."""
+    train, test = np.asarray(train_masks), np.asarray(test_masks)
+    train, test = train.reshape(train.shape[0], -1), test.reshape(test.shape[0], -1)
+    classes = np.unique(train)
+    counts = np.stack([(train == c).sum(axis=0) for c in classes])
+    prior = classes[np.argmax(counts, axis=0)]
+    return float(np.mean(test == prior))
+
+
+def mean_target_mae(train_targets: np.ndarray, test_targets: np.ndarray) -> float:
+    """Mean absolute error of always predicting the training targets' mean."""
+    return float(np.mean(np.abs(np.asarray(test_targets, dtype="float64") - np.mean(train_targets))))
+
+
+def _classes(labels: np.ndarray) -> np.ndarray:
+    labels = np.asarray(labels)
+    return labels.argmax(axis=-1) if labels.ndim > 1 and labels.shape[-1] > 1 else labels.reshape(-1)
