@@ -12,11 +12,11 @@ VALID = {
     "schema_version": 1,
     "example": "ch99_demo",
     "sources": {
-        "catalog": {"kind": "book", "ref": "book-catalog.md ch99_demo"},
+        "book": {"kind": "book", "section": "9.9", "printed": "10", "quote": "Total params: 10"},
         "run-smoke": {"kind": "run", "command": "python -m conformance record", "tier": "smoke", "seeds": [0],
                       "backend": "tensorflow", "versions": {"keras": "3"}, "profile": "cpu-x", "date": "2026-11-27"},
     },
-    "expectations": [{"kind": "exact", "source": "catalog", "path": "models.model.params", "value": 10}],
+    "expectations": [{"kind": "exact", "source": "book", "path": "models.model.params", "value": 10}],
     "tiers": {
         "smoke": {"scale": {"samples": 0.1},
                   "expectations": [{"kind": "threshold", "source": "run-smoke", "path": "values.acc", "min": 0.5,
@@ -49,9 +49,9 @@ def test_valid_file_loads_with_tier_expectations_and_scale(tmp_path):
 
 @pytest.mark.parametrize("mutate, field, problem", [
     (lambda d: d.pop("schema_version"), "schema_version", "must be 1"),
-    (lambda d: d["sources"]["catalog"].pop("ref"), "sources.catalog.ref", "must cite"),
+    (lambda d: d["sources"]["book"].pop("quote"), "sources.book.quote", "a book source must give this"),
     (lambda d: d["sources"]["run-smoke"].pop("profile"), "sources.run-smoke.profile", "a recorded run must say"),
-    (lambda d: d["sources"]["catalog"].update(kind="blog"), "sources.catalog.kind", "must be one of"),
+    (lambda d: d["sources"]["book"].update(kind="blog"), "sources.book.kind", "must be one of"),
     (lambda d: d["expectations"][0].update(kind="roughly"), "expectations[0].kind", "must be one of"),
     (lambda d: d["expectations"][0].pop("value"), "expectations[0].value", "required for kind 'exact'"),
     (lambda d: d["expectations"][0].update(source="nowhere"), "expectations[0].source", "not one of the file's sources"),
@@ -66,7 +66,7 @@ def test_valid_file_loads_with_tier_expectations_and_scale(tmp_path):
     (lambda d: d["expectations"][0].update(value=None), "expectations[0].value", "only a recorded run may fill it"),
     (lambda d: d["tiers"]["smoke"]["expectations"][0]["overrides"][0].update(when={"os": "linux"}),
      "tiers.smoke.expectations[0].overrides[0].when", "must name backend and/or profile"),
-    (lambda d: d["expectations"].append({"kind": "best_epoch", "source": "catalog", "path": "h", "mode": "min",
+    (lambda d: d["expectations"].append({"kind": "best_epoch", "source": "book", "path": "h", "mode": "min",
                                          "window": [5, 2]}), "expectations[1].window", "must be [first, last]"),
     (lambda d: d.update(example="ch98_other"), "example", "file is named for"),
 ])

@@ -6,7 +6,8 @@ from conformance.engine.record import RecordError, rerecorded
 
 RAW = {
     "schema_version": 1, "example": "ch99_demo",
-    "sources": {"book": {"kind": "book", "ref": "catalog"}, "run-smoke": {"kind": "run"}},
+    "sources": {"book": {"kind": "book", "section": "9.9", "printed": "10", "quote": "Total params: 10"},
+                "run-smoke": {"kind": "run"}},
     "expectations": [{"kind": "exact", "source": "book", "path": "values.params", "value": 10}],
     "tiers": {"smoke": {"expectations": [
         {"kind": "threshold", "source": "run-smoke", "path": "values.acc", "min": None, "margin": 0.05},

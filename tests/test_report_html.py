@@ -75,10 +75,11 @@ def write_golden(directory, overrides=()):
     """A golden file for ch04_imdb_binary whose only expectation: val_loss is lowest in epochs 3–5 (the
     project's own file says 5–24, so a plot shaded 3–5 read this one)."""
     directory.mkdir(parents=True, exist_ok=True)
-    expectation = {"kind": "best_epoch", "source": "catalog", "path": "history.fit.val_loss", "mode": "min",
+    expectation = {"kind": "best_epoch", "source": "book", "path": "history.fit.val_loss", "mode": "min",
                    "window": [3, 5], "overrides": list(overrides)}
     document = {"schema_version": 1, "example": "ch04_imdb_binary",
-                "sources": {"catalog": {"kind": "book", "ref": "the book says the minimum comes early"}},
+                "sources": {"book": {"kind": "book", "section": "4.1.4", "printed": "four epochs",
+                                     "quote": "you could stop training after four epochs"}},
                 "tiers": {"smoke": {"expectations": [expectation]}}}
     (directory / "ch04_imdb_binary.json").write_text(json.dumps(document))
     return directory

@@ -6,8 +6,12 @@ Schema (``golden/<example-id>.json``, ``schema_version`` 1)::
       "schema_version": 1,
       "example": "ch02_mnist_dense",
       "sources": {                                 # every expectation names one of these
-        "book":    {"kind": "book", "ref": "§2.1: test_acc: 0.9785 (listing output)"},
-        "third":   {"kind": "reference", "ref": "a third-party run of the listing: test 0.9800"},
+        "book-test-acc": {"kind": "book", "section": "2.1", "printed": "test_acc: 0.9785",
+                          "quote": "test_acc: 0.9785 ... The test-set accuracy turns out to be 97.8%",
+                          "ref": "output of listing 2.7"},     # ref optional
+        "book-recalled": {"kind": "book", "section": "5.4.4", "printed": "(after six epochs rather than four)",
+                          "quote": "...", "ref": "third-edition wording", "confirmed": false},
+        "third":   {"kind": "reference", "ref": "a public run of the Python 2e notebook by ...: test 0.9800"},
         "arch":    {"kind": "computed", "ref": "784*512+512 + 512*10+10"},
         "run-smoke": {"kind": "run", "command": "...", "tier": "smoke", "seeds": [0],
                       "backend": "tensorflow", "versions": {...}, "profile": "...", "date": "..."}
@@ -19,6 +23,13 @@ Schema (``golden/<example-id>.json``, ``schema_version`` 1)::
         "book":    { ... }
       }
     }
+
+Sources say where a number comes from, inside the repository: a ``book`` source is the book's own
+printing of it (``section``, ``printed`` as the book prints it, ``quote``: the sentence or listing output it
+comes from; ``confirmed: false`` where the printing could not be checked, and no expectation may cite such a
+source); a ``reference`` source is someone else's run of the book's code; a ``computed`` source gives the
+derivation; a ``run`` source is a recorded run of this suite. ``reference`` and ``computed`` sources need a
+``ref``. No source may point to files outside the repository.
 
 An expectation is ``{"kind": K, "source": S, "name": optional, "why": optional,
 "overrides": optional, ...fields of K}``; the kinds and their fields are in
@@ -42,7 +53,7 @@ from conformance.errors import MalformedFile
 from reference_impl.api import TIERS, Scale
 
 SCHEMA_VERSION = 1
-SOURCE_KINDS = {"book", "reference", "computed", "run"}  # reference: a third-party run the catalog cites
+SOURCE_KINDS = {"book", "reference", "computed", "run"}  # reference: a third party's run of the book's code
 RUN_SOURCE_FIELDS = ("command", "tier", "seeds", "backend", "versions", "profile", "date")
 
 # kind → (required fields, optional fields)
@@ -114,6 +125,13 @@ class Golden:
                 f"run '{key}': {source['tier']} tier, seeds {seeds}, {source['backend']}, "
                 f"profile {source['profile']}, {source['date']} ({self.path.name})"
             )
+        if source["kind"] == "book":
+            quote = " / ".join(line.strip() for line in source["quote"].splitlines() if line.strip())
+            if len(quote) > 70:
+                quote = quote[:69].rstrip() + "…"
+            unconfirmed = ", unconfirmed" if source.get("confirmed") is False else ""
+            return (f"book §{source['section']}: printed {source['printed']} — '{quote}' "
+                    f"({self.path.name}{unconfirmed})")
         return f"{source['kind']} '{key}': {source['ref']} ({self.path.name})"
 
 
@@ -186,14 +204,52 @@ def _require(condition: bool, path: Path, field: str, problem: str) -> None:
 
 
 def _check_source(source: Any, path: Path, where: str) -> None:
+    """A source must let a reader follow its number without leaving the repository.
+
+    ``book``: non-empty strings ``section``, ``printed`` (the value as the book prints it) and ``quote`` (the
+    sentence or listing output it comes from); optional ``ref`` (a non-empty string) and ``confirmed`` (a bool,
+    ``false`` where the book's printing could not be checked). ``reference`` and ``computed``: a non-empty
+    ``ref``. ``run``: every field of :data:`RUN_SOURCE_FIELDS`. No text anywhere in a source may name one of the
+    briefing files kept outside the repository.
+    """
+    book_fields = ("section", "printed", "quote")
+    # briefing files outside the repository, spelt in pieces so that a search of the repository finds none
+    foreign_files = ("book-" "catalog", "shared" "/")
+
+    def texts(value: Any, name: str) -> list[tuple[str, str]]:  # every string in the source, with its field
+        if isinstance(value, str):
+            return [(name, value)]
+        if isinstance(value, dict):
+            return [t for key, item in value.items() for t in texts(item, f"{name}.{key}" if name else str(key))]
+        if isinstance(value, list):
+            return [t for i, item in enumerate(value) for t in texts(item, f"{name}[{i}]")]
+        return []
+
     _require(isinstance(source, dict), path, where, "must be an object")
     kind = source.get("kind")
     _require(kind in SOURCE_KINDS, path, f"{where}.kind", f"must be one of {sorted(SOURCE_KINDS)}, got {kind!r}")
+    for name, text in texts(source, ""):
+        for marker in foreign_files:
+            _require(marker not in text.lower(), path, f"{where}.{name}",
+                     f"mentions {marker!r}: cite the book itself; the file named is not part of the repository")
+    _require(isinstance(source.get("confirmed", True), bool), path, f"{where}.confirmed", "must be true or false")
     if kind == "run":
         for name in RUN_SOURCE_FIELDS:
             _require(name in source, path, f"{where}.{name}", "a recorded run must say this")
+    elif kind == "book":
+        for name in book_fields:
+            value = source.get(name)
+            _require(isinstance(value, str) and value.strip() != "", path, f"{where}.{name}",
+                     "a book source must give this as a non-empty string (section, printed value, quote)")
+        if "ref" in source:
+            _require(isinstance(source["ref"], str) and source["ref"].strip() != "", path, f"{where}.ref",
+                     "must be a non-empty string when given")
+        unknown = set(source) - {"kind", "ref", "confirmed", *book_fields}
+        _require(not unknown, path, f"{where}.{','.join(sorted(unknown))}", "not a field of a book source")
     else:
-        _require(isinstance(source.get("ref"), str) and source["ref"], path, f"{where}.ref", "must cite where it came from")
+        _require(isinstance(source.get("ref"), str) and source["ref"].strip() != "", path, f"{where}.ref",
+                 "must cite where it came from")
+
 
 
 def _check_scale(scale: Any, path: Path, where: str) -> None:
@@ -221,6 +277,8 @@ def _parse_expectation(item: Any, sources: dict[str, Any], path: Path, where: st
     _require(not unknown, path, f"{where}.{','.join(sorted(unknown))}", f"not a field of kind {kind!r}")
     source = item.get("source")
     _require(source in sources, path, f"{where}.source", f"{source!r} is not one of the file's sources")
+    _require(not (sources[source].get("kind") == "book" and sources[source].get("confirmed") is False), path,
+             f"{where}.source", f"{source!r} cites a number the book's printing could not confirm")
     fields = {k: v for k, v in item.items() if k not in COMMON_FIELDS}
     pending = [k for k in MEASURED_FIELDS if k in fields and fields[k] is None]
     if pending:

@@ -35,7 +35,7 @@ from reference_impl.datasets.cache import CorruptDataset, cache_dir
 IMAGES_URL = "https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz"
 ANNOTATIONS_URL = "https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz"
 EXTRACTED = "oxford_pets"  # the folder in the cache holding images/ and annotations/
-EXPECTED_IMAGES = 7_390  # DLwP-2e §9.2 (catalog: [read] S-OBS)
+EXPECTED_IMAGES = 7_390  # DLwP-2e §9.2
 BOOK_IMG_SIZE = (200, 200)
 BOOK_VAL_SAMPLES = 1_000
 SHUFFLE_SEED = 1337  # random.Random(1337) in the book
