@@ -144,6 +144,8 @@ def test_derived_figures():
     assert derived["scaling_efficiency"][0]["efficiency"] == pytest.approx(0.8)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_bench_imports_and_builds_the_chapter_models_without_tensorflow_on_jax():
     code = ("import sys; import conformance.cli, conformance.bench.runner, conformance.bench.suite, "
             "conformance.bench.plugin, conformance.bench.models, conformance.report.compare, keras; "
@@ -162,6 +164,8 @@ def hide_tensorflow(tmp_path):
     return str(shim.parent)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_bench_command_end_to_end_on_jax_without_tensorflow_and_two_emulated_devices(tmp_path):
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax",
@@ -235,6 +239,8 @@ def test_runs_of_another_backend_are_not_merged():
         baselines.merge_runs([run_document("one", [entry()]), other])
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_promote_files_several_runs_as_one_baseline(tmp_path):
     runs = []
     for run_id, speed in (("one", 100.0), ("two", 110.0)):

@@ -9,50 +9,36 @@ shared by the tests that read it, so every example runs once per fault.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import numpy as np
 import pytest
 
-from conformance.engine import registry
-from conformance.engine.runner import Settings, run_example
+from helpers import (
+    Fault,
+    RunResult,
+    dense_units_replaced,
+    failed_checks,
+    rmsprop_learning_rate_changed,
+    run_example_in_process,
+)
 from reference_impl.datasets import Loaded, mnist
 
+pytestmark = pytest.mark.slow  # every test reads a faulty run of an example
+
 SEED = 0
-Fault = Callable[[pytest.MonkeyPatch], None]
 
 
-def run(example_id: str, tier: str = "smoke") -> dict[str, Any]:
-    spec = registry.select(example_id)[0]
-    return run_example(spec, Settings(tier=tier, backend=keras.backend.backend(), seed=SEED), "cpu-test")
-
-
-def failed_checks(result: dict[str, Any]) -> set[str]:
-    assert result["status"] in ("passed", "failed"), result["reason"]
-    return {c["name"] for c in result["checks"] if c["status"] == "failed"}
-
-
-def faulty_run(example_id: str, plant: Fault, tier: str = "smoke") -> dict[str, Any]:
+def faulty_run(example_id: str, plant: Fault, tier: str = "smoke") -> RunResult:
     with pytest.MonkeyPatch.context() as patch:
         plant(patch)
-        return run(example_id, tier)
-
-
-def dense_units_replaced(mapping: dict[int, int]) -> Fault:
-    """A fault: ``keras.layers.Dense(units)`` builds ``mapping[units]`` units instead."""
-    original = keras.layers.Dense.__init__
-
-    @functools.wraps(original)
-    def resized(self: keras.layers.Dense, units: int, **kwargs: Any) -> None:
-        original(self, mapping.get(units, units), **kwargs)
-
-    return lambda patch: patch.setattr(keras.layers.Dense, "__init__", resized)
+        return run_example_in_process(example_id, tier, seed=SEED)
 
 
 # -- 5.1.1 noise channels ----------------------------------------------------------
 @pytest.fixture(scope="module")
-def noise_channels_are_zeros() -> dict[str, Any]:
+def noise_channels_are_zeros() -> RunResult:
     """The 'white noise' appended to the digits is all zeros: both models see the same input."""
     return faulty_run("ch05_mnist_noise_vs_zero_channels",
                       lambda patch: patch.setattr(np.random, "random", lambda shape: np.zeros(shape)))
@@ -64,13 +50,13 @@ def test_noise_channels_identical_to_zeros_fail_the_comparison(noise_channels_ar
 
 # -- 5.1.2 shuffled labels ---------------------------------------------------------
 @pytest.fixture(scope="module")
-def labels_not_shuffled() -> dict[str, Any]:
+def labels_not_shuffled() -> RunResult:
     """``np.random.shuffle`` leaves the labels in place: the model learns real digits."""
     return faulty_run("ch05_mnist_shuffled_labels", lambda patch: patch.setattr(np.random, "shuffle", lambda x: None))
 
 
 @pytest.fixture(scope="module")
-def no_room_to_memorise() -> dict[str, Any]:
+def no_room_to_memorise() -> RunResult:
     """The 512-unit hidden layer has one unit: too little capacity to memorise random labels."""
     return faulty_run("ch05_mnist_shuffled_labels", dense_units_replaced({512: 1}))
 
@@ -89,16 +75,10 @@ def test_model_that_cannot_memorise_fails_training_accuracy_climbs(no_room_to_me
 
 # -- 5.3.1 learning rate -----------------------------------------------------------
 @pytest.fixture(scope="module")
-def learning_rate_capped() -> dict[str, Any]:
+def learning_rate_capped() -> RunResult:
     """RMSprop silently caps its learning rate at 1e-2, so 'lr = 1' trains like lr = 1e-2."""
-    original = keras.optimizers.RMSprop.__init__
-
-    @functools.wraps(original)
-    def capped(self: keras.optimizers.RMSprop, learning_rate: float = 0.001, **kwargs: Any) -> None:
-        original(self, min(learning_rate, 1e-2), **kwargs)
-
     return faulty_run("ch05_mnist_learning_rate",
-                      lambda patch: patch.setattr(keras.optimizers.RMSprop, "__init__", capped))
+                      rmsprop_learning_rate_changed(lambda learning_rate: min(learning_rate, 1e-2)))
 
 
 def test_learning_rate_that_is_not_too_high_fails_the_comparison(learning_rate_capped):
@@ -107,13 +87,13 @@ def test_learning_rate_that_is_not_too_high_fails_the_comparison(learning_rate_c
 
 # -- 5.3.3 capacity ----------------------------------------------------------------
 @pytest.fixture(scope="module")
-def hidden_layers_two_units() -> dict[str, Any]:
+def hidden_layers_two_units() -> RunResult:
     """The 96-unit layers have 2 units: the 'larger' model has less capacity than the logistic regression."""
     return faulty_run("ch05_mnist_capacity", dense_units_replaced({96: 2}))
 
 
 @pytest.fixture(scope="module")
-def training_labels_random() -> dict[str, Any]:
+def training_labels_random() -> RunResult:
     """The twin's training labels are permuted: there is nothing to learn, so even the
     logistic regression can only memorise, and its validation loss rises from the start."""
     original = mnist.twin
@@ -128,7 +108,7 @@ def training_labels_random() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def hidden_layers_two_units_offline() -> dict[str, Any]:
+def hidden_layers_two_units_offline() -> RunResult:
     """The same fault on the offline tier (the genuine digits), where 'the larger model overfits
     before the logistic regression' is checked: a 2-unit bottleneck has nothing to overfit with."""
     return faulty_run("ch05_mnist_capacity", dense_units_replaced({96: 2}), tier="offline")
@@ -148,7 +128,7 @@ def test_logistic_regression_that_overfits_fails_the_plateau(training_labels_ran
 
 # -- 5.4.4 model size --------------------------------------------------------------
 @pytest.fixture(scope="module")
-def sizes_swapped() -> dict[str, Any]:
+def sizes_swapped() -> RunResult:
     """The 'smaller' model gets 512-unit layers and the 'larger' one 4-unit layers."""
     return faulty_run("ch05_imdb_model_size", dense_units_replaced({4: 512, 512: 4}))
 
@@ -163,7 +143,7 @@ def test_smaller_model_that_is_large_fails_overfits_no_earlier(sizes_swapped):
 
 # -- 5.4.4 dropout (L2's lesson is a book-tier check only: see golden/ch05_imdb_l2.json) --------
 @pytest.fixture(scope="module")
-def dropout_rate_zero() -> dict[str, Any]:
+def dropout_rate_zero() -> RunResult:
     """``layers.Dropout(0.5)`` drops nothing: the 'dropout' model is the original model."""
     original = keras.layers.Dropout.__init__
 

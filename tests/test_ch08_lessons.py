@@ -8,21 +8,8 @@ import numpy as np
 import pytest
 
 import keras
-from conformance.engine import checks
-from conformance.engine import golden
-from conformance.engine import registry
-from conformance.engine.runner import Settings, run_example
+from helpers import failed_checks, golden_expectation, judge, run_example_in_process
 from reference_impl.datasets import cats_vs_dogs, mnist
-
-
-def run(example_id):
-    spec = registry.select(example_id)[0]
-    return run_example(spec, Settings(tier="smoke", backend=keras.backend.backend()), "cpu-test")
-
-
-def failed_checks(result):
-    assert result["status"] in ("passed", "failed"), result["reason"]
-    return {c["name"]: c for c in result["checks"] if c["status"] == "failed"}
 
 
 # -- 8.1: the convnet beats the dense network because it exploits pixel neighbourhoods ------
@@ -45,8 +32,9 @@ def mnist_pixels_scrambled(monkeypatch):
     monkeypatch.setattr(mnist, "twin", scrambled)
 
 
+@pytest.mark.slow
 def test_convnet_loses_its_edge_when_pixels_are_scrambled(mnist_pixels_scrambled):
-    failures = failed_checks(run("ch08_mnist_convnet"))
+    failures = failed_checks(run_example_in_process("ch08_mnist_convnet"))
     assert "values.test_acc > values.dense_test_acc" in failures
 
 
@@ -58,8 +46,9 @@ def twin_without_signal(monkeypatch, tmp_path):
     monkeypatch.setattr(cats_vs_dogs, "_texture", lambda category, dy, dx, radius, rng: np.zeros_like(dy))
 
 
+@pytest.mark.slow
 def test_from_scratch_accuracy_check_fails_on_a_twin_without_signal(twin_without_signal):
-    failures = failed_checks(run("ch08_catsdogs_from_scratch"))
+    failures = failed_checks(run_example_in_process("ch08_catsdogs_from_scratch"))
     assert "threshold values.test_acc" in failures
 
 
@@ -69,8 +58,9 @@ def augmentation_does_nothing(monkeypatch):
         monkeypatch.setattr(getattr(keras.layers, name), "call", lambda self, inputs, training=True: inputs)
 
 
+@pytest.mark.slow
 def test_augmentation_removed_is_caught(augmentation_does_nothing):
-    failures = failed_checks(run("ch08_catsdogs_augmentation"))
+    failures = failed_checks(run_example_in_process("ch08_catsdogs_augmentation"))
     assert "exact values.augmentations_differ" in failures
 
 
@@ -80,10 +70,9 @@ def u_shaped_val_loss(epochs, best):
 
 
 def book_verdicts(example_id, epochs, best):
-    expectations = [e for e in golden.load(example_id).expectations_for("book") if e.kind == "best_epoch"]
-    assert len(expectations) == 1
+    expectation = golden_expectation(example_id, "book", kind="best_epoch")
     observed = {"history": {"fit": {"val_loss": u_shaped_val_loss(epochs, best)}}}
-    return checks.evaluate(expectations[0], observed, "test").status
+    return judge(expectation, observed)
 
 
 @pytest.mark.parametrize("example_id, epochs, passing_best, failing_best", [
@@ -109,11 +98,13 @@ def freezing_does_nothing(monkeypatch):
     monkeypatch.setattr(keras.layers.Conv2D, "trainable", property(trainable.fget, setter), raising=False)
 
 
+@pytest.mark.slow
 def test_fine_tuning_check_fails_when_all_layers_stay_trainable(freezing_does_nothing):
-    failures = failed_checks(run("ch08_vgg16_finetuning"))
+    failures = failed_checks(run_example_in_process("ch08_vgg16_finetuning"))
     assert {"exact values.changed_base_weights", "exact models.model.trainable_params"} <= set(failures)
 
 
+@pytest.mark.slow
 def test_feature_extraction_checks_fail_when_the_base_is_not_frozen(freezing_does_nothing):
-    failures = failed_checks(run("ch08_vgg16_feature_extraction_augmented"))
+    failures = failed_checks(run_example_in_process("ch08_vgg16_feature_extraction_augmented"))
     assert {"exact values.changed_base_weights", "exact models.model.trainable_params"} <= set(failures)

@@ -3,7 +3,6 @@ planted in the library (or the data) the examples use, never in the suite, and t
 named check reports it. The unbroken examples pass in the smoke conformance run."""
 
 import copy
-import functools
 import json
 
 import keras
@@ -11,22 +10,13 @@ import numpy as np
 import pytest
 
 from conformance.engine import golden
-from conformance.engine import registry
-from conformance.engine.runner import Settings, run_example
+from helpers import failed_checks, rmsprop_learning_rate_changed, run_example_in_process
 from reference_impl import ch09_advanced_computer_vision as ch09
 from reference_impl.datasets import oxford_pets
 
 tf = pytest.importorskip("tensorflow")
 
-
-def run(example_id, golden_dir=None):
-    spec = registry.select(example_id)[0]
-    return run_example(spec, Settings(tier="smoke", backend="tensorflow"), "cpu-test", golden_dir)
-
-
-def failed_checks(result):
-    assert result["status"] == "failed", result.get("traceback") or result["reason"]
-    return {c["name"] for c in result["checks"] if c["status"] == "failed"}
+pytestmark = pytest.mark.slow  # every test runs an example
 
 
 @pytest.fixture
@@ -45,20 +35,15 @@ def shrunk(tmp_path):
 
 @pytest.fixture
 def learning_rate_zero(monkeypatch):
-    original = keras.optimizers.RMSprop.__init__
-
-    @functools.wraps(original)
-    def frozen(self, learning_rate=0.001, *args, **kwargs):
-        original(self, 0.0, *args, **kwargs)
-
-    monkeypatch.setattr(keras.optimizers.RMSprop, "__init__", frozen)
+    rmsprop_learning_rate_changed(lambda learning_rate: 0.0)(monkeypatch)
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the example uses TensorFlow directly")
 def test_gradient_descent_instead_of_ascent_fails_rises(monkeypatch):
     original = tf.math.l2_normalize
     monkeypatch.setattr(tf.math, "l2_normalize", lambda x, *args, **kwargs: -original(x, *args, **kwargs))
-    assert "rises values.first_filter_ascent_loss" in failed_checks(run("ch09_visualize_filters_xception"))
+    result = run_example_in_process("ch09_visualize_filters_xception", backend="tensorflow")
+    assert "rises values.first_filter_ascent_loss" in failed_checks(result)
 
 
 class _NumpyWithoutMax:
@@ -75,25 +60,28 @@ class _NumpyWithoutMax:
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the example uses TensorFlow directly")
 def test_heatmap_without_normalisation_fails_the_unit_range(monkeypatch):
     monkeypatch.setattr(ch09, "np", _NumpyWithoutMax())
-    assert "approx values.heatmap_max" in failed_checks(run("ch09_gradcam_xception"))
+    result = run_example_in_process("ch09_gradcam_xception", backend="tensorflow")
+    assert "approx values.heatmap_max" in failed_checks(result)
 
 
 def test_batchnorm_left_trainable_fails_the_freeze_checks(monkeypatch):
     monkeypatch.setattr(keras.layers.BatchNormalization, "trainable",
                         property(lambda layer: True, lambda layer, value: None))
-    failures = failed_checks(run("ch09_batchnorm_freeze_efficientnet"))
+    failures = failed_checks(run_example_in_process("ch09_batchnorm_freeze_efficientnet", backend="tensorflow"))
     assert "exact values.trainable_batchnorm_layers_after" in failures
     assert "exact values.trainable_weight_tensors_after" in failures
     assert "models.after.trainable_params < models.before.trainable_params" in failures
 
 
 def test_segmentation_that_does_not_learn_fails_falls(learning_rate_zero, shrunk):
-    result = run("ch09_oxford_pets_segmentation", shrunk("ch09_oxford_pets_segmentation", samples=0.01, epochs=0.04))
+    golden_dir = shrunk("ch09_oxford_pets_segmentation", samples=0.01, epochs=0.04)
+    result = run_example_in_process("ch09_oxford_pets_segmentation", backend="tensorflow", golden_dir=golden_dir)
     assert "falls history.fit.loss" in failed_checks(result)
 
 
 def test_mini_xception_that_does_not_learn_fails_falls(learning_rate_zero, shrunk):
-    result = run("ch09_mini_xception_catsdogs", shrunk("ch09_mini_xception_catsdogs", samples=0.02, epochs=0.04))
+    golden_dir = shrunk("ch09_mini_xception_catsdogs", samples=0.02, epochs=0.04)
+    result = run_example_in_process("ch09_mini_xception_catsdogs", backend="tensorflow", golden_dir=golden_dir)
     assert "falls history.fit.loss" in failed_checks(result)
 
 
@@ -120,6 +108,7 @@ def test_masks_without_signal_fail_the_pixel_accuracy_lesson(tmp_path, monkeypat
     golden_dir = tmp_path / "golden"
     golden_dir.mkdir()
     (golden_dir / "ch09_oxford_pets_segmentation.json").write_text(json.dumps(raw))
-    failures = failed_checks(run("ch09_oxford_pets_segmentation", golden_dir))
+    result = run_example_in_process("ch09_oxford_pets_segmentation", backend="tensorflow", golden_dir=golden_dir)
+    failures = failed_checks(result)
     assert "values.val_pixel_accuracy > values.majority_class_fraction" in failures
     assert "values.val_pixel_accuracy > values.position_prior_pixel_accuracy" in failures

@@ -10,6 +10,8 @@ import pytest
 
 from conformance.engine.golden import golden_dir
 
+pytestmark = pytest.mark.subprocess  # every test runs `python -m conformance`
+
 FAST = "ch03_simple_dense_layer,ch02_gradienttape_basics,ch03_gradienttape_second_order"
 
 
@@ -19,11 +21,12 @@ def conformance(*args, cwd, env=None):
 
 
 def only_run_file(results):
-    files = list(Path(results).glob("*/*.json"))
+    files = list(Path(results).glob("*/conformance/*.json"))
     assert len(files) == 1, files
     return json.loads(files[0].read_text())
 
 
+@pytest.mark.slow
 def test_list_shows_every_example_with_chapter_data_and_tiers(tmp_path):
     done = conformance("list", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -34,6 +37,7 @@ def test_list_shows_every_example_with_chapter_data_and_tiers(tmp_path):
     assert rows["ch02_gradienttape_basics"]["backends"] == ["tensorflow"]
 
 
+@pytest.mark.slow
 def test_run_writes_results_and_prints_a_summary(tmp_path):
     done = conformance("run", "--examples", FAST, "--workers", "2", "--junitxml", "junit.xml", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -50,6 +54,7 @@ def test_run_writes_results_and_prints_a_summary(tmp_path):
     assert (tmp_path / "junit.xml").exists()
 
 
+@pytest.mark.slow
 def test_run_fails_with_expected_and_actual_when_a_golden_value_is_wrong(tmp_path):
     golden = tmp_path / "golden"
     shutil.copytree(golden_dir(), golden)
@@ -67,6 +72,7 @@ def test_run_fails_with_expected_and_actual_when_a_golden_value_is_wrong(tmp_pat
     assert only_run_file(tmp_path / "results")["examples"][0]["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_malformed_golden_file_is_an_error_naming_file_and_field(tmp_path):
     golden = tmp_path / "golden"
     shutil.copytree(golden_dir(), golden)
@@ -76,12 +82,14 @@ def test_malformed_golden_file_is_an_error_naming_file_and_field(tmp_path):
     assert "ch03_simple_dense_layer.json: schema_version: must be 1" in done.stdout
 
 
+@pytest.mark.slow
 def test_unknown_pattern_exits_2_with_a_clear_message(tmp_path):
     done = conformance("run", "--examples", "ch99*", cwd=tmp_path)
     assert done.returncode == 2
     assert "no example matches ch99*" in done.stderr
 
 
+@pytest.mark.slow
 def test_jax_backend_runs_keras_examples_and_skips_tensorflow_ones_with_a_reason(tmp_path):
     pytest.importorskip("jax", reason="the jax extra is part of the test install; see pyproject.toml")
     done = conformance("run", "--backend", "jax", "--examples", "ch03_simple_dense_layer,ch02_gradienttape_basics",
@@ -93,6 +101,7 @@ def test_jax_backend_runs_keras_examples_and_skips_tensorflow_ones_with_a_reason
     assert "runs on tensorflow only" in entries["ch02_gradienttape_basics"]["reason"]
 
 
+@pytest.mark.slow  # about 2 s: one interpreter importing the whole CLI
 def test_help_explains_the_commands(tmp_path):
     done = conformance("--help", cwd=tmp_path)
     assert done.returncode == 0
@@ -100,6 +109,7 @@ def test_help_explains_the_commands(tmp_path):
         assert command in done.stdout
 
 
+@pytest.mark.slow
 def test_two_emulated_devices_run_several_models_in_one_process(tmp_path):
     """MirroredStrategy over two emulated CPU devices, two examples in one worker: their
     all-reduces must not collide (they did with collective ops keyed per process)."""

@@ -11,12 +11,10 @@ from reference_impl.datasets import boston_housing, cache, load
 
 
 @pytest.fixture
-def boston_npz(tmp_path, monkeypatch):
+def boston_npz(offline_data_home, monkeypatch):
     rng = np.random.default_rng(0)
-    path = tmp_path / "boston_housing.npz"
+    path = offline_data_home / "boston_housing.npz"
     np.savez(path, x=rng.normal(size=(10, 13)), y=np.arange(10, dtype=float))
-    monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
-    monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
     monkeypatch.setattr(boston_housing, "BOSTON_NPZ", cache.RemoteFile(
         "boston_housing.npz", boston_housing.BOSTON_NPZ.url, hashlib.sha256(path.read_bytes()).hexdigest()))
     return path
@@ -46,9 +44,7 @@ def test_corrupt_or_misshapen_npz_is_reported(tmp_path):
         boston_housing.read_npz(path)
 
 
-def test_missing_file_offline_says_what_to_fetch(tmp_path, monkeypatch):
-    monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
-    monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
+def test_missing_file_offline_says_what_to_fetch(offline_data_home):
     with pytest.raises(DatasetUnavailable, match=boston_housing.BOSTON_NPZ.sha256):
         load("boston_housing", tier="book", seed=0)
 

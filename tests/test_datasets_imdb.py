@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from helpers import object_array
 from reference_impl.api import DatasetUnavailable
 from reference_impl.datasets import cache, imdb, load
 
@@ -16,23 +17,15 @@ RAW_TEST = [[3, 4, 10000, 5], [12, 1]]
 WORD_INDEX = {"the": 1, "and": 2, "a": 3, "of": 4, "to": 5, "is": 7, "br": 8, "film": 14, "movie": 22, "it": 12}
 
 
-def object_array(sequences):
-    array = np.empty(len(sequences), dtype=object)
-    array[:] = sequences
-    return array
-
-
 @pytest.fixture
-def imdb_files(tmp_path, monkeypatch):
+def imdb_files(offline_data_home, monkeypatch):
     """imdb.npz (ragged object arrays, int labels) and imdb_word_index.json in the real
     layout, registered under their own SHA-256 / MD5."""
-    npz = tmp_path / "imdb.npz"
+    npz = offline_data_home / "imdb.npz"
     np.savez(npz, x_train=object_array(RAW_TRAIN), y_train=np.array([1, 0]),
              x_test=object_array(RAW_TEST), y_test=np.array([0, 1]))
-    index = tmp_path / "imdb_word_index.json"
+    index = offline_data_home / "imdb_word_index.json"
     index.write_text(json.dumps(WORD_INDEX))
-    monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
-    monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
     monkeypatch.setattr(imdb, "IMDB_NPZ", cache.RemoteFile("imdb.npz", imdb.IMDB_NPZ.url,
                                                            hashlib.sha256(npz.read_bytes()).hexdigest()))
     monkeypatch.setattr(imdb, "IMDB_WORD_INDEX", cache.RemoteFile(
@@ -107,9 +100,7 @@ def test_npz_smuggling_code_through_pickle_is_refused(tmp_path):
         imdb.read_sequence_npz(npz, ("x_train",))
 
 
-def test_missing_files_offline_say_what_to_fetch(tmp_path, monkeypatch):
-    monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
-    monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
+def test_missing_files_offline_say_what_to_fetch(offline_data_home):
     with pytest.raises(DatasetUnavailable, match="imdb.npz"):
         load("imdb", tier="book", seed=0, num_words=10000)
     with pytest.raises(DatasetUnavailable, match=f"MD5 {imdb.IMDB_WORD_INDEX.md5}"):

@@ -10,16 +10,14 @@ from reference_impl.datasets import cache, load, mnist
 
 
 @pytest.fixture
-def mnist_fixture(tmp_path, monkeypatch):
+def mnist_fixture(offline_data_home, monkeypatch):
     """A small file in the real mnist.npz layout, registered under its own checksum."""
     rng = np.random.default_rng(0)
-    path = tmp_path / "mnist.npz"
+    path = offline_data_home / "mnist.npz"
     np.savez(path, x_train=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
              y_train=rng.integers(0, 10, 20, dtype=np.uint8),
              x_test=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), y_test=rng.integers(0, 10, 5, dtype=np.uint8))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
-    monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
     monkeypatch.setattr(mnist, "MNIST_NPZ", cache.RemoteFile("mnist.npz", mnist.MNIST_NPZ.url, digest))
     return path
 
@@ -38,13 +36,11 @@ def test_checksum_mismatch_is_an_error_not_silently_used(mnist_fixture):
         mnist.real()
 
 
-def test_missing_file_offline_says_what_to_fetch_and_where(tmp_path, monkeypatch):
-    monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
-    monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
+def test_missing_file_offline_says_what_to_fetch_and_where(offline_data_home):
     with pytest.raises(DatasetUnavailable) as raised:
         load("mnist", tier="book", seed=0)
     message = str(raised.value)
-    assert mnist.MNIST_NPZ.url in message and str(tmp_path / "mnist.npz") in message
+    assert mnist.MNIST_NPZ.url in message and str(offline_data_home / "mnist.npz") in message
     assert mnist.MNIST_NPZ.sha256 in message
 
 

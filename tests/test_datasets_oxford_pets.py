@@ -26,12 +26,10 @@ def write_pet(root, index, name):
 
 
 @pytest.fixture
-def book_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
-    monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
+def book_cache(offline_data_home, monkeypatch):
     monkeypatch.setattr(oxford_pets, "EXPECTED_IMAGES", len(NAMES))
     monkeypatch.setattr(oxford_pets, "BOOK_VAL_SAMPLES", 2)
-    return tmp_path
+    return offline_data_home
 
 
 @pytest.fixture
@@ -168,6 +166,7 @@ def test_twin_object_and_background_differ_in_colour(twin):
     assert blue_minus_red[mask == 1].mean() - blue_minus_red[mask == 0].mean() > 60
 
 
+@pytest.mark.slow  # builds 1,000 substitute pictures: over 2 s
 def test_offline_is_a_labelled_substitute_of_genuine_digits(twin_cache):
     loaded = oxford_pets.offline()
     (x, y), (vx, vy) = loaded.value

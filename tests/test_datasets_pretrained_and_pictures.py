@@ -66,31 +66,24 @@ def test_unknown_file_is_refused():
         keras_applications.twin(file="vgg17")
 
 
-@pytest.fixture
-def data_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
-    monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
-    return tmp_path
+def test_cached_picture_is_handed_out(offline_data_home):
+    Image.fromarray(np.zeros((20, 30, 3), dtype=np.uint8)).save(offline_data_home / "elephant.jpg")
+    assert book_images.real("elephant.jpg").value == str(offline_data_home / "elephant.jpg")
 
 
-def test_cached_picture_is_handed_out(data_home):
-    Image.fromarray(np.zeros((20, 30, 3), dtype=np.uint8)).save(data_home / "elephant.jpg")
-    assert book_images.real("elephant.jpg").value == str(data_home / "elephant.jpg")
-
-
-def test_truncated_picture_is_corrupt(data_home):
-    Image.fromarray(np.zeros((20, 30, 3), dtype=np.uint8)).save(data_home / "cat.jpg")
-    (data_home / "cat.jpg").write_bytes((data_home / "cat.jpg").read_bytes()[:40])
+def test_truncated_picture_is_corrupt(offline_data_home):
+    Image.fromarray(np.zeros((20, 30, 3), dtype=np.uint8)).save(offline_data_home / "cat.jpg")
+    (offline_data_home / "cat.jpg").write_bytes((offline_data_home / "cat.jpg").read_bytes()[:40])
     with pytest.raises(cache.CorruptDataset, match="not a readable image"):
         book_images.real("cat.jpg")
 
 
-def test_missing_picture_says_what_to_fetch(data_home):
+def test_missing_picture_says_what_to_fetch(offline_data_home):
     with pytest.raises(DatasetUnavailable, match="https://img-datasets.s3.amazonaws.com/cat.jpg"):
         load("book_images", tier="book", seed=0, fname="cat.jpg")
 
 
-def test_stand_in_picture_is_deterministic_per_seed(data_home):
+def test_stand_in_picture_is_deterministic_per_seed(offline_data_home):
     first = np.array(Image.open(book_images.twin(seed=1, fname="cat.jpg").value))
     again = np.array(Image.open(book_images.twin(seed=1, fname="cat.jpg").value))
     other = np.array(Image.open(book_images.twin(seed=2, fname="cat.jpg").value))

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from helpers import object_array
 from reference_impl.api import DatasetUnavailable
 from reference_impl.datasets import cache, load, reuters
 
@@ -15,20 +16,12 @@ RAW = [[1, 2, 3], [4, 9996, 5, 6], [7, 8], [9, 10, 11, 12, 13], [14]]
 TOPICS = [3, 4, 3, 19, 45]
 
 
-def object_array(sequences):
-    array = np.empty(len(sequences), dtype=object)
-    array[:] = sequences
-    return array
-
-
 @pytest.fixture
-def reuters_files(tmp_path, monkeypatch):
-    npz = tmp_path / "reuters.npz"
+def reuters_files(offline_data_home, monkeypatch):
+    npz = offline_data_home / "reuters.npz"
     np.savez(npz, x=object_array(RAW), y=np.array(TOPICS))
-    index = tmp_path / "reuters_word_index.json"
+    index = offline_data_home / "reuters_word_index.json"
     index.write_text(json.dumps({"the": 1, "of": 2, "to": 3, "said": 4, "and": 5}))
-    monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
-    monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
     monkeypatch.setattr(reuters, "REUTERS_NPZ", cache.RemoteFile(
         "reuters.npz", reuters.REUTERS_NPZ.url, hashlib.sha256(npz.read_bytes()).hexdigest()))
     monkeypatch.setattr(reuters, "REUTERS_WORD_INDEX", cache.RemoteFile(
@@ -70,9 +63,7 @@ def test_checksum_mismatch_and_corrupt_npz_are_errors(reuters_files, tmp_path):
         reuters.read_sequence_npz(npz, ("x", "y"))
 
 
-def test_missing_files_offline_say_what_to_fetch(tmp_path, monkeypatch):
-    monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
-    monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
+def test_missing_files_offline_say_what_to_fetch(offline_data_home):
     with pytest.raises(DatasetUnavailable, match=reuters.REUTERS_NPZ.sha256):
         load("reuters", tier="book", seed=0)
     with pytest.raises(DatasetUnavailable, match="no offline source"):

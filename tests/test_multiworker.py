@@ -27,6 +27,8 @@ def free_ports(count):
             s.close()
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_two_workers_finish_and_agree(tmp_path):
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}

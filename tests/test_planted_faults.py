@@ -6,17 +6,9 @@ import functools
 import keras
 import pytest
 
-from conformance.engine import registry
-from conformance.engine.runner import Settings, run_example
+from helpers import failed_checks, rmsprop_learning_rate_changed, run_example_in_process
 
-
-def run(example_id):
-    spec = registry.select(example_id)[0]
-    return run_example(spec, Settings(tier="smoke", backend=keras.backend.backend()), "cpu-test")
-
-
-def failed_checks(result):
-    return {c["name"]: c for c in result["checks"] if c["status"] == "failed"}
+pytestmark = pytest.mark.slow  # every test runs an example
 
 
 @pytest.fixture
@@ -32,21 +24,15 @@ def hidden_layers_lose_their_activation(monkeypatch):
 
 @pytest.fixture
 def learning_rate_100x_too_large(monkeypatch):
-    original = keras.optimizers.RMSprop.__init__
-
-    @functools.wraps(original)
-    def hundredfold(self, learning_rate=0.001, *args, **kwargs):
-        original(self, learning_rate * 100, *args, **kwargs)
-
-    monkeypatch.setattr(keras.optimizers.RMSprop, "__init__", hundredfold)
+    rmsprop_learning_rate_changed(lambda learning_rate: learning_rate * 100)(monkeypatch)
 
 
 def test_unplanted_example_passes():
-    assert run("ch02_mnist_dense")["status"] == "passed"
+    assert run_example_in_process("ch02_mnist_dense")["status"] == "passed"
 
 
 def test_learning_rate_100x_too_large_fails_mnist_dense(learning_rate_100x_too_large):
-    result = run("ch02_mnist_dense")
+    result = run_example_in_process("ch02_mnist_dense")
     assert result["status"] == "failed"
     failures = failed_checks(result)
     assert "threshold values.test_acc" in failures
@@ -56,12 +42,12 @@ def test_learning_rate_100x_too_large_fails_mnist_dense(learning_rate_100x_too_l
 
 
 def test_learning_rate_100x_too_large_fails_compile_fit_validation(learning_rate_100x_too_large):
-    result = run("ch03_keras_compile_fit_validation")
+    result = run_example_in_process("ch03_keras_compile_fit_validation")
     assert result["status"] == "failed"
     assert "threshold values.val_binary_accuracy" in failed_checks(result)
 
 
 def test_hidden_layer_without_activation_fails_mnist_dense(hidden_layers_lose_their_activation):
-    result = run("ch02_mnist_dense")
+    result = run_example_in_process("ch02_mnist_dense")
     assert result["status"] == "failed", result["checks"]
     assert "threshold values.test_acc" in failed_checks(result)

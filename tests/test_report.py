@@ -182,6 +182,8 @@ def run_cli(*args, cwd):
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_cli_fails_on_regression_only_when_asked(tmp_path):
     results, baseline = files(tmp_path, new_scale=0.7)
     common = ["--results-dir", str(results), "--baseline", str(baseline), "--out", str(tmp_path / "r")]
@@ -193,6 +195,8 @@ def test_cli_fails_on_regression_only_when_asked(tmp_path):
     assert failing.returncode == 1
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_cli_names_a_corrupt_baseline(tmp_path):
     results, baseline = files(tmp_path)
     baseline.write_text("{ not json")

@@ -1,0 +1,23 @@
+"""Fixtures that several test modules share; pytest hands them to any test that names them.
+
+Plain helper functions (running an example in-process, reading its failed checks, planting
+faults in Keras, ragged arrays) live in helpers.py and are imported by name; see its
+docstring for why. Keep this file free of heavy imports (Keras, TensorFlow, SciPy): pytest
+imports it in every process, pytest-xdist's controller included. The lanes (markers ``slow``
+and ``subprocess``) are declared in pyproject.toml under ``[tool.pytest.ini_options]``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def offline_data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty dataset cache (``BOOK_DATA_HOME``) in this test's ``tmp_path``, with downloads
+    switched off (``BOOK_DATA_OFFLINE=1``): the loaders see only the files the test puts there."""
+    monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
+    monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
+    return tmp_path
