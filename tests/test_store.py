@@ -30,6 +30,7 @@ def test_run_file_has_profile_settings_and_examples(tmp_path):
     assert [e["id"] for e in document["examples"]] == ["ch99_example_01"]
 
 
+@pytest.mark.subprocess  # four forked writers
 def test_concurrent_writers_lose_nothing(tmp_path):
     path = tmp_path / "cpu" / "run.json"
     store.create_run(path, {"id": "cpu"}, {}, [])
