@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="training throughput of the book's models: precision x device count, with pytest-benchmark",
         description="Times training steps of the book's models on synthetic batches (warm-up excluded, device "
                     "synchronised) over precisions and device counts, one process per device count, and writes "
-                    "results/<profile-id>/bench-<run-id>.json. Exits non-zero when an item or the accuracy gate fails.")
+                    "results/<profile-id>/bench/<run-id>.json. Exits non-zero when an item or the accuracy gate fails.")
     bench.add_argument("--backend", choices=backend.BACKENDS, default=None,
                        help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
     bench.add_argument("--models", help="comma-separated globs of benchmark models (default: all)")

@@ -1,6 +1,6 @@
 """The pytest plugin behind ``python -m conformance bench``: options, device set-up, machine info.
 
-Load it with ``-p conformance.bench.plugin`` and point pytest at ``conformance/bench_suite.py``.
+Load it with ``-p conformance.bench.plugin`` and point pytest at ``conformance/bench/suite.py``.
 It selects the backend and arranges the device count before Keras is imported, and extends
 pytest-benchmark's machine info with this project's profile (id, GPU fields, libraries), so
 pytest-benchmark's own storage and ``compare`` know which hardware profile a run belongs to.

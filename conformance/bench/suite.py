@@ -1,6 +1,6 @@
 """The benchmark items, run by pytest-benchmark in one process per device count.
 
-``python -m conformance bench`` starts ``pytest conformance/bench_suite.py -p conformance.bench.plugin``
+``python -m conformance bench`` starts ``pytest conformance/bench/suite.py -p conformance.bench.plugin``
 once per device count, because device emulation (TensorFlow logical devices, XLA's host
 device count) must be arranged before the framework starts. Items:
 

@@ -2,7 +2,7 @@
 
 Two parts, each present when its inputs are:
 
-* **benchmarks** — a bench run (``results/<profile>/bench-<run>.json``, default the latest;
+* **benchmarks** — a bench run (``results/<profile>/bench/<run>.json``, default the latest;
   several files read as one, same configurations becoming repeats) against
   ``golden/bench/<profile>.json`` for the run's backend. Each (model, precision, device count,
   global batch) is compared with :func:`conformance.report.stats.compare` and judged by the rule
