@@ -9,6 +9,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from reference_impl import baselines
 from reference_impl.api import LazyModule, Run, benchmark, example
 
 tf = LazyModule("tensorflow")  # §2.4.4 and §2.5 use TensorFlow itself (imported on first use)
@@ -54,6 +55,7 @@ def mnist_dense(run: Run) -> None:
     test_loss, test_acc = model.evaluate(test_images, test_labels)
     run.value("test_acc", test_acc)
     run.value("test_loss", test_loss)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(train_labels, test_labels))  # always the commonest digit
 
 
 # 2.2–2.3 Data representations and tensor operations ---------------------------
@@ -330,6 +332,7 @@ def mnist_from_scratch(run: Run) -> None:
     predicted_labels = np.argmax(predictions, axis=1)
     matches = predicted_labels == test_labels
     run.value("accuracy", matches.mean())
+    run.value("majority_class_acc", baselines.majority_class_accuracy(train_labels, test_labels))  # always the commonest digit
 
     # 2.5.3 The same update through a Keras optimizer gives the same weights.
     optimizer = keras.optimizers.SGD(learning_rate=1e-3)

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from reference_impl import baselines
 from reference_impl.api import LazyModule, Run, example
 
 tf = LazyModule("tensorflow")  # sections 3.5.1–3.5.4 are about TensorFlow itself (imported on first use)
@@ -50,7 +51,7 @@ def tensors_variables(run: Run) -> None:
     e *= d
     run.value("math_result", e)
 
-    # Shapes and reductions the R edition shows alongside (catalog ch03_tensors_variables)
+    # Shapes and reductions the R edition shows alongside (Deep Learning with R, §3.5.1)
     run.value("reshape_shape", tf.reshape(tf.range(1, 7), (-1, 3)).shape.as_list())
     m = tf.random.normal((3, 4))
     kept = tf.reduce_mean(m, axis=0, keepdims=True)
@@ -103,6 +104,9 @@ def two_class_points():
 @example("ch03_linear_classifier_pure_tf", section="3.5.4", title="A linear classifier in pure TensorFlow",
          backends=("tensorflow",))
 def linear_classifier_pure_tf(run: Run) -> None:
+    """Deviation: the listing scores the line on the points it was fitted on; a second draw
+    of the two clouds scores it on points it never saw, beside always answering the
+    commonest class."""
     inputs, targets = two_class_points()
     run.value("inputs_shape", inputs.shape)
     run.value("targets_shape", targets.shape)
@@ -140,6 +144,10 @@ def linear_classifier_pure_tf(run: Run) -> None:
     run.value("accuracy", np.mean((predictions.numpy() > 0.5) == (targets > 0.5)))
     # The decision line is w1 * x + w2 * y + b = 0.5; the book plots it between the clouds.
     run.value("decision_weights", W.numpy().ravel())
+    # Not in the listing: a fresh draw of the two clouds, points the line was not fitted on
+    test_inputs, test_targets = two_class_points()
+    run.value("test_accuracy", np.mean((model(test_inputs).numpy() > 0.5) == (test_targets > 0.5)))
+    run.value("majority_class_acc", baselines.majority_class_accuracy(targets, test_targets))  # always the commonest class
 
 
 # 3.6.1 Layers: the building blocks of deep learning --------------------------
@@ -240,6 +248,7 @@ def keras_compile_fit_validation(run: Run) -> None:
     loss_and_metrics = model.evaluate(val_inputs, val_targets, batch_size=128)
     run.value("evaluate_result_length", len(loss_and_metrics))
     run.value("val_binary_accuracy", loss_and_metrics[1])
+    run.value("majority_class_acc", baselines.majority_class_accuracy(training_targets, val_targets))  # always the commonest class
 
     # 3.6.7 Inference: using a model after training
     predictions = model.predict(val_inputs, batch_size=128)

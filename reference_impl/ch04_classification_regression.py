@@ -1,8 +1,8 @@
 """Chapter 4 — Getting started with neural networks: classification and regression.
 
 The Python book's listings (DLwP 2e): validation sets are the first samples of the
-training set and the K folds of §4.3 are contiguous (the R book draws folds at random,
-catalog note 10). Where a tier generates fewer samples than the book's dataset, a
+training set and the K folds of §4.3 are contiguous (the R book draws its folds at
+random). Where a tier generates fewer samples than the book's dataset, a
 fixed count such as "the first 10,000 reviews" keeps its share of the data
 (:func:`book_share`), which is the book's count exactly on the book's data.
 """
@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from reference_impl import baselines
 from reference_impl.api import Run, benchmark, example
 
 
@@ -96,6 +97,7 @@ def imdb_binary(run: Run) -> None:
     results = model.evaluate(x_test, y_test)
     run.value("test_loss", results[0])
     run.value("test_acc", results[1])
+    run.value("majority_class_acc", baselines.majority_class_accuracy(y_train, y_test))  # always the commonest label
 
     # 4.1.5 Using a trained model to generate predictions on new data
     predictions = model.predict(x_test)
@@ -176,6 +178,7 @@ def reuters_multiclass(run: Run) -> None:
     results = model.evaluate(x_test, y_test)
     run.value("test_loss", results[0])
     run.value("test_acc", results[1])
+    run.value("majority_class_acc", baselines.majority_class_accuracy(train_labels, test_labels))  # always the commonest topic
 
     # A random classifier's accuracy, the baseline to beat
     test_labels_copy = copy.copy(test_labels)
@@ -230,6 +233,7 @@ def reuters_bottleneck(run: Run) -> None:
                         validation_data=(x_val, y_val))
     run.history("bottleneck", history)
     run.model("bottleneck_model", model)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(partial_y_train, y_val))  # always the commonest topic
 
     # The reference: the same training with a 64-unit intermediate layer
     model = reuters_model(units=64)
@@ -345,6 +349,7 @@ def boston_kfold(run: Run) -> None:
               epochs=run.epochs(130), batch_size=16, verbose=0)
     test_mse_score, test_mae_score = model.evaluate(test_data, test_targets)
     run.value("test_mae_score", test_mae_score)
+    run.value("mean_target_mae", baselines.mean_target_mae(train_targets, test_targets))  # always the mean training price
 
     # 4.3.5 Generating predictions on new data
     predictions = model.predict(test_data)

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import layers, regularizers
 
+from reference_impl import baselines
 from reference_impl.api import Run, example
 from reference_impl.ch04_classification_regression import vectorize_sequences  # the multi-hot encoding of §4.1.2
 
@@ -23,6 +24,13 @@ def mnist_as_vectors(run: Run) -> tuple[np.ndarray, np.ndarray]:
     train_images = train_images.reshape((len(train_images), 28 * 28))
     train_images = train_images.astype("float32") / 255
     return train_images, train_labels
+
+
+def validation_split_labels(labels: np.ndarray, validation_split: float) -> tuple[np.ndarray, np.ndarray]:
+    """The labels of the part ``fit(..., validation_split=...)`` trains on and of the part it holds
+    out: Keras holds out the last samples, splitting at floor(n × (1 − validation_split))."""
+    split_at = int(math.floor(len(labels) * (1.0 - validation_split)))
+    return labels[:split_at], labels[split_at:]
 
 
 def record_overfitting(run: Run, name: str, history: keras.callbacks.History) -> None:
@@ -96,6 +104,8 @@ def mnist_noise_vs_zero_channels(run: Run) -> None:
     # The book plots both validation-accuracy curves and reads the gap between them.
     run.history("noise_channels", history_noise)
     run.history("zeros_channels", history_zeros)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(
+        *validation_split_labels(train_labels, 0.2)))  # always the commonest digit, on the held-out 20%
 
 
 # 5.1.2 The nature of generalisation: fitting MNIST with shuffled labels --------
@@ -105,9 +115,9 @@ def mnist_shuffled_labels(run: Run) -> None:
     """With labels shuffled there is nothing to learn, yet the model's training accuracy climbs
     (it memorises) while validation accuracy stays at chance and validation loss rises.
 
-    The catalog reports that on TF 2.18 the loss became ``inf`` here (S-KR). In float32 it stays
+    A public run of the Python notebooks on TF 2.18 reported the loss becoming ``inf`` here. In float32 it stays
     finite: in this suite's runs, over 100 epochs on the 4,000 genuine offline digits (validation
-    loss 2.35 → 6), and in S-KR's stored executed notebooks (validation loss 7.4 at epoch 100).
+    loss 2.35 → 6), and in that run's stored executed notebooks (validation loss 7.4 at epoch 100).
     S-KR's session ran chapter 4 under ``set_floatx('float16')``, where any logit or loss beyond
     65,504 is ``inf``: the likely cause, though 40 float16 epochs on the offline digits stayed
     finite here. Either way accuracy compares arg-maxes and stays a number, so the lessons are
@@ -135,6 +145,9 @@ def mnist_shuffled_labels(run: Run) -> None:
     run.history("fit", history)
     record_overfitting(run, "shuffled", history)
     record_nonfinite_epochs(run, "shuffled", history)
+    # What memorising must beat: always the commonest shuffled label, on the 80% the model fitted
+    fitted_labels, _ = validation_split_labels(random_train_labels, 0.2)
+    run.value("majority_class_train_acc", baselines.majority_class_accuracy(fitted_labels, fitted_labels))
 
 
 # 5.3.1 Tuning key gradient descent parameters: the learning rate --------------
@@ -145,9 +158,9 @@ def mnist_learning_rate(run: Run) -> None:
     """RMSprop with learning rate 1 makes steps so large that the model never gets past a
     training and validation accuracy the book puts at 30–40 %; 1e-2 trains normally.
 
-    On TF 2.18 the catalog reports NaN losses and accuracy ≈ 10 % for lr = 1 (S-KR). That is
-    reproduced here under float16 (``keras.config.set_floatx("float16")``, as S-KR's chapter-4
-    session ran): the first RMSprop step, with zero velocity, moves every weight by
+    A public run of the Python notebooks on TF 2.18 reported NaN losses and accuracy ≈ 10 % for lr = 1. That is
+    reproduced here under float16 (``keras.config.set_floatx("float16")``, as that run's chapter-4
+    session did): the first RMSprop step, with zero velocity, moves every weight by
     lr / sqrt(1 - rho) ≈ 3.16, the logits reach 10^4–10^5, beyond float16's 65,504, and the
     softmax cross-entropy meets inf - inf. NaN weights make every prediction's arg-max class 0,
     hence ≈ 10 %. In float32 the loss stays finite (about 10^3 in the first epoch) and accuracy
@@ -185,6 +198,8 @@ def mnist_learning_rate(run: Run) -> None:
     run.model("model", model)
     run.history("lr_1e_2", history_lr_1e_2)
     record_nonfinite_epochs(run, "lr_1e_2", history_lr_1e_2)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(
+        *validation_split_labels(train_labels, 0.2)))  # always the commonest digit, on the held-out 20%
 
 
 # 5.3.3 Increasing model capacity ----------------------------------------------
@@ -225,6 +240,8 @@ def mnist_capacity(run: Run) -> None:
     run.model("large_model", model)
     run.history("large_model", history_large_model)
     record_overfitting(run, "large_model", history_large_model)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(
+        *validation_split_labels(train_labels, 0.2)))  # always the commonest digit, on the held-out 20%
 
 
 # 5.4.4 Regularising your model --------------------------------------------------
@@ -250,6 +267,8 @@ def original_model(run: Run, train_data: np.ndarray, train_labels: np.ndarray) -
     run.model("original_model", model)
     run.history("original", history_original)
     record_overfitting(run, "original", history_original)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(
+        *validation_split_labels(train_labels, 0.4)))  # always the commonest label, on the held-out 40%
     return history_original
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from keras import layers
 from keras.utils import image_dataset_from_directory
 
+from reference_impl import baselines
 from reference_impl.api import LazyModule, Run, benchmark, example
 
 tf = LazyModule("tensorflow")  # §8.2.4 demonstrates tf.data itself (imported on first use)
@@ -82,6 +83,7 @@ def mnist_convnet(run: Run) -> None:
     # Listing 8.4: evaluating the convnet
     test_loss, test_acc = model.evaluate(test_images, test_labels)
     run.value("test_acc", test_acc)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(train_labels, test_labels))  # always the commonest digit
 
     # The densely connected model of chapter 2, on the same data with the same settings
     dense = keras.Sequential([
@@ -104,6 +106,12 @@ def cats_vs_dogs_datasets(base_dir: Path, image_size: tuple[int, int]) -> tuple:
     validation_dataset = image_dataset_from_directory(base_dir / "validation", image_size=image_size, batch_size=32)
     test_dataset = image_dataset_from_directory(base_dir / "test", image_size=image_size, batch_size=32)
     return train_dataset, validation_dataset, test_dataset
+
+
+def directory_labels(dataset: Any) -> np.ndarray:
+    """The labels ``image_dataset_from_directory`` gives a dataset's files (the index of their
+    class folder), read off its file paths rather than by iterating (and reshuffling) it."""
+    return np.array([dataset.class_names.index(Path(path).parent.name) for path in dataset.file_paths])
 
 
 @example("ch08_tfdatasets_basics", section="8.2.4", title="Understanding TensorFlow Dataset objects",
@@ -200,6 +208,8 @@ def catsdogs_from_scratch(run: Run) -> None:
     # Listing 8.13: evaluating the model on the test set
     test_loss, test_acc = test_model.evaluate(test_dataset)
     run.value("test_acc", test_acc)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(
+        directory_labels(train_dataset), directory_labels(test_dataset)))  # always the commonest class
 
 
 # 8.2.5 Using data augmentation ----------------------------------------------------------
@@ -235,6 +245,8 @@ def catsdogs_augmentation(run: Run) -> None:
     # Listing 8.18: evaluating the model on the test set
     test_loss, test_acc = test_model.evaluate(test_dataset)
     run.value("test_acc", test_acc)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(
+        directory_labels(train_dataset), directory_labels(test_dataset)))  # always the commonest class
 
 
 # 8.3 Leveraging a pretrained model ---------------------------------------------------
@@ -306,6 +318,7 @@ def vgg16_fast_feature_extraction(run: Run) -> None:
             validation_data=(val_features, val_labels),
             callbacks=callbacks)
     run.history("fit", history)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(train_labels, val_labels))  # always the commonest class
 
 
 def augmented_classifier(conv_base: keras.Model, image_size: tuple[int, int]) -> keras.Model:
@@ -366,6 +379,8 @@ def vgg16_feature_extraction_augmented(run: Run) -> None:
     # Listing 8.26: evaluating the model on the test set
     test_loss, test_acc = test_model.evaluate(test_dataset)
     run.value("test_acc", test_acc)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(
+        directory_labels(train_dataset), directory_labels(test_dataset)))  # always the commonest class
 
 
 # 8.3.2 Fine-tuning a pretrained model ------------------------------------------------
@@ -407,3 +422,5 @@ def vgg16_finetuning(run: Run) -> None:
 
     test_loss, test_acc = test_model.evaluate(test_dataset)
     run.value("test_acc", test_acc)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(
+        directory_labels(train_dataset), directory_labels(test_dataset)))  # always the commonest class

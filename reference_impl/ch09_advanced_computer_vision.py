@@ -15,8 +15,9 @@ import keras
 import numpy as np
 from keras import layers
 
+from reference_impl import baselines
 from reference_impl.api import LazyModule, Run, benchmark, example
-from reference_impl.ch08_computer_vision_intro import convnet_from_scratch, data_augmentation_stage
+from reference_impl.ch08_computer_vision_intro import convnet_from_scratch, data_augmentation_stage, directory_labels
 
 tf = LazyModule("tensorflow")  # §9.4.2–9.4.3 use TensorFlow's GradientTape (imported on first use)
 
@@ -225,6 +226,8 @@ def mini_xception_catsdogs(run: Run) -> None:
     run.history("fit", history)
     test_loss, test_acc = model.evaluate(test_dataset)
     run.value("test_acc", test_acc)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(
+        directory_labels(train_dataset), directory_labels(test_dataset)))  # always the commonest class
 
 
 # 9.4.1 Visualizing intermediate activations ----------------------------------------------
@@ -245,6 +248,8 @@ def visualize_intermediate_activations(run: Run) -> None:
     model = convnet_from_scratch((180, 180), augmentation=True)
     run.history("fit", model.fit(train_dataset, epochs=run.epochs(100), validation_data=validation_dataset))
     run.model("model", model)
+    run.value("majority_class_acc", baselines.majority_class_accuracy(
+        directory_labels(train_dataset), directory_labels(validation_dataset)))  # always the commonest class
 
     # Preprocessing a single image
     img_path = run.data("book_images", fname="cat.jpg")
