@@ -8,8 +8,11 @@ from conformance.engine.golden import Expectation
 OUTCOME = {
     "models": {"model": {"params": 407050, "output_shape": [None, 10]}},
     "history": {"fit": {"loss": [1.0, 0.6, 0.4, 0.3, 0.25], "val_loss": [0.9, 0.5, 0.45, 0.5, 0.6],
-                        "shuffled_val_loss": [2.3, 2.4, 2.6, 2.5, 2.9], "flat": [0.5, 0.5, 0.5]}},
-    "values": {"test_acc": 0.88, "zeros_acc": 0.97, "noise_acc": 0.95, "shapes": [[2, 2], [2]], "label": 7},
+                        "shuffled_val_loss": [2.3, 2.4, 2.6, 2.5, 2.9], "flat": [0.5, 0.5, 0.5],
+                        "creeping": [0.6932, 0.6931, 0.6931, 0.6930, 0.6930, 0.6929],
+                        "never_overfits": [0.9, 0.7, 0.6, 0.55, 0.52], "diverged": [2.3, float("nan"), float("nan")]}},
+    "values": {"test_acc": 0.88, "zeros_acc": 0.97, "noise_acc": 0.95, "shapes": [[2, 2], [2]], "label": 7,
+               "nan_acc": float("nan")},
 }
 
 
@@ -28,9 +31,13 @@ def check(kind, **fields):
     ("threshold", {"path": "history.fit.loss:last", "max": 0.3}, {"path": "history.fit.loss:last", "max": 0.2}),
     ("threshold", {"path": "values.test_acc", "min": 0.8, "max": 0.9}, {"path": "values.test_acc", "min": 0.8, "max": 0.85}),
     ("falls", {"path": "history.fit.loss", "min_rank_corr": 0.9}, {"path": "history.fit.val_loss", "min_rank_corr": 0.9}),
+    ("falls", {"path": "history.fit.loss", "by": 0.5}, {"path": "history.fit.loss", "by": 0.8}),
     ("rises", {"path": "history.fit.shuffled_val_loss", "min_rank_corr": 0.8}, {"path": "history.fit.loss"}),
+    ("rises", {"path": "history.fit.shuffled_val_loss", "by": 0.2}, {"path": "history.fit.shuffled_val_loss", "by": 0.3}),
     ("best_epoch", {"path": "history.fit.val_loss", "mode": "min", "window": [2, 3]},
      {"path": "history.fit.val_loss", "mode": "min", "window": [4, 5]}),
+    ("best_epoch", {"path": "history.fit.val_loss", "mode": "min", "window": [2, 5], "exclude_last": 2},
+     {"path": "history.fit.never_overfits", "mode": "min", "window": [2, 5], "exclude_last": 2}),
     ("compare", {"left": "values.noise_acc", "op": "<", "right": "values.zeros_acc"},
      {"left": "values.noise_acc", "op": ">", "right": "values.zeros_acc"}),
     ("compare", {"left": "values.noise_acc", "op": "<", "right": "values.zeros_acc", "by": 0.01},
@@ -87,3 +94,31 @@ def test_resolve_reducers_and_indexes():
     assert resolve(OUTCOME, "history.fit.loss[-2]") == 0.3
     with pytest.raises(MissingObservation, match="unknown reducer"):
         resolve(OUTCOME, "history.fit.loss:median")
+
+
+def test_falls_with_a_size_rejects_a_loss_that_creeps_down_without_learning():
+    assert check("falls", path="history.fit.creeping", min_rank_corr=0.9).status == "passed"  # shape alone is fooled
+    verdict = check("falls", path="history.fit.creeping", min_rank_corr=0.9, by=0.05)
+    assert verdict.status == "failed"
+    assert "last third's mean -0.0% from the first third's" in verdict.message
+
+
+def test_best_epoch_excluding_the_last_epochs_fails_a_model_that_never_overfits():
+    assert check("best_epoch", path="history.fit.never_overfits", mode="min", window=[1, 5]).status == "passed"
+    verdict = check("best_epoch", path="history.fit.never_overfits", mode="min", window=[1, 5], exclude_last=1)
+    assert verdict.status == "failed"
+    assert "not in the last 1 of the run" in verdict.message
+
+
+@pytest.mark.parametrize("kind, fields", [
+    ("threshold", {"path": "values.nan_acc", "max": 0.5}),
+    ("threshold", {"path": "values.nan_acc", "min": 0.1}),
+    ("approx", {"path": "values.nan_acc", "value": 0.5, "atol": 1.0}),
+    ("compare", {"left": "values.nan_acc", "op": "!=", "right": "values.test_acc"}),
+    ("compare", {"left": "values.nan_acc", "op": "!=", "right": "values.test_acc", "by": 0.01}),
+    ("compare", {"left": "values.test_acc", "op": "<", "right": "values.nan_acc"}),
+    ("falls", {"path": "history.fit.diverged", "min_rank_corr": 0.0}),
+    ("beats_baseline", {"path": "values.nan_acc", "baseline": "values.test_acc", "margin": 0.01, "lower_is_better": True}),
+])
+def test_nan_never_passes(kind, fields):
+    assert check(kind, **fields).status == "failed"

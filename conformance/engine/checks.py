@@ -137,28 +137,43 @@ def _threshold(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, 
 
 
 def _monotone(sign: int) -> Callable[[dict[str, Any], dict[str, Any]], tuple[bool, str, Any, str]]:
+    """``falls`` / ``rises``: every value finite, the last beyond the first, the rank correlation
+    with the epoch at least ``min_rank_corr`` (the shape of the trend) and, with ``by``, the mean
+    of the last third of the epochs beyond the mean of the first third by that fraction of it
+    (the size of the trend: a loss that creeps from 0.6932 to 0.6930 falls steadily but learns
+    nothing)."""
     word = "falls" if sign < 0 else "rises"
 
     def judge(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
         series = _series(resolve(observed, f["path"]), f["path"])
-        min_corr = f.get("min_rank_corr", 0.5)
+        min_corr, by = f.get("min_rank_corr", 0.5), f.get("by", 0)
         if len(set(series)) == 1:
             corr = 0.0
         else:
             corr = float(stats.spearmanr(range(len(series)), series).statistic)
+        third = max(1, len(series) // 3)
+        head, tail = sum(series[:third]) / third, sum(series[-third:]) / third
+        change = (tail - head) / abs(head) if head else math.copysign(math.inf, tail - head)
         ends_right = (series[-1] < series[0]) if sign < 0 else (series[-1] > series[0])
-        ok = ends_right and all(math.isfinite(v) for v in series) and sign * corr >= min_corr
+        ok = (all(math.isfinite(v) for v in series) and ends_right and sign * corr >= min_corr
+              and sign * change >= by)
         expected = (
             f"{f['path']} {word}: last {'<' if sign < 0 else '>'} first and rank correlation "
             f"with epoch {'<=' if sign < 0 else '>='} {sign * min_corr:+g}"
         )
-        detail = f"first {series[0]:.4g}, last {series[-1]:.4g}, rank correlation {corr:+.2f}"
+        if by:
+            expected += f" and last third's mean {'below' if sign < 0 else 'above'} the first third's by {by:.0%}"
+        detail = (f"first {series[0]:.4g}, last {series[-1]:.4g}, rank correlation {corr:+.2f}, "
+                  f"last third's mean {change:+.1%} from the first third's")
         return ok, expected, series, detail
 
     return judge
 
 
 def _best_epoch(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
+    """The 1-based epoch of the series' best value lies in ``window`` and, with ``exclude_last``,
+    at least that many epochs before the run's end: where the book says a model overfits, a
+    model that never does (its best at the last epoch) must fail whatever the window says."""
     series = _series(resolve(observed, f["path"]), f["path"])
     pick = min if f["mode"] == "min" else max
     finite = [v for v in series if math.isfinite(v)]
@@ -166,8 +181,13 @@ def _best_epoch(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str,
         raise TypeError(f"{f['path']} has no finite value")
     epoch = series.index(pick(finite)) + 1
     first, last = f["window"]
+    exclude_last = f.get("exclude_last", 0)
+    latest = min(last, len(series) - exclude_last)
+    expected = f"{f['mode']} of {f['path']} in epochs {first}–{last}"
+    if exclude_last:
+        expected += f", not in the last {exclude_last} of the run"
     detail = f"{f['mode']} {pick(finite):.4g} at epoch {epoch} of {len(series)}"
-    return first <= epoch <= last, f"{f['mode']} of {f['path']} in epochs {first}–{last}", epoch, detail
+    return first <= epoch <= latest, expected, epoch, detail
 
 
 def _compare(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
@@ -176,12 +196,17 @@ def _compare(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, An
     if by:
         left_n, right_n = _number(left, f["left"]), _number(right, f["right"])
         shifted = {"<": right_n - by, "<=": right_n - by, ">": right_n + by, ">=": right_n + by}
-        ok = _OPS[op](left_n, shifted.get(op, right_n))
+        ok = _OPS[op](left_n, shifted.get(op, right_n)) and not (_non_finite(left_n) or _non_finite(right_n))
         expected = f"{f['left']} {op} {f['right']} by at least {by}"
     else:
-        ok = _OPS[op](left, right)
+        ok = _OPS[op](left, right) and not (_non_finite(left) or _non_finite(right))
         expected = f"{f['left']} {op} {f['right']}"
     return bool(ok), expected, {"left": left, "right": right}, ""
+
+
+def _non_finite(value: Any) -> bool:
+    """NaN and infinities never pass a comparison, whichever way it points."""
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def _beats_baseline(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:

@@ -61,9 +61,9 @@ KIND_FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "exact": ({"path", "value"}, set()),
     "approx": ({"path", "value"}, {"rtol", "atol"}),
     "threshold": ({"path"}, {"min", "max", "margin"}),
-    "falls": ({"path"}, {"min_rank_corr"}),
-    "rises": ({"path"}, {"min_rank_corr"}),
-    "best_epoch": ({"path", "mode", "window"}, set()),
+    "falls": ({"path"}, {"min_rank_corr", "by"}),
+    "rises": ({"path"}, {"min_rank_corr", "by"}),
+    "best_epoch": ({"path", "mode", "window"}, {"exclude_last"}),
     "compare": ({"left", "op", "right"}, {"by"}),
     "beats_baseline": ({"path", "baseline", "margin"}, {"lower_is_better"}),
 }
@@ -315,13 +315,21 @@ def _check_kind_fields(kind: str, fields: dict[str, Any], path: Path, where: str
     elif kind in ("falls", "rises"):
         corr = fields.get("min_rank_corr", 0.5)
         _require(isinstance(corr, number) and 0 <= corr <= 1, path, f"{where}.min_rank_corr", "must be in [0, 1]")
+        by = fields.get("by", 0)
+        _require(isinstance(by, number) and 0 <= by < 1, path, f"{where}.by",
+                 "must be a fraction in [0, 1): the relative change of the last third's mean from the first third's")
     elif kind == "best_epoch":
         _require(fields["mode"] in ("min", "max"), path, f"{where}.mode", "must be 'min' or 'max'")
         window = fields["window"]
         _require(isinstance(window, list) and len(window) == 2 and all(isinstance(w, int) for w in window)
                  and 1 <= window[0] <= window[1], path, f"{where}.window", "must be [first, last] epochs, 1-based")
+        exclude_last = fields.get("exclude_last", 0)
+        _require(isinstance(exclude_last, int) and exclude_last >= 0, path, f"{where}.exclude_last",
+                 "must be a whole number of epochs")
     elif kind == "compare":
         _require(fields["op"] in COMPARE_OPS, path, f"{where}.op", f"must be one of {sorted(COMPARE_OPS)}")
+        by = fields.get("by", 0)
+        _require(isinstance(by, number) and by >= 0, path, f"{where}.by", "must be a non-negative number")
     elif kind == "beats_baseline":
         _require(isinstance(fields["margin"], number) and fields["margin"] > 0, path, f"{where}.margin",
                  "must be a positive number: a model must beat the trivial predictor by something")
