@@ -27,6 +27,7 @@ EPILOG = """examples:
   python -m conformance bench --models 'mnist*' --rounds 5
   python -m conformance bench --save-baseline            # file this run as golden/bench/<profile-id>.json
   python -m conformance report --fail-on-regression      # latest runs against their baselines
+  python -m conformance sensitivity --faults 'relu*,labels*' # which checks catch planted faults
 """
 
 
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", default="auto", help="pytest-xdist workers: a number or 'auto' (default)")
     run.add_argument("--results-dir", default="results", help="where run files go (default: results/)")
     run.add_argument("--run-id", help="name for the run file (default: time-tier-backend-random)")
+    run.add_argument("--fault", help="plant this fault of the sensitivity catalogue in every example; the run "
+                                     "file records it (see `sensitivity --list`)")
     run.set_defaults(handler=_run)
 
     prof = commands.add_parser("profile", help="print this machine's hardware/software profile and its id")
@@ -80,6 +83,26 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
     record.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
     record.set_defaults(handler=_record)
+
+    sensitivity = commands.add_parser(
+        "sensitivity", help="plant each fault of a catalogue in turn and report which examples and checks catch it",
+        description="Runs the tier once without a fault, then once per fault of conformance/sensitivity/faults.toml "
+                    "(an activation dropped, a learning rate off by 100x, labels shuffled, a layer frozen, a "
+                    "regulariser ignored ...), and reports per fault the examples and checks that caught it, per "
+                    "example the faults it catches, and the detection rate. Writes "
+                    "<results-dir>/<profile-id>/sensitivity/<time>/report.md and report.json.")
+    sensitivity.add_argument("--faults", help="comma-separated globs of fault ids (default: the whole catalogue)")
+    sensitivity.add_argument("--examples", help="comma-separated id globs (default: all)")
+    sensitivity.add_argument("--tier", choices=TIERS, default="smoke", help="default: smoke")
+    sensitivity.add_argument("--backend", choices=backend.BACKENDS, default=None,
+                             help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
+    sensitivity.add_argument("--seed", type=int, default=0, help="default: 0")
+    sensitivity.add_argument("--workers", default="auto", help="pytest-xdist workers per run (default: auto)")
+    sensitivity.add_argument("--results-dir", default="results", help="default: results/")
+    sensitivity.add_argument("--min-detection", type=float, metavar="RATE",
+                             help="exit 1 when fewer than this fraction of the exercised faults are caught")
+    sensitivity.add_argument("--list", action="store_true", help="print the catalogue and exit")
+    sensitivity.set_defaults(handler=_sensitivity)
 
     validate = commands.add_parser("validate", help="check every golden file against the schema")
     validate.add_argument("--golden-dir", default=None)
@@ -192,6 +215,10 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
     backend.require_installed(chosen_backend)
     backend.select(chosen_backend)
     selected = registry.select(args.examples)  # fail fast on a pattern that matches nothing
+    if args.fault:
+        from conformance.sensitivity import faults
+
+        faults.get(args.fault)  # an unknown fault fails here, not in every example
     workers = min(len(selected), os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
     suite = Path(__file__).parent / "engine" / "suite.py"
     pytest_args = [
@@ -201,7 +228,7 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
         "-n", str(workers if workers > 1 else 0), "-o", "console_output_style=progress", "-rfEs",
     ]
     for option, value in (("--examples", args.examples), ("--golden-dir", args.golden_dir),
-                          ("--run-id", args.run_id)):
+                          ("--run-id", args.run_id), ("--fault", args.fault)):
         if value:
             pytest_args += [option, value]
     return int(pytest.main(pytest_args + passthrough))
@@ -266,6 +293,22 @@ def _report(args: argparse.Namespace, _: list[str]) -> int:
     print(compare.dumps(built) if args.json else markdown.render(built))
     print(f"report: {markdown_path} and {html_path}", file=sys.stderr)
     return 1 if args.fail_on_regression and built.regressions else 0
+
+
+def _sensitivity(args: argparse.Namespace, _: list[str]) -> int:
+    from conformance.sensitivity import faults, runner
+
+    if args.list:
+        for fault in faults.select(args.faults):
+            print(f"{fault.id:28} {fault.description}")
+        return 0
+    chosen_backend = args.backend or backend.current()
+    backend.require_installed(chosen_backend)
+    registry.select(args.examples)  # fail fast on a pattern that matches nothing
+    return runner.run(runner.SensitivityOptions(
+        faults=args.faults, examples=args.examples, tier=args.tier, backend=chosen_backend, seed=args.seed,
+        workers=args.workers, results_dir=Path(args.results_dir), min_detection=args.min_detection,
+        command="python -m conformance " + shlex.join(args.argv)))
 
 
 def _validate(args: argparse.Namespace, _: list[str]) -> int:

@@ -39,6 +39,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--results-dir", default="results", help="where run files go (default: results/)")
     group.addoption("--golden-dir", default=None, help="golden files (default: the project's golden/)")
     group.addoption("--run-id", default=None, help="name of the run file (default: time-tier-backend-random)")
+    group.addoption("--fault", default=None,
+                    help="plant this fault of the sensitivity catalogue in every example (see `sensitivity --list`)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     option = config.option
     settings = Settings(tier=option.tier, backend=option.backend or backend.current(), precision=option.precision,
-                        devices=option.devices, seed=option.seed)
+                        devices=option.devices, seed=option.seed, fault=option.fault)
     backend.select(settings.backend)
     devices.prepare(settings.devices, settings.backend)
     golden_dir = Path(option.golden_dir) if option.golden_dir else None

@@ -31,6 +31,7 @@ class Settings:
     precision: str = "float32"
     devices: int = 1
     seed: int = 0
+    fault: str | None = None  # a fault of the sensitivity catalogue, planted in every example
 
     def __post_init__(self) -> None:
         if self.tier not in TIERS:
@@ -39,7 +40,12 @@ class Settings:
             raise SettingsError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings a run file records; ``fault`` only when one is planted, so a run with a
+        fault never has the same settings as (and is never the baseline of) a run without."""
+        settings = asdict(self)
+        if self.fault is None:
+            del settings["fault"]
+        return settings
 
 
 def skip_reason(spec: ExampleSpec, settings: Settings) -> str | None:
@@ -74,7 +80,9 @@ def execute(spec: ExampleSpec, settings: Settings, scale: Scale) -> Run:
 def run_example(
     spec: ExampleSpec, settings: Settings, profile_id: str, golden_dir: Path | None = None
 ) -> ExampleResult:
-    """One example's result, judged against its golden file. Never raises for the example's sake."""
+    """One example's result, judged against its golden file. Never raises for the example's sake.
+    With a fault in the settings, the fault is planted while the example runs and the result
+    says how many calls it changed."""
     result = ExampleResult(id=spec.id, tier=settings.tier, backend=settings.backend, seed=settings.seed,
                            status="passed")
     reason = skip_reason(spec, settings)
@@ -84,7 +92,17 @@ def run_example(
         golden = golden_files.load(spec.id, golden_dir)
     except golden_files.GoldenError as error:
         return replace(result, status="error", reason=str(error))
+    if settings.fault is None:
+        return _run_and_judge(spec, settings, golden, profile_id, result)
+    from conformance.sensitivity import faults
 
+    with faults.planted(faults.get(settings.fault)) as tally:
+        result = _run_and_judge(spec, settings, golden, profile_id, result)
+    return replace(result, fault_hits=tally.hits)
+
+
+def _run_and_judge(spec: ExampleSpec, settings: Settings, golden: golden_files.Golden, profile_id: str,
+                   result: ExampleResult) -> ExampleResult:
     started = time.perf_counter()
     try:
         run = execute(spec, settings, golden.scale(settings.tier))

@@ -136,6 +136,7 @@ class ExampleResult:
     history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     data: dict[str, dict[str, Any]] = field(default_factory=dict)  # provenance of each dataset call
     traceback: str = ""
+    fault_hits: int | None = None  # calls a planted fault changed while the example ran (sensitivity runs)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -148,8 +149,9 @@ class ExampleResult:
     def to_json(self) -> dict[str, Any]:
         document = {f.name: getattr(self, f.name) for f in fields(self)}
         document["checks"] = [c.to_json() for c in self.checks]
-        if not self.traceback:
-            del document["traceback"]
+        for optional, empty in (("traceback", ""), ("fault_hits", None)):
+            if document[optional] == empty:
+                del document[optional]
         return document
 
     @classmethod
@@ -161,7 +163,7 @@ class ExampleResult:
                    status=f.choice("status", EXAMPLE_STATUSES), reason=f.text("reason", ""),
                    duration_s=f.number("duration_s", 0.0) or 0.0, checks=checks, metrics=f.mapping("metrics", {}),
                    models=f.mapping("models", {}), history=f.mapping("history", {}), data=f.mapping("data", {}),
-                   traceback=f.text("traceback", ""))
+                   traceback=f.text("traceback", ""), fault_hits=f.integer("fault_hits", None))
 
 
 # pytest's exit codes for a session that did not run to its end

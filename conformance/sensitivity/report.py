@@ -1,0 +1,140 @@
+"""Which planted fault the suite caught, in which example, by which check; the detection rate.
+
+A fault *touched* an example when it changed at least one call while the example ran; it was
+*caught* there when the example, which passes without the fault, failed a check or raised. A
+fault no example touched is *not exercised*: the tier has nothing it could break. The detection
+rate counts the exercised faults that at least one example caught.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from conformance.results.records import ConformanceRun, ExampleResult
+from conformance.sensitivity.faults import Fault
+
+CAUGHT, MISSED, NOT_EXERCISED, NO_RESULT = "caught", "missed", "not exercised", "no result"
+
+
+@dataclass
+class FaultOutcome:
+    id: str
+    description: str
+    verdict: str
+    touched: list[str] = field(default_factory=list)
+    caught_by: dict[str, list[str]] = field(default_factory=dict)  # example → failed checks, or its error
+    failed_untouched: list[str] = field(default_factory=list)  # failed although the fault never reached them
+    note: str = ""
+
+
+@dataclass
+class SensitivityReport:
+    command: str
+    settings: dict[str, Any]
+    clean_failures: dict[str, str]  # examples that fail without any fault: left out of the attribution
+    faults: list[FaultOutcome]
+
+    @property
+    def exercised(self) -> list[FaultOutcome]:
+        return [f for f in self.faults if f.verdict in (CAUGHT, MISSED)]
+
+    @property
+    def caught(self) -> list[FaultOutcome]:
+        return [f for f in self.faults if f.verdict == CAUGHT]
+
+    @property
+    def detection_rate(self) -> float | None:
+        return len(self.caught) / len(self.exercised) if self.exercised else None
+
+    def per_example(self) -> dict[str, tuple[int, int]]:
+        """Example → (faults that touched it, faults it caught)."""
+        tally: dict[str, list[int]] = {}
+        for outcome in self.faults:
+            for example in outcome.touched:
+                counts = tally.setdefault(example, [0, 0])
+                counts[0] += 1
+                counts[1] += example in outcome.caught_by
+        return {example: (touched, caught) for example, (touched, caught) in sorted(tally.items())}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"command": self.command, "settings": self.settings, "detection_rate": self.detection_rate,
+                "caught": len(self.caught), "exercised": len(self.exercised), "clean_failures": self.clean_failures,
+                "faults": [asdict(f) for f in self.faults],
+                "examples": {e: {"touched_by": t, "caught": c} for e, (t, c) in self.per_example().items()}}
+
+
+def build(command: str, clean: ConformanceRun, faulted: dict[str, ConformanceRun | None],
+          catalogue: list[Fault]) -> SensitivityReport:
+    """Attribute each fault's failures, given the run without a fault and one run per fault
+    (None where the run left no file)."""
+    clean_results = {result.id: result for result in clean.examples}
+    clean_failures = {example: result.reason or result.status for example, result in clean_results.items()
+                      if result.status != "passed"}
+    outcomes = [_judge(fault, faulted.get(fault.id), clean_failures) for fault in catalogue]
+    return SensitivityReport(command, clean.settings, clean_failures, outcomes)
+
+
+def _judge(fault: Fault, run: ConformanceRun | None, clean_failures: dict[str, str]) -> FaultOutcome:
+    outcome = FaultOutcome(fault.id, fault.description, NO_RESULT)
+    if run is None:
+        outcome.note = "the run left no results file"
+        return outcome
+    for result in run.examples:
+        if result.id in clean_failures or result.status == "skipped":
+            continue
+        broke = result.status in ("failed", "error")
+        if result.fault_hits:
+            outcome.touched.append(result.id)
+            if broke:
+                outcome.caught_by[result.id] = _evidence(result)
+        elif broke:
+            outcome.failed_untouched.append(result.id)
+    outcome.verdict = CAUGHT if outcome.caught_by else MISSED if outcome.touched else NOT_EXERCISED
+    if not run.complete:
+        outcome.note = f"the run did not finish ({run.incompleteness()}); its verdict covers the examples it ran"
+    return outcome
+
+
+def _evidence(result: ExampleResult) -> list[str]:
+    if result.status == "error":
+        return [f"raised {result.reason.splitlines()[0][:120]}" if result.reason else "raised"]
+    return [check.name for check in result.failed_checks]
+
+
+def render(report: SensitivityReport) -> str:
+    settings = report.settings
+    rate = report.detection_rate
+    lines = [
+        f"# Fault sensitivity: {settings.get('tier')} tier, {settings.get('backend')}, seed {settings.get('seed')}",
+        "",
+        f"Command: `{report.command}`",
+        "",
+        (f"**Detection: {len(report.caught)} of {len(report.exercised)} exercised faults caught ({rate:.0%}).**"
+         if rate is not None else "**Detection: no fault reached any example.**"),
+    ]
+    idle = [f.id for f in report.faults if f.verdict == NOT_EXERCISED]
+    if idle:
+        lines.append(f"Not exercised by any example of this tier: {', '.join(idle)}.")
+    if report.clean_failures:
+        lines += ["", "Left out of the attribution, because they fail without any fault: "
+                  + ", ".join(f"{example} ({reason[:80]})" for example, reason in report.clean_failures.items())]
+    lines += ["", "## Faults", "", "| fault | what breaks | verdict | caught by | touched |", "|---|---|---|---|---|"]
+    for outcome in report.faults:
+        caught = "; ".join(f"{example}: {', '.join(checks[:2])}{' …' if len(checks) > 2 else ''}"
+                           for example, checks in outcome.caught_by.items()) or "—"
+        verdict = outcome.verdict + (f" ({outcome.note})" if outcome.note else "")
+        lines.append(f"| {outcome.id} | {outcome.description} | {verdict} | {caught} | {len(outcome.touched)} |")
+    missed = [f for f in report.faults if f.verdict == MISSED]
+    if missed:
+        lines += ["", "## Missed", ""]
+        for outcome in missed:
+            lines.append(f"- **{outcome.id}** reached {', '.join(outcome.touched)}; none of their checks failed.")
+    lines += ["", "## Examples", "", "| example | faults that reached it | caught |", "|---|---|---|"]
+    for example, (touched, caught) in report.per_example().items():
+        lines.append(f"| {example} | {touched} | {caught} |")
+    noisy = [(f.id, f.failed_untouched) for f in report.faults if f.failed_untouched]
+    if noisy:
+        lines += ["", "Failed although the fault never reached them (noise, not detection): "
+                  + "; ".join(f"{fault}: {', '.join(examples)}" for fault, examples in noisy)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,106 @@
+"""``python -m conformance sensitivity``: the tier once without a fault, then once per planted
+fault, each run a fresh ``python -m conformance run --fault ID`` process; then the report.
+
+Everything lands in ``<results-dir>/<profile-id>/sensitivity/<time>/``: ``report.md``,
+``report.json``, the run files under ``runs/`` (apart from the ordinary runs, so a run with a
+planted fault is never a baseline) and each run's console output under ``logs/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from conformance.errors import ConformanceError
+from conformance.results import store
+from conformance.results.records import ConformanceRun, MalformedRecord
+from conformance.sensitivity import faults, report
+from conformance.stack.profile import fingerprint
+
+CLEAN = "no-fault"
+
+
+@dataclass(frozen=True)
+class SensitivityOptions:
+    faults: str | None
+    examples: str | None
+    tier: str
+    backend: str
+    seed: int
+    workers: str
+    results_dir: Path
+    command: str
+    min_detection: float | None = None
+
+
+def run(options: SensitivityOptions) -> int:
+    """0 when the report is written (and the detection rate reaches ``min_detection``, if set);
+    1 when the rate falls short or the run without a fault fails an example."""
+    chosen = faults.select(options.faults)
+    profile_id = fingerprint(options.backend)["id"]
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder = Path(options.results_dir) / profile_id / "sensitivity" / stamp
+    (folder / "logs").mkdir(parents=True)
+    plan = [CLEAN] + [fault.id for fault in chosen]
+    runs: dict[str, ConformanceRun | None] = {}
+    for number, name in enumerate(plan, 1):
+        print(f"[{number}/{len(plan)}] {name}: running the {options.tier} tier ...", end=" ", flush=True)
+        started = time.monotonic()
+        runs[name] = _run_tier(options, name, folder)
+        print(f"{_summary(runs[name])} ({time.monotonic() - started:.0f} s)", flush=True)
+    clean = runs.pop(CLEAN)
+    if clean is None:
+        raise ConformanceError(f"the run without a fault left no results; see {folder / 'logs' / (CLEAN + '.log')}")
+    built = report.build(options.command, clean, runs, chosen)
+    (folder / "report.json").write_text(json.dumps(built.to_json(), indent=1) + "\n")
+    markdown = report.render(built)
+    (folder / "report.md").write_text(markdown)
+    print()
+    print(markdown)
+    print(f"report: {folder / 'report.md'}", file=sys.stderr)
+    if built.clean_failures:
+        print(f"error: {len(built.clean_failures)} examples fail without any fault; fix them first: their "
+              "failures under a fault say nothing", file=sys.stderr)
+        return 1
+    rate = built.detection_rate
+    if options.min_detection is not None and (rate is None or rate < options.min_detection):
+        print(f"error: detection rate {rate if rate is None else f'{rate:.0%}'} is below "
+              f"--min-detection {options.min_detection:.0%}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_tier(options: SensitivityOptions, name: str, folder: Path) -> ConformanceRun | None:
+    command = [sys.executable, "-m", "conformance", "run", "--tier", options.tier, "--backend", options.backend,
+               "--seed", str(options.seed), "--workers", options.workers, "--results-dir", str(folder / "runs"),
+               "--run-id", name]
+    if options.examples:
+        command += ["--examples", options.examples]
+    if name != CLEAN:
+        command += ["--fault", name]
+    with open(folder / "logs" / f"{name}.log", "w") as log:
+        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)  # a fault fails the run: expected
+    written = sorted((folder / "runs").glob(f"*/conformance/{name}.json"))
+    if not written:
+        return None
+    try:
+        return store.read_run(written[0])
+    except MalformedRecord:
+        return None
+
+
+def _summary(run: ConformanceRun | None) -> str:
+    if run is None:
+        return "no results file"
+    statuses = [result.status for result in run.examples]
+    broke = sum(status in ("failed", "error") for status in statuses)
+    touched = sum(bool(result.fault_hits) for result in run.examples)
+    text = f"{broke} of {len(statuses)} examples failed"
+    if run.settings.get("fault"):
+        text += f", the fault reached {touched}"
+    return text if run.complete else f"{text}; {run.incompleteness()}"

@@ -1,0 +1,212 @@
+"""The fault catalogue plants what it says and restores Keras after; the report attributes each
+fault to the examples and checks that caught it; the command runs end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conformance.engine.runner import Settings
+from conformance.errors import ConformanceError, MalformedFile
+from conformance.results.records import CheckVerdict, ConformanceRun, ExampleResult
+from conformance.sensitivity import faults, report
+
+
+def planted(fault_id: str):
+    return faults.planted(faults.get(fault_id))
+
+
+# -- the catalogue ---------------------------------------------------------------------------
+def test_every_fault_of_the_catalogue_names_targets_that_exist():
+    for fault in faults.load_catalogue().values():
+        with faults.planted(fault) as tally:
+            assert tally.hits == 0, fault.id
+
+
+@pytest.mark.parametrize("entry, field", [
+    ('id = "x"\ndescription = "d"\ntargets = ["keras.layers.Dense.__init__"]\nchange = "teleport"', "change"),
+    ('id = "x"\ndescription = "d"\ntargets = []\nchange = "passthrough"', "targets"),
+    ('id = "x"\ndescription = "d"\ntargets = ["keras.layers.Dense.__init__"]\nchange = "argument"\nargument = "units"',
+     "becomes"),
+    ('id = "x"\ndescription = "d"\ntargets = ["keras.layers.Dense.call"]\nchange = "passthrough"\ncolour = 1', "colour"),
+])
+def test_a_malformed_fault_is_an_error_naming_its_field(tmp_path, entry, field):
+    path = tmp_path / "faults.toml"
+    path.write_text(f"[[fault]]\n{entry}\n")
+    with pytest.raises(MalformedFile) as raised:
+        faults.load_catalogue(path)
+    assert raised.value.field == f"fault[0].{field}"
+
+
+def test_duplicate_fault_ids_and_unknown_ids_are_errors(tmp_path):
+    entry = '[[fault]]\nid = "x"\ndescription = "d"\ntargets = ["keras.layers.Dense.call"]\nchange = "passthrough"\n'
+    path = tmp_path / "faults.toml"
+    path.write_text(entry * 2)
+    with pytest.raises(MalformedFile, match="duplicate id 'x'"):
+        faults.load_catalogue(path)
+    with pytest.raises(ConformanceError, match="unknown fault 'nope'; the catalogue has relu-dropped"):
+        faults.get("nope")
+    with pytest.raises(ConformanceError, match="no fault matches"):
+        faults.select("nothing*")
+
+
+def test_a_target_that_does_not_exist_is_an_error():
+    ghost = faults.Fault("ghost", "d", ("keras.layers.NoSuchLayer.__init__",), "passthrough")
+    with pytest.raises(ConformanceError, match="does not exist"):
+        with faults.planted(ghost):
+            pass
+
+
+# -- planting ----------------------------------------------------------------------------------
+def test_an_argument_fault_changes_only_the_values_it_names_and_counts_them():
+    import keras
+
+    with planted("relu-dropped") as tally:
+        hidden = keras.layers.Dense(4, activation="relu")
+        output = keras.layers.Dense(4, activation="softmax")
+    assert hidden.activation is keras.activations.linear
+    assert output.activation is keras.activations.softmax
+    assert tally.hits == 1
+
+
+def test_planting_restores_the_library_afterwards_even_after_an_error():
+    import keras
+
+    before = {name: vars(keras.layers.Dense).get(name) for name in ("__init__", "call")}
+    with pytest.raises(RuntimeError):
+        with planted("relu-dropped"):
+            raise RuntimeError("the example broke")
+    assert keras.layers.Dense(2, activation="relu").activation is keras.activations.relu
+    assert {name: vars(keras.layers.Dense).get(name) for name in ("__init__", "call")} == before
+    inherited = keras.layers.RandomFlip.call  # RandomFlip inherits call: the wrapper goes, nothing is left behind
+    with planted("augmentation-ignored"):
+        assert keras.layers.RandomFlip.call is not inherited
+    assert "call" not in vars(keras.layers.RandomFlip) and keras.layers.RandomFlip.call is inherited
+
+
+def test_a_scaled_argument_counts_its_default():
+    import keras
+
+    with planted("learning-rate-100x") as tally:
+        optimizer = keras.optimizers.get("rmsprop")  # compile(optimizer="rmsprop") builds it this way
+    assert float(optimizer.learning_rate) == pytest.approx(0.1)
+    assert tally.hits == 1
+
+
+def test_keyword_only_arguments_reach_the_layer_through_kwargs():
+    import keras
+
+    with planted("dense-frozen"):
+        assert keras.layers.Dense(3).trainable is False
+    with planted("weight-regularizer-ignored"):
+        assert keras.layers.Dense(3, kernel_regularizer=keras.regularizers.l2(0.002)).kernel_regularizer is None
+
+
+def test_permuted_labels_no_longer_match_their_inputs_and_datasets_are_left_alone():
+    fault = faults.get("labels-shuffled")
+    labels = np.arange(100)
+    shuffled = faults._change(fault, labels)
+    assert sorted(shuffled) == list(labels) and (shuffled != labels).mean() > 0.9
+    assert faults._change(fault, None) is faults._UNCHANGED
+
+
+def test_a_passthrough_layer_returns_its_input():
+    import keras
+
+    images = np.random.RandomState(0).rand(2, 8, 8, 3).astype("float32")
+    with planted("augmentation-ignored") as tally:
+        out = keras.layers.RandomRotation(0.4)(images, training=True)
+    np.testing.assert_allclose(np.asarray(out), images)
+    assert tally.hits >= 1
+
+
+# -- the run records its fault -------------------------------------------------------------
+def test_a_run_with_a_fault_never_has_the_settings_of_a_run_without():
+    plain, faulted = Settings(), Settings(fault="relu-dropped")
+    assert "fault" not in plain.to_json()  # run files written before faults existed keep their settings
+    assert faulted.to_json()["fault"] == "relu-dropped" and faulted.to_json() != plain.to_json()
+
+
+def test_run_rejects_an_unknown_fault_before_running_anything(capsys):
+    from conformance.cli import main
+
+    assert main(["run", "--fault", "nope", "--examples", "ch02_mnist_dense"]) == 2
+    assert "unknown fault 'nope'" in capsys.readouterr().err
+
+
+# -- the report ------------------------------------------------------------------------------
+def result(example: str, status: str = "passed", hits: int | None = None, failed: tuple[str, ...] = (),
+           reason: str = "") -> ExampleResult:
+    checks = tuple(CheckVerdict(name, "threshold", "failed", "", None, "run", name) for name in failed)
+    return ExampleResult(id=example, tier="smoke", backend="tensorflow", seed=0, status=status, checks=checks,
+                         fault_hits=hits, reason=reason)
+
+
+def conformance_run(*examples: ExampleResult, finished: bool = True) -> ConformanceRun:
+    return ConformanceRun(run_id="r", started="t", profile={}, settings={"tier": "smoke", "backend": "tensorflow",
+                          "seed": 0}, examples=list(examples), planned=[e.id for e in examples],
+                          finished="t" if finished else None, exit_status=1 if finished else None)
+
+
+CATALOGUE = [faults.Fault(name, f"{name} breaks", ("keras.layers.Dense.call",), "passthrough")
+             for name in ("caught", "missed", "idle", "lost")]
+
+
+def test_the_report_attributes_each_fault_and_states_the_detection_rate():
+    clean = conformance_run(result("a"), result("b"), result("flaky", "failed", failed=("x",)))
+    runs = {
+        "caught": conformance_run(result("a", "failed", 3, ("threshold values.test_acc",)),
+                                  result("b", "error", 1, reason="ValueError: shapes\ntraceback"),
+                                  result("flaky", "failed", 2, ("x",))),
+        "missed": conformance_run(result("a", hits=5), result("b", "failed", 0, ("noise",)), result("flaky")),
+        "idle": conformance_run(result("a", hits=0), result("b", hits=0)),
+        "lost": None,
+    }
+    built = report.build("python -m conformance sensitivity", clean, runs, CATALOGUE)
+    verdicts = {outcome.id: outcome for outcome in built.faults}
+    assert verdicts["caught"].verdict == report.CAUGHT
+    assert verdicts["caught"].caught_by == {"a": ["threshold values.test_acc"], "b": ["raised ValueError: shapes"]}
+    assert verdicts["missed"].verdict == report.MISSED and verdicts["missed"].touched == ["a"]
+    assert verdicts["missed"].failed_untouched == ["b"]  # failing where the fault never reached is noise
+    assert verdicts["idle"].verdict == report.NOT_EXERCISED
+    assert verdicts["lost"].verdict == report.NO_RESULT
+    assert built.clean_failures == {"flaky": "failed"}  # left out: it fails without a fault
+    assert built.detection_rate == 0.5
+    assert built.per_example() == {"a": (2, 1), "b": (1, 1)}
+    text = report.render(built)
+    assert "**Detection: 1 of 2 exercised faults caught (50%).**" in text
+    assert "Not exercised by any example of this tier: idle." in text
+    assert "- **missed** reached a; none of their checks failed." in text
+    assert json.loads(json.dumps(built.to_json()))["detection_rate"] == 0.5
+
+
+def test_a_run_cut_short_says_so_in_its_verdict():
+    clean = conformance_run(result("a"), result("b"))
+    cut = conformance_run(result("a", "failed", 1, ("x",)), finished=False)
+    cut.planned = ["a", "b"]
+    built = report.build("cmd", clean, {"caught": cut}, CATALOGUE[:1])
+    assert built.faults[0].verdict == report.CAUGHT
+    assert "did not finish" in built.faults[0].note
+
+
+# -- end to end -------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_the_command_reports_a_planted_fault_caught_by_the_check_that_caught_it(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "conformance", "sensitivity", "--faults", "labels-shuffled,pooling-dropped",
+         "--examples", "ch03_keras_compile_fit_validation", "--workers", "1", "--results-dir", str(tmp_path)],
+        cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    written = json.loads(next(tmp_path.glob("*/sensitivity/*/report.json")).read_text())
+    by_id = {fault["id"]: fault for fault in written["faults"]}
+    assert by_id["labels-shuffled"]["verdict"] == "caught"
+    assert "ch03_keras_compile_fit_validation" in by_id["labels-shuffled"]["caught_by"]
+    assert by_id["pooling-dropped"]["verdict"] == "not exercised"  # the example has no pooling layer
+    assert written["detection_rate"] == 1.0
+    assert "Detection: 1 of 1 exercised faults caught (100%)" in completed.stdout
