@@ -1,4 +1,5 @@
-"""Sessions: conformance (smoke tier by default), tests, benchmark-cpu, benchmark-gpu, report.
+"""Sessions: conformance (smoke tier by default), tests, benchmark-cpu, benchmark-gpu, report, and the
+nightly ones: seed-sweep, sensitivity.
 
 Arguments after ``--`` pass through to ``python -m conformance run``:
     nox -s conformance -- --tier offline --examples 'ch02*'
@@ -8,9 +9,15 @@ and, for the benchmark sessions, to ``python -m conformance bench`` / ``report``
     nox -s benchmark-cpu -- --models 'mnist*' --save-baseline
     nox -s benchmark-gpu -- --backend jax
     nox -s report -- --fail-on-regression
+
+``seed-sweep`` takes ``SEEDS BACKENDS [run options]`` (default: seeds 0-9 on tensorflow and jax);
+``sensitivity`` passes its arguments to ``python -m conformance sensitivity``:
+    nox -s seed-sweep -- 0-4 tensorflow --examples 'ch05*'
+    nox -s sensitivity -- --min-detection 0.9
 """
 
 import nox
+from nox.command import CommandFailed
 
 nox.options.sessions = ["conformance", "tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -64,3 +71,37 @@ def report(session: nox.Session) -> None:
     """This profile's latest benchmark and conformance runs against their baselines (Markdown + HTML)."""
     _install(session)
     session.run("python", "-m", "conformance", "report", *session.posargs)
+
+
+@nox.session(name="seed-sweep", python=PYTHON)
+def seed_sweep(session: nox.Session) -> None:
+    """The smoke tier once per seed and backend; fails listing every (seed, backend) that failed, so a
+    check that flakes with the seed shows up here before users see it."""
+    args = list(session.posargs)
+    seeds = _seed_range(args.pop(0) if args and args[0][0].isdigit() else "0-9")
+    backends = (args.pop(0) if args and not args[0].startswith("-") else "tensorflow,jax").split(",")
+    _install(session, "jax")
+    failed = []
+    for backend in backends:
+        for seed in seeds:
+            try:
+                session.run("python", "-m", "conformance", "run", "--backend", backend, "--seed", str(seed), *args)
+            except CommandFailed:
+                failed.append(f"seed {seed} on {backend}")
+    if failed:
+        session.error(f"{len(failed)} of {len(seeds) * len(backends)} sweeps failed: {', '.join(failed)}")
+
+
+def _seed_range(text: str) -> list[int]:
+    """'0-9' or '0,3,7' → the seeds."""
+    if "-" in text:
+        first, last = text.split("-")
+        return list(range(int(first), int(last) + 1))
+    return [int(seed) for seed in text.split(",")]
+
+
+@nox.session(python=PYTHON)
+def sensitivity(session: nox.Session) -> None:
+    """Plant each fault of the catalogue in the smoke tier and report which checks catch it."""
+    _install(session)
+    session.run("python", "-m", "conformance", "sensitivity", *session.posargs)
