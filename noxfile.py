@@ -14,6 +14,12 @@ and, for the benchmark sessions, to ``python -m conformance bench`` / ``report``
 ``sensitivity`` passes its arguments to ``python -m conformance sensitivity``:
     nox -s seed-sweep -- 0-4 tensorflow --examples 'ch05*'
     nox -s sensitivity -- --min-detection 0.9
+
+The upgrade sessions pass theirs to ``python -m conformance compare-stacks`` / ``bisect``; each stack
+gets its own virtualenv, cached under .nox/stacks/:
+    nox -s compare-stacks -- --a "keras==3.12.*" --b "keras==3.15.*" --examples 'ch02*,ch03*'
+    nox -s bisect -- --package keras --good 3.12.0 --bad 3.15.1 --examples ch05_imdb_dropout \\
+        --check 'dropout delays overfitting'
 """
 
 import nox
@@ -105,3 +111,17 @@ def sensitivity(session: nox.Session) -> None:
     """Plant each fault of the catalogue in the smoke tier and report which checks catch it."""
     _install(session)
     session.run("python", "-m", "conformance", "sensitivity", *session.posargs)
+
+
+@nox.session(name="compare-stacks", python=PYTHON)
+def compare_stacks(session: nox.Session) -> None:
+    """Run the tier under two stacks (e.g. two Keras releases) and report what changed between them."""
+    _install(session, "test")  # virtualenv (nox's) makes the stacks' environments
+    session.run("python", "-m", "conformance", "compare-stacks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bisect(session: nox.Session) -> None:
+    """Find the release of a package that changed an example's check or moved one of its metrics."""
+    _install(session, "test")
+    session.run("python", "-m", "conformance", "bisect", *session.posargs)

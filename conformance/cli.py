@@ -9,13 +9,19 @@ import shlex
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conformance.engine import golden, registry
 from conformance.engine.runner import PRECISIONS
 from conformance.errors import ConformanceError
 from conformance.report.stats import DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, regression_rule
 from conformance.stack import backend
+from conformance.upgrade.spread import MOVED_RULE
 from reference_impl.api import TIERS
+
+if TYPE_CHECKING:
+    from conformance.upgrade.runs import RunPlan
+    from conformance.upgrade.stacks import BuildOptions
 
 EPILOG = """examples:
   python -m conformance list
@@ -28,6 +34,9 @@ EPILOG = """examples:
   python -m conformance bench --save-baseline            # file this run as golden/bench/<profile-id>.json
   python -m conformance report --fail-on-regression      # latest runs against their baselines
   python -m conformance sensitivity --faults 'relu*,labels*' # which checks catch planted faults
+  python -m conformance compare-stacks --a "keras==3.12.*" --b "keras==3.15.*" --examples 'ch0[2-5]*'
+  python -m conformance bisect --package keras --good 3.12.0 --bad 3.15.1 --examples ch05_imdb_dropout \\
+      --check 'dropout lowers overfitting'               # the release that changed the check's verdict
 """
 
 
@@ -171,7 +180,76 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="print the verdicts as JSON instead of Markdown")
     report.add_argument("--fail-on-regression", action="store_true", help="exit 1 when anything regressed")
     report.set_defaults(handler=_report)
+
+    compare_stacks = commands.add_parser(
+        "compare-stacks", help="run the tier under two stacks (e.g. two Keras releases) and report what changed",
+        description="\n\n".join(textwrap.fill(paragraph, 100) for paragraph in (
+            "Builds one virtualenv per stack (this project with its offline extra, jax when the stack names "
+            "JAX or --backend is jax, and the stack's pins; cached in .nox/stacks/<hash> and reused), runs the "
+            "tier and examples in each on every seed, and writes "
+            "<results-dir>/<profile-id>/upgrade/<time>-compare-stacks/report.md and report.json: the examples and "
+            "checks whose status changed (per seed, same seed on both sides), the metrics that moved beyond "
+            "their seed spread, and the installed versions on each side.",
+            "A stack is comma-separated pip requirements: \"keras==3.10.*,tensorflow-cpu==2.19.*\"; "
+            "\"keras>=3.10,<3.12\" stays one requirement; \"\" is the project's own dependencies as pip "
+            "resolves them today.",
+            MOVED_RULE)),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare_stacks.add_argument("--a", required=True, metavar="SPEC", help="the stack to compare from (the old one)")
+    compare_stacks.add_argument("--b", required=True, metavar="SPEC", help="the stack to compare to (the new one)")
+    _add_stack_run_options(compare_stacks, seeds="0,1,2")
+    compare_stacks.add_argument("--examples", help="comma-separated id globs, e.g. 'ch02*,ch03*' (default: all)")
+    compare_stacks.add_argument("--fail-on-change", action="store_true",
+                                help="exit 1 when an example or check changed status or a metric moved")
+    compare_stacks.set_defaults(handler=_compare_stacks)
+
+    bisect = commands.add_parser(
+        "bisect", help="find the release of a package that changed a check's verdict or moved a metric",
+        description="\n\n".join(textwrap.fill(paragraph, 100) for paragraph in (
+            "Lists the releases of --package from --good to --bad on the registry (PyPI's JSON API, or a "
+            "folder of wheels), leaves out those this Python cannot install (yanked, Requires-Python, no wheel "
+            "for this platform) with the reason, and bisects the rest: one environment per version tried "
+            "(the --with pins plus the package at that version, cached like compare-stacks'), about log2 of "
+            "the range in all. In each, the example runs on every seed; the first release whose verdict "
+            "differs from the older end's is the answer, printed with a link to its release notes. A version "
+            "pip fails to install is skipped with pip's reason and its neighbour tried instead.",
+            "--check names a check as run files list it (e.g. 'exact values.sequential_param_count', "
+            "'dropout lowers overfitting'): its verdict is passed, failed, or which seeds said what. Or a metric "
+            "path (values.test_acc, models.model.params): " + MOVED_RULE)),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    bisect.add_argument("--package", required=True, help="the package whose releases to bisect, e.g. keras")
+    bisect.add_argument("--good", required=True, metavar="VERSION", help="a release that behaves as expected")
+    bisect.add_argument("--bad", required=True, metavar="VERSION",
+                        help="a release that does not (either end may be the older one)")
+    bisect.add_argument("--examples", required=True, metavar="EXAMPLE", help="the one example to run")
+    bisect.add_argument("--check", required=True, help="a check name of the example's golden file, or a metric path")
+    bisect.add_argument("--with", dest="base", default="", metavar="SPEC",
+                        help="pins to hold fixed in every version's environment, e.g. 'tensorflow-cpu==2.19.*'")
+    bisect.add_argument("--registry", default="https://pypi.org/pypi",
+                        help="where releases are listed: a JSON API URL (default: PyPI) or a folder of wheels")
+    bisect.add_argument("--pre", action="store_true", help="include pre-releases between the ends")
+    _add_stack_run_options(bisect, seeds="0,1,2")
+    bisect.set_defaults(handler=_bisect)
     return parser
+
+
+def _add_stack_run_options(parser: argparse.ArgumentParser, seeds: str) -> None:
+    parser.add_argument("--tier", choices=TIERS, default="smoke", help="default: smoke")
+    parser.add_argument("--backend", choices=backend.BACKENDS, default=None,
+                        help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
+    parser.add_argument("--seeds", default=seeds, help=f"comma-separated seeds or a range like 0-4, the same on "
+                                                       f"both sides (default: {seeds})")
+    parser.add_argument("--workers", default="auto", help="pytest-xdist workers per run (default: auto)")
+    parser.add_argument("--results-dir", default="results", help="default: results/")
+    parser.add_argument("--stacks-dir", type=Path, default=None,
+                        help="where environments are cached (default: the project's .nox/stacks/)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the environments instead of reusing them")
+    parser.add_argument("--find-links", action="append", default=[], metavar="DIR_OR_URL",
+                        help="more places pip finds wheels in (a local build of Keras ...); repeatable")
+    parser.add_argument("--inherit", action="store_true",
+                        help="build each stack on top of this interpreter's packages (only the stack's pins are "
+                             "installed; they shadow the inherited copies): quick, and offline with --find-links")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="limit for each run")
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -309,6 +387,44 @@ def _sensitivity(args: argparse.Namespace, _: list[str]) -> int:
         faults=args.faults, examples=args.examples, tier=args.tier, backend=chosen_backend, seed=args.seed,
         workers=args.workers, results_dir=Path(args.results_dir), min_detection=args.min_detection,
         command="python -m conformance " + shlex.join(args.argv)))
+
+
+def _stack_build_options(args: argparse.Namespace, find_links: tuple[str, ...] = ()) -> BuildOptions:
+    from conformance.upgrade.stacks import DEFAULT_ROOT, BuildOptions
+
+    extras = ("offline", "jax") if (args.backend or backend.current()) == "jax" else ("offline",)
+    return BuildOptions(root=(args.stacks_dir or DEFAULT_ROOT).resolve(), extras=extras, inherit=args.inherit,
+                        find_links=tuple(args.find_links) + find_links, rebuild=args.rebuild)
+
+
+def _stack_run_plan(args: argparse.Namespace, examples: str | None) -> RunPlan:
+    from conformance.upgrade.runs import RunPlan
+
+    chosen_backend = args.backend or backend.current()
+    if chosen_backend not in backend.BACKENDS:
+        raise ConformanceError(f"unknown backend {chosen_backend!r}")
+    return RunPlan(tier=args.tier, examples=examples, backend=chosen_backend, workers=args.workers,
+                   timeout_s=args.timeout)
+
+
+def _compare_stacks(args: argparse.Namespace, _: list[str]) -> int:
+    from conformance.upgrade import workflows
+
+    return workflows.compare_stacks(workflows.CompareOptions(
+        a=args.a, b=args.b, plan=_stack_run_plan(args, args.examples), seeds=workflows.parse_seeds(args.seeds),
+        results_dir=Path(args.results_dir), build=_stack_build_options(args),
+        command="python -m conformance " + shlex.join(args.argv), fail_on_change=args.fail_on_change))
+
+
+def _bisect(args: argparse.Namespace, _: list[str]) -> int:
+    from conformance.upgrade import stacks, workflows
+
+    registry, find_links = workflows.registry_for(args.registry)
+    return workflows.bisect_release(workflows.BisectOptions(
+        package=args.package, good=args.good, bad=args.bad, example=args.examples, check=args.check,
+        plan=_stack_run_plan(args, args.examples), seeds=workflows.parse_seeds(args.seeds),
+        results_dir=Path(args.results_dir), build=_stack_build_options(args, find_links), registry=registry,
+        command="python -m conformance " + shlex.join(args.argv), base=stacks.parse_stack(args.base), pre=args.pre))
 
 
 def _validate(args: argparse.Namespace, _: list[str]) -> int:

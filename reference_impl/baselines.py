@@ -36,6 +36,17 @@ def mean_target_mae(train_targets: np.ndarray, test_targets: np.ndarray) -> floa
     return float(np.mean(np.abs(np.asarray(test_targets, dtype="float64") - np.mean(train_targets))))
 
 
+def class_prior_cross_entropy(train_labels: np.ndarray, test_labels: np.ndarray) -> float:
+    """Mean cross-entropy (natural log) of always predicting the training set's class frequencies:
+    the loss of a classifier that ignores the input. A model's test loss below it has learned
+    something from the input even while its arg-max accuracy is still near the commonest class's."""
+    train, test = _classes(train_labels), _classes(test_labels)
+    classes, counts = np.unique(train, return_counts=True)
+    frequency = dict(zip(classes.tolist(), (counts / counts.sum()).tolist()))
+    eps = 1e-7  # Keras's clipping epsilon: a class the training set never shows costs -log(1e-7)
+    return float(np.mean([-np.log(max(frequency.get(label, 0.0), eps)) for label in test.tolist()]))
+
+
 def _classes(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     return labels.argmax(axis=-1) if labels.ndim > 1 and labels.shape[-1] > 1 else labels.reshape(-1)

@@ -57,3 +57,11 @@ def test_pixel_prior_labels_each_position_with_its_commonest_class():
 
 def test_mean_target_mae_predicts_the_training_mean():
     assert baselines.mean_target_mae(np.array([1.0, 3.0]), np.array([2.0, 4.0])) == 1.0
+
+
+def test_class_prior_cross_entropy_is_the_loss_of_answering_the_class_frequencies():
+    # training frequencies 3/4 and 1/4; the test labels 1, 0 cost -log(3/4) and -log(1/4)
+    expected = (-np.log(0.75) - np.log(0.25)) / 2
+    assert abs(baselines.class_prior_cross_entropy(np.array([1, 1, 1, 0]), np.array([1, 0])) - expected) < 1e-12
+    # ten balanced classes: ln 10, the cross-entropy of a uniform guess
+    assert abs(baselines.class_prior_cross_entropy(np.arange(100) % 10, np.arange(10)) - np.log(10)) < 1e-12

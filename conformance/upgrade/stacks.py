@@ -1,0 +1,265 @@
+"""A stack spec and the environment that installs it.
+
+A **stack** is a comma-separated list of PEP 508 requirements, ``"keras==3.10.*,tensorflow-cpu==2.19.*"``
+(a specifier with commas of its own, ``"keras>=3.10,<3.12"``, stays whole: a piece that starts with a
+comparison joins the one before it). The empty stack is the project's own dependencies as pip resolves
+them today.
+
+Its **environment** is a virtualenv — made as nox makes its sessions' (``python -m virtualenv``, or
+the standard library's ``venv`` where virtualenv is not installed), with pip — that holds this
+project (``pip install -e <repo>[offline]``, ``jax`` added when the stack names JAX) and the stack's
+pins, installed in one pip command so the resolver sees both. Environments are cached under
+``.nox/stacks/<hash>``, the hash of everything that decides what gets installed (the pins, this
+Python, the extras, pyproject.toml, the extra wheel folders, inheriting or not); ``stack.json`` in
+the folder is written last, so a build that failed half-way is rebuilt, never reused.
+
+``inherit=True`` builds the stack *on top of this interpreter's packages*: a ``.pth`` file puts
+this project's working tree and this interpreter's site-packages on the environment's path, behind
+its own site-packages, and pip installs the stack's pins alone (pip leaves the inherited copies
+alone: "not uninstalling ..., outside environment"). Quick, and it works without the network when
+the pins come from a local folder (``find_links``); the tests use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import site
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from conformance.errors import ConformanceError
+from conformance.results import store
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ROOT = PROJECT_ROOT / ".nox" / "stacks"
+MARKER = "stack.json"
+INHERIT_PTH = "_conformance_stack_inherit.pth"
+JAX_NAMES = {"jax", "jaxlib"}
+_INSTALLED = ("import importlib.metadata as m, json, re\n"
+              "seen = {}\n"
+              "for d in m.distributions():\n"
+              "    name = d.metadata['Name']\n"
+              "    if name:\n"
+              "        seen.setdefault(re.sub(r'[-_.]+', '-', name).lower(), d.version)\n"
+              "print(json.dumps(dict(sorted(seen.items()))))\n")
+
+
+@dataclass(frozen=True)
+class Stack:
+    spec: str  # as the user wrote it
+    requirements: tuple[Requirement, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [canonicalize_name(r.name) for r in self.requirements]
+
+    @property
+    def wants_jax(self) -> bool:
+        return bool(JAX_NAMES & set(self.names))
+
+    @property
+    def label(self) -> str:
+        return ", ".join(str(r) for r in self.requirements) or "(the project's own dependencies)"
+
+    def with_pin(self, requirement: str) -> "Stack":
+        """This stack with ``requirement`` added, replacing a pin of the same package."""
+        added = _requirement(requirement)
+        kept = [r for r in self.requirements if canonicalize_name(r.name) != canonicalize_name(added.name)]
+        spec = ",".join([str(r) for r in kept] + [str(added)])
+        return Stack(spec, tuple(kept) + (added,))
+
+
+def parse_stack(text: str) -> Stack:
+    """``"keras==3.10.*,tensorflow-cpu==2.19.*"`` → a :class:`Stack`; a bad requirement or a package
+    named twice is a :class:`ConformanceError`."""
+    pieces: list[str] = []
+    for piece in (p.strip() for p in (text or "").split(",")):
+        if not piece:
+            continue
+        if pieces and piece[0] in "<>=!~":  # "keras>=3.10,<3.12": the second comparison belongs to keras
+            pieces[-1] += "," + piece
+        else:
+            pieces.append(piece)
+    requirements = tuple(_requirement(p) for p in pieces)
+    names = [canonicalize_name(r.name) for r in requirements]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConformanceError(f"stack {text!r} names {', '.join(twice)} more than once")
+    return Stack(text or "", requirements)
+
+
+def _requirement(text: str) -> Requirement:
+    try:
+        return Requirement(text)
+    except InvalidRequirement as error:
+        raise ConformanceError(f"not a requirement: {text!r} ({error})") from error
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    root: Path = DEFAULT_ROOT
+    project: Path = PROJECT_ROOT
+    extras: tuple[str, ...] = ("offline",)
+    inherit: bool = False
+    find_links: tuple[str, ...] = ()
+    rebuild: bool = False
+    python: str = sys.executable
+
+    def extras_for(self, stack: Stack) -> tuple[str, ...]:
+        return tuple(sorted(set(self.extras) | ({"jax"} if stack.wants_jax else set())))
+
+
+@dataclass(frozen=True)
+class Environment:
+    stack: Stack
+    path: Path
+    key: str
+    packages: dict[str, str] = field(default_factory=dict)  # every distribution Python sees there: name → version
+    reused: bool = False
+    build_s: float = 0.0
+    log: Path | None = None
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+    def environ(self) -> dict[str, str]:
+        """The process environment for commands run in this environment."""
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+        env["VIRTUAL_ENV"] = str(self.path)
+        env["PATH"] = str(self.path / "bin") + os.pathsep + env.get("PATH", "")
+        return env
+
+
+class InstallFailed(ConformanceError):
+    """pip could not install a stack; ``reason`` is pip's own complaint, ``log`` its whole output."""
+
+    def __init__(self, stack: Stack, reason: str, log: Path) -> None:
+        super().__init__(f"cannot install {stack.label}: {reason} (pip's output: {log})")
+        self.stack, self.reason, self.log = stack, reason, log
+
+
+def environment_key(stack: Stack, options: BuildOptions) -> str:
+    """The cache key: a hash of everything that decides what the environment holds."""
+    pyproject = options.project / "pyproject.toml"
+    identity = {
+        "requirements": sorted(str(r) for r in stack.requirements),
+        "python": sys.version, "executable": os.path.realpath(options.python),
+        "extras": list(options.extras_for(stack)), "project": str(options.project),
+        "pyproject": hashlib.sha256(pyproject.read_bytes()).hexdigest() if pyproject.exists() else None,
+        "find_links": [str(f) for f in options.find_links],
+        "inherit": _host_site_packages() if options.inherit else False,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def ensure(stack: Stack, options: BuildOptions) -> Environment:
+    """The environment of ``stack``: the cached one when a complete build exists (and ``rebuild``
+    is off), else a new build. Raises :class:`InstallFailed` when pip cannot install the stack."""
+    key = environment_key(stack, options)
+    folder = options.root / key
+    log = options.root / f"{key}.log"
+    with store.locked(folder):  # two commands building the same stack at once: the second reuses it
+        marker = folder / MARKER
+        if marker.exists() and not options.rebuild:
+            recorded = json.loads(marker.read_text())
+            if (folder / "bin" / "python").exists():
+                return Environment(stack, folder, key, recorded.get("packages", {}), reused=True,
+                                   build_s=recorded.get("build_s", 0.0), log=log)
+        started = time.monotonic()
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"# stack: {stack.label}\n# key: {key}\n")
+        _create(folder, options.python, log)
+        environment = Environment(stack, folder, key, log=log)
+        if options.inherit:
+            _inherit(environment, options.project)
+        command = [str(environment.python), "-m", "pip", "install", "--disable-pip-version-check"]
+        for folder_or_url in options.find_links:
+            command += ["--find-links", str(folder_or_url)]
+        if not options.inherit:
+            extras = options.extras_for(stack)
+            command += ["-e", f"{options.project}[{','.join(extras)}]" if extras else str(options.project)]
+        command += [str(r) for r in stack.requirements]
+        if not options.inherit or stack.requirements:
+            done = _logged(command, log, environment.environ())
+            if done.returncode != 0:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise InstallFailed(stack, pip_reason(done.stdout), log)
+        packages = installed_packages(environment)
+        build_s = round(time.monotonic() - started, 1)
+        marker.write_text(json.dumps({"spec": stack.spec, "requirements": [str(r) for r in stack.requirements],
+                                      "key": key, "inherit": options.inherit, "extras": list(options.extras_for(stack)),
+                                      "find_links": list(map(str, options.find_links)), "build_s": build_s,
+                                      "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                      "packages": packages}, indent=1) + "\n")
+        return Environment(stack, folder, key, packages, reused=False, build_s=build_s, log=log)
+
+
+def installed_packages(environment: Environment) -> dict[str, str]:
+    """Every distribution the environment's Python imports, by normalised name: the first on its
+    path wins, as it does for an import (so a pin shadows an inherited copy)."""
+    done = subprocess.run([str(environment.python), "-c", _INSTALLED], capture_output=True, text=True,
+                          env=environment.environ(), check=False)
+    if done.returncode != 0:
+        raise ConformanceError(f"cannot list the packages of {environment.path}: {done.stderr.strip()[-300:]}")
+    return json.loads(done.stdout)
+
+
+def pip_reason(output: str, limit: int = 400) -> str:
+    """pip's complaint in a line: its ERROR lines (the first two), or its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR:")]
+    reason = " ".join(errors[:2]) if errors else (lines[-1] if lines else "pip failed without a message")
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+
+
+def _create(folder: Path, python: str, log: Path) -> None:
+    if importlib.util.find_spec("virtualenv"):  # nox's; the standard library's venv stands in without it
+        command = [python, "-m", "virtualenv", "--quiet", "--no-periodic-update", str(folder)]
+    else:
+        command = [python, "-m", "venv", str(folder)]
+    done = _logged(command, log, None)
+    if done.returncode != 0:
+        raise ConformanceError(f"cannot create a virtual environment in {folder}: {done.stdout.strip()[-300:]}")
+
+
+def _inherit(environment: Environment, project: Path) -> None:
+    """Put the project's working tree and this interpreter's site-packages behind the environment's own."""
+    done = subprocess.run([str(environment.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True)
+    own = Path(done.stdout.strip())
+    lines = [str(project)] + [p for p in _host_site_packages() if Path(p) != own]
+    (own / INHERIT_PTH).write_text("\n".join(lines) + "\n")
+
+
+def _host_site_packages() -> list[str]:
+    paths = site.getsitepackages() + [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    return list(dict.fromkeys(p for p in paths if os.path.isdir(p)))
+
+
+def _logged(command: list[str], log: Path, env: dict[str, str] | None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False,
+                          stdin=subprocess.DEVNULL)
+    output = done.stdout + done.stderr
+    with open(log, "a") as f:
+        f.write(f"$ {' '.join(command)}\n{output}\n# exit status {done.returncode}\n")
+    return subprocess.CompletedProcess(command, done.returncode, output, "")
+
+
+def describe(environment: Environment) -> dict[str, Any]:
+    return {"stack": environment.stack.label, "spec": environment.stack.spec, "path": str(environment.path),
+            "key": environment.key, "reused": environment.reused, "build_s": environment.build_s,
+            "packages": environment.packages}
