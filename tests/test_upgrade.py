@@ -323,6 +323,30 @@ def test_the_report_gathers_status_changes_over_seeds_moved_metrics_and_versions
     assert json.loads(json.dumps(report.to_json(built)))["what_changed"] == built.what_changed()
 
 
+def test_two_checks_of_one_name_are_each_compared_with_their_own_counterpart():
+    """A golden file may hold a book threshold and a recorded-run threshold on one value, both named
+    'threshold values.val_binary_accuracy': the same outcome on both sides is no change."""
+    def seed_run():
+        return run_of(result("ex", "failed", checks=[verdict("threshold values.acc", "failed", 0.87),
+                                                     verdict("threshold values.acc", "passed", 0.87)]))
+
+    a = side("a", environment("x==1", {}), {0: seed_run()})
+    b = side("b", environment("x==2", {}), {0: seed_run()})
+    built = report.build(command="c", started="s", profile_id="p", settings={"tier": "smoke", "examples": None,
+                         "backend": "tensorflow", "seeds": [0]}, a=a, b=b, wall_s=1)
+    assert built.status_changes == []
+    flipped = run_of(result("ex", "failed", checks=[verdict("threshold values.acc", "failed", 0.87),
+                                                    verdict("threshold values.acc", "failed", 0.5)]))
+    built = report.build(command="c", started="s", profile_id="p", settings={"tier": "smoke", "examples": None,
+                         "backend": "tensorflow", "seeds": [0]}, a=a, b=side("b", b.environment, {0: flipped}),
+                         wall_s=1)
+    assert [(c["check"], c["before"], c["after"]) for c in built.status_changes] == \
+        [("threshold values.acc #2", "passed", "failed")]
+    observed = verdicts.observe({0: flipped}, "ex", "threshold values.acc #2")
+    assert observed.verdict == "failed"
+    assert verdicts.unique_names(["a", "b", "a", "a"]) == ["a", "b", "a #2", "a #3"]
+
+
 def test_a_missing_run_is_noted_not_compared():
     a = side("a", environment("x==1", {}), {0: run_of(result("ex"))})
     b = side("b", environment("x==2", {}), {0: None})

@@ -2,7 +2,8 @@
 
 * **status changes** — each seed's run on B against the same seed's run on A, by
   :func:`conformance.report.compare.compare_conformance` (examples and checks whose status changed),
-  gathered over the seeds: one line per change with the seeds it happened on;
+  gathered over the seeds: one line per change with the seeds it happened on. Two checks of one name
+  (a book threshold and a recorded-run threshold on the same value) are told apart as ``<name> #2``;
 * **metrics** — every scalar the examples record (``values.*``, and the parameter counts under
   ``models.*``) over the seeds of each side, judged by :data:`conformance.upgrade.spread.MOVED_RULE`;
 * **installed versions** — the packages whose versions differ between the two environments, and the
@@ -17,14 +18,16 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from conformance.report.compare import compare_conformance, plural
+from conformance.results.records import ConformanceRun
 from conformance.upgrade import spread
 from conformance.upgrade.runs import SeedRun
 from conformance.upgrade.stacks import Environment
+from conformance.upgrade.verdicts import with_unique_check_names
 
 FRAMEWORKS = ("keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "numpy", "ml-dtypes", "tensorflow-datasets")
 STATUS_RULE = ("A status change is an example or check whose status on stack B differs from its status on stack A "
@@ -112,7 +115,7 @@ def _status_changes(a: Side, b: Side, notes: list[str]) -> list[dict[str, Any]]:
                        for side, run in ((a, before), (b, after)) if run is None or run.run is None]
             notes.append(f"seed {seed}: no results on {' and '.join(missing)}; not compared")
             continue
-        changes, _ = compare_conformance(after.run, before.run, metric_rtol=math.inf)
+        changes, _ = compare_conformance(_unique_checks(after.run), _unique_checks(before.run), metric_rtol=math.inf)
         for change in changes:
             key = (change.example, change.tier, change.check, change.before, change.after)
             entry = gathered.setdefault(key, {"example": change.example, "tier": change.tier, "check": change.check,
@@ -120,6 +123,12 @@ def _status_changes(a: Side, b: Side, notes: list[str]) -> list[dict[str, Any]]:
                                               "detail": change.detail, "regression": change.is_regression})
             entry["seeds"].append(seed)
     return sorted(gathered.values(), key=lambda c: (c["example"], c["check"], c["before"], c["after"]))
+
+
+def _unique_checks(run: ConformanceRun) -> ConformanceRun:
+    """The run with each example's checks uniquely named (``verdicts.unique_names``), so that two checks
+    of one name are each compared with their own counterpart, not with the other."""
+    return replace(run, examples=[with_unique_check_names(e) for e in run.examples])
 
 
 def scalar_metrics(metrics: dict[str, Any], models: dict[str, Any]) -> dict[str, float]:

@@ -1,8 +1,8 @@
 """What ``bisect`` watches: one check of an example's golden file, or one metric, over the seeds.
 
 ``--check`` names either a check as run files list it (``"dropout lowers overfitting"``,
-``"exact values.sequential_param_count"``) or a metric path into what the example recorded
-(``values.test_acc``, ``models.model.params``). A check's verdict over the seeds is its status
+``"exact values.sequential_param_count"``; the second of two checks of one name is ``"<name> #2"``)
+or a metric path into what the example recorded (``values.test_acc``, ``models.model.params``). A check's verdict over the seeds is its status
 when every seed agrees (``passed``), else which seeds said what; when the example has no such
 check on a seed (it raised, was skipped, left no result) the example's own status stands in, so
 a release that breaks the example is a change too. Two versions behave the same for a check when
@@ -12,10 +12,11 @@ their verdicts are equal, and for a metric when it did not move beyond its seed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
 
-from conformance.results.records import ConformanceRun
+from conformance.results.records import ConformanceRun, ExampleResult
 from conformance.upgrade import spread
 
 METRIC_ROOTS = ("values.", "models.")
@@ -24,6 +25,22 @@ OK = "ok"
 
 def is_metric_path(check: str) -> bool:
     return check.startswith(METRIC_ROOTS)
+
+
+def unique_names(names: Iterable[str]) -> list[str]:
+    """Check names made unique: a golden file may hold two checks of one name (a threshold from the book
+    and one from a recorded run); the second becomes ``"<name> #2"``, in the golden file's order."""
+    seen: Counter[str] = Counter()
+    unique = []
+    for name in names:
+        seen[name] += 1
+        unique.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return unique
+
+
+def with_unique_check_names(result: ExampleResult) -> ExampleResult:
+    checks = tuple(replace(c, name=name) for c, name in zip(result.checks, unique_names(c.name for c in result.checks)))
+    return replace(result, checks=checks)
 
 
 @dataclass(frozen=True)
@@ -74,7 +91,7 @@ def observe(runs: dict[int, ConformanceRun | None], example: str, check: str) ->
             values.append(value)
             statuses.append(OK if value is not None else result.status)
         else:
-            verdict = next((c for c in result.checks if c.name == check), None)
+            verdict = next((c for c in with_unique_check_names(result).checks if c.name == check), None)
             statuses.append(verdict.status if verdict else result.status)
     return Observation(check, metric, seeds, tuple(statuses), tuple(values) if metric else (), tuple(notes))
 

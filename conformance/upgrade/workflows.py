@@ -142,7 +142,7 @@ def compare_stacks(options: CompareOptions, say: Print = _print) -> int:
 def check_names(example: str, tier: str, golden_dir: Path | None = None) -> list[str]:
     """The names of the checks ``example``'s golden file runs in ``tier``."""
     try:
-        return [e.name for e in golden.load(example, golden_dir).expectations_for(tier)]
+        return verdicts.unique_names(e.name for e in golden.load(example, golden_dir).expectations_for(tier))
     except golden.GoldenError as error:
         raise ConformanceError(str(error)) from error
 
