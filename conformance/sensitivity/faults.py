@@ -13,7 +13,7 @@ import functools
 import importlib
 import inspect
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
