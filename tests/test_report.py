@@ -203,3 +203,23 @@ def test_cli_names_a_corrupt_baseline(tmp_path):
     done = run_cli("--results-dir", str(results), "--baseline", str(baseline), cwd=tmp_path)
     assert done.returncode == 2
     assert f"error: {baseline}: (file): not valid JSON" in done.stderr
+
+
+def test_two_checks_of_one_name_pair_up_in_order_not_crossed():
+    """A golden file may hold two checks of one name (a book threshold and a recorded one): the
+    comparison pairs the first with the first and the second with the second."""
+    from conformance.report.compare import compare_conformance
+    from conformance.results.records import CheckVerdict, ConformanceRun, ExampleResult
+
+    def run_with(first: str, second: str) -> ConformanceRun:
+        checks = tuple(CheckVerdict("threshold values.acc", "threshold", status, "", 0.9, source, "")
+                       for status, source in ((first, "book"), (second, "run")))
+        result = ExampleResult(id="ex", tier="smoke", backend="tensorflow", seed=0,
+                               status="passed" if "failed" not in (first, second) else "failed", checks=checks)
+        return ConformanceRun(run_id="r", started="t", profile={}, settings={}, examples=[result], planned=["ex"],
+                              finished="t", exit_status=0)
+
+    unchanged, _ = compare_conformance(run_with("failed", "passed"), run_with("failed", "passed"))
+    assert unchanged == []
+    changed, _ = compare_conformance(run_with("passed", "failed"), run_with("passed", "passed"))
+    assert [(c.check, c.before, c.after) for c in changed if c.check] == [("threshold values.acc #2", "passed", "failed")]

@@ -27,7 +27,8 @@ from typing import Any
 
 from conformance.bench.baseline import baseline_path, load_baseline, load_run, merge_runs
 from conformance.results import store
-from conformance.results.records import Baseline, BenchEntry, BenchRun, ConformanceRun, MalformedRecord
+from conformance.results.records import (Baseline, BenchEntry, BenchRun, ConformanceRun, MalformedRecord,
+                                         unique_names)
 from conformance.report.stats import (DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, Comparison, adjust_for_family,
                                       between_run_sigma, compare)
 
@@ -158,11 +159,11 @@ def compare_conformance(run: ConformanceRun, baseline: ConformanceRun,
             continue
         if old.status != entry.status:
             changes.append(StatusChange(*entry.key, "", old.status, entry.status, entry.reason))
-        old_checks = {c.name: c for c in old.checks}
-        for check in entry.checks:
-            previous = old_checks.get(check.name)
+        old_checks = dict(zip(unique_names(c.name for c in old.checks), old.checks))
+        for name, check in zip(unique_names(c.name for c in entry.checks), entry.checks):
+            previous = old_checks.get(name)
             if previous and previous.status != check.status:
-                changes.append(StatusChange(*entry.key, check.name, previous.status, check.status,
+                changes.append(StatusChange(*entry.key, name, previous.status, check.status,
                                             f"expected {check.expected}, actual {check.actual!r} "
                                             f"(was {previous.actual!r})"))
         for name, value in sorted(entry.metrics.items()):

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from collections import Counter
+from typing import Any, Callable, Iterable
 
 from conformance.errors import MalformedFile
 
@@ -92,6 +93,18 @@ def require_kind(raw: Any, path: Path | str, kind: str) -> dict[str, Any]:
 
 
 # -- conformance -------------------------------------------------------------------------------
+def unique_names(names: Iterable[str]) -> list[str]:
+    """Check names made unique: a golden file may hold two checks of one name (a threshold from the book
+    and one from a recorded run); the second becomes ``"<name> #2"``, in the golden file's order, so that
+    checks pair up across two runs of the same example."""
+    seen: Counter[str] = Counter()
+    unique = []
+    for name in names:
+        seen[name] += 1
+        unique.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return unique
+
+
 @dataclass(frozen=True)
 class CheckVerdict:
     """One expectation judged against one outcome."""

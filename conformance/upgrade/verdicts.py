@@ -12,11 +12,10 @@ their verdicts are equal, and for a metric when it did not move beyond its seed 
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any
 
-from conformance.results.records import ConformanceRun, ExampleResult
+from conformance.results.records import ConformanceRun, ExampleResult, unique_names
 from conformance.upgrade import spread
 
 METRIC_ROOTS = ("values.", "models.")
@@ -25,17 +24,6 @@ OK = "ok"
 
 def is_metric_path(check: str) -> bool:
     return check.startswith(METRIC_ROOTS)
-
-
-def unique_names(names: Iterable[str]) -> list[str]:
-    """Check names made unique: a golden file may hold two checks of one name (a threshold from the book
-    and one from a recorded run); the second becomes ``"<name> #2"``, in the golden file's order."""
-    seen: Counter[str] = Counter()
-    unique = []
-    for name in names:
-        seen[name] += 1
-        unique.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
-    return unique
 
 
 def with_unique_check_names(result: ExampleResult) -> ExampleResult:
