@@ -112,3 +112,19 @@ def test_masks_without_signal_fail_the_pixel_accuracy_lesson(tmp_path, monkeypat
     failures = failed_checks(result)
     assert "values.val_pixel_accuracy > values.majority_class_fraction" in failures
     assert "values.val_pixel_accuracy > values.position_prior_pixel_accuracy" in failures
+
+
+def test_offline_mini_xception_trains_long_enough_for_its_batch_norm_statistics():
+    """The offline tier checks the held-out accuracy, which the model computes with the batch-normalisation
+    moving statistics (momentum 0.99, moving variance starting at 1, far above the batch variance of about
+    0.01 on these pictures): their initial values must weigh under 1 % by the end of training, or every
+    inference-mode prediction falls on one side (the smoke tier's few steps: a known gap)."""
+    from reference_impl.api import Run
+    from reference_impl.datasets import cats_vs_dogs
+
+    loaded = golden.load("ch09_mini_xception_catsdogs", pending_ok=True)
+    run = Run(tier="offline", seed=0, backend="tensorflow", scale=loaded.scale("offline"), data_loader=None)
+    train_images = 2 * cats_vs_dogs.OFFLINE_PER_CLASS[0]
+    steps = run.epochs(100) * -(-train_images // 32)
+    assert 0.99 ** steps < 0.01, steps
+    assert any(e.kind == "beats_baseline" for e in loaded.expectations_for("offline"))

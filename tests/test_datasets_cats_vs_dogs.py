@@ -130,7 +130,7 @@ def test_twin_has_the_layout_and_is_deterministic(cache_home, tmp_path, monkeypa
     base_dir, image_size = loaded.value
     assert image_size == (32, 32)
     tree = read_tree(base_dir)
-    for subset, per_class in (("train", 20), ("validation", 10), ("test", 20)):
+    for (subset, _, _), per_class in zip(cats_vs_dogs.BOOK_SPLIT, cats_vs_dogs.TWIN_MIN_PER_CLASS):  # the floors
         for category in ("cat", "dog"):
             assert sum(name.startswith(f"{subset}/{category}/") for name in tree) == per_class
     import tensorflow as tf
@@ -160,7 +160,7 @@ def test_a_twin_interrupted_while_writing_is_never_used(cache_home, monkeypatch)
     assert list((cats_vs_dogs.twin_home()).iterdir()) == []
     monkeypatch.setattr(cats_vs_dogs, "_encode_jpeg", encode)
     base_dir = cats_vs_dogs.twin(seed=0, samples=0.02, stand_in_size=32).value.base_dir
-    assert len(read_tree(base_dir)) == 100
+    assert len(read_tree(base_dir)) == 2 * sum(cats_vs_dogs.TWIN_MIN_PER_CLASS)
 
 
 def test_twin_classes_differ_in_fine_texture():

@@ -150,6 +150,12 @@ def test_twin_has_the_real_layout_and_is_deterministic(twin):
     assert all(not p.name.startswith(".") for p in folder.iterdir())  # written atomically, no temp folder left
 
 
+def test_twin_has_a_floor_of_images_however_small_the_sample(twin_cache):
+    """The smoke tier trains on the fewest images that still show the lesson (a step of this network is dear)."""
+    (x, _), (vx, _) = oxford_pets.twin(seed=3, samples=0.0001).value
+    assert len(x) == oxford_pets.TWIN_MIN_TRAIN and len(vx) == oxford_pets.TWIN_MIN_VAL
+
+
 def test_twin_every_image_has_object_background_and_border(twin):
     (_, y), _ = twin.value
     counts = np.stack([np.bincount(t.ravel(), minlength=3) for t in y])

@@ -167,6 +167,7 @@ class _atomic_folder:
 
 # -- twin: textured shapes on textured backgrounds -------------------------------------
 TWIN_SIDE = 32  # the twin's images are small so the smoke tier trains in seconds
+TWIN_MIN_TRAIN, TWIN_MIN_VAL = 8, 8  # the fewest images a twin has, however small ``samples``
 BORDER_WIDTH = 1  # pixels each side of the outline (Oxford's hand-drawn band is a few pixels of a ~400-pixel photo)
 
 
@@ -182,8 +183,8 @@ def twin(seed: int = 0, samples: float = 1.0, img_size: tuple[int, int] = BOOK_I
     parameter count does not depend on the size) and the example builds the
     200×200 model separately for the architecture check.
     """
-    count = max(40, round(EXPECTED_IMAGES * samples))
-    num_val = max(8, round(BOOK_VAL_SAMPLES * samples))
+    num_val = max(TWIN_MIN_VAL, round(BOOK_VAL_SAMPLES * samples))
+    count = max(num_val + TWIN_MIN_TRAIN, round(EXPECTED_IMAGES * samples))
     root = cache_dir() / "oxford_pets_twin" / f"seed{seed}-n{count}-{TWIN_SIDE}px"
     if not root.exists():
         with _atomic_folder(root) as tmp:
