@@ -274,14 +274,20 @@ def model_facts(model: Any) -> ModelFacts:
     def count(weights: list[Any]) -> int:
         return int(sum(math.prod(w.shape) for w in weights))
 
+    # A Sequential model given no Input is built on its first batch, and backends differ in
+    # whether that batch's size stays in the shapes (JAX keeps 128 where TensorFlow has None):
+    # the batch dimension is not part of the architecture, so it is recorded as None.
+    def per_sample(shape: Any) -> list[int | None]:
+        return [None, *shape_to_json(shape)[1:]]
+
     layer_shapes = {}
     for layer in model.layers:
         try:
-            layer_shapes[layer.name] = shape_to_json(layer.output.shape)
+            layer_shapes[layer.name] = per_sample(layer.output.shape)
         except (AttributeError, ValueError):  # subclassed or unbuilt layers have no symbolic output
             continue
     try:
-        output_shape = shape_to_json(model.output.shape)
+        output_shape = per_sample(model.output.shape)
     except (AttributeError, ValueError):
         output_shape = None
     return ModelFacts(
