@@ -159,7 +159,7 @@ NO_SIZE_EFFECT = model_size_outcome(original=4, smaller=4, larger=4, rises=(0.3,
 
 
 @pytest.mark.parametrize("name", ["the larger model overfits more severely than the original",
-                                  "the smaller model overfits no earlier than the original"])
+                                  "the smaller model starts overfitting later than the original"])
 def test_model_size_checks_refuse_swapped_or_equal_sizes(name):
     check = model_size_check(name)
     assert judge(check, BOOK_LIKE) == "passed"
