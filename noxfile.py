@@ -32,7 +32,9 @@ PYTHON = "3.11"
 
 
 def _install(session: nox.Session, *extras: str) -> None:
-    session.install("-e", f".[{','.join(('offline',) + extras)}]")
+    # Every session that runs examples needs the smoke tier's optional readers: the real MNIST and
+    # Boston data (offline) and TensorBoard's event reader (ch07_tensorboard).
+    session.install("-e", f".[{','.join(('offline', 'tensorboard') + extras)}]")
 
 
 @nox.session(python=PYTHON)
