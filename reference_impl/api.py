@@ -158,7 +158,9 @@ class Scale:
 
     ``epochs`` and ``steps`` are fractions of the book's value (rounded up, at
     least 1); ``samples`` is the fraction of a dataset's size that a synthetic twin
-    generates. ``max_epochs`` caps the scaled epoch count when set.
+    generates. ``max_epochs`` caps the scaled epoch count when set. An ``epochs`` of 0
+    trains for no epoch at all: the tier builds and compiles the book's model and checks
+    its architecture, for a model too costly to train there.
     """
 
     epochs: float = 1.0
@@ -209,8 +211,29 @@ class Outcome:
         }
 
 
-class DatasetUnavailable(Exception):
-    """A dataset the run asked for cannot be had here; the message says how to get it."""
+class Unavailable(Exception):
+    """Something an example needs is not on this machine; the message says what and how to get it.
+    The runner reports the example as skipped with ``what`` and the message, never as failed."""
+
+    what = "unavailable"
+
+
+class DatasetUnavailable(Unavailable):
+    """A dataset the run asked for cannot be had here."""
+
+    what = "data unavailable"
+
+
+class PackageUnavailable(Unavailable):
+    """An optional package is not installed; the message names it and the extra that installs it."""
+
+    what = "package missing"
+
+
+class DeviceUnavailable(Unavailable):
+    """The hardware an example is about (a TPU, several GPUs) is not attached."""
+
+    what = "device missing"
 
 
 class Run:
@@ -234,6 +257,8 @@ class Run:
 
     # -- knobs ---------------------------------------------------------------
     def epochs(self, book_epochs: int) -> int:
+        if self.scale.epochs == 0:
+            return 0
         n = Scale.scaled(book_epochs, self.scale.epochs)
         return min(n, self.scale.max_epochs) if self.scale.max_epochs else n
 

@@ -22,7 +22,7 @@ import numpy as np
 from keras import layers, ops
 
 from reference_impl import baselines
-from reference_impl.api import DatasetUnavailable, LazyModule, Run, Scale, example
+from reference_impl.api import LazyModule, PackageUnavailable, Run, Scale, example
 
 tf = LazyModule("tensorflow")  # §7.4.3–7.4.5 write training steps with TensorFlow itself (imported on first use)
 
@@ -594,7 +594,7 @@ def tensorboard_logs(run: Run) -> None:
     ``tensorboard`` package, an optional dependency (``pip install '.[tensorboard]'``): without
     it the example is skipped."""
     if importlib.util.find_spec("tensorboard") is None:
-        raise DatasetUnavailable("reading the TensorBoard event files needs the package 'tensorboard' "
+        raise PackageUnavailable("reading the TensorBoard event files needs the package 'tensorboard' "
                                  "(pip install '.[tensorboard]')")
     (train_images, train_labels), (val_images, val_labels), _ = mnist_splits(run)
     model = get_mnist_model()

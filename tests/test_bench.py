@@ -45,7 +45,7 @@ def architecture_mismatches(model: bench_models.BenchModel) -> list[str]:
 
 
 @pytest.mark.parametrize("name", ["mnist_dense", "imdb_dense", "mnist_convnet", "cats_vs_dogs_convnet",
-                                  "mini_xception"])
+                                  "mini_xception", "resnet50_cifar"])
 def test_each_benchmark_model_is_the_architecture_its_example_checks(name):
     pytest.importorskip("keras")
     assert architecture_mismatches(bench_models.get(name)) == []
@@ -63,7 +63,7 @@ def test_a_benchmark_model_that_drifts_from_its_example_is_caught():
 
 def test_every_benchmark_model_is_covered_by_the_parity_test():
     assert [m.name for m in bench_models.select(None)] == ["mnist_dense", "imdb_dense", "mnist_convnet",
-                                                           "cats_vs_dogs_convnet", "mini_xception"]
+                                                           "cats_vs_dogs_convnet", "mini_xception", "resnet50_cifar"]
 
 
 def test_model_selection_fails_fast_on_an_unknown_name():

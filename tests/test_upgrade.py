@@ -70,7 +70,7 @@ def test_the_cache_key_changes_with_the_pins_and_the_options_only(tmp_path):
     assert key != stacks.environment_key(stacks.parse_stack("keras==3.11.*,numpy<3"), options)
     assert key != stacks.environment_key(stacks.parse_stack("keras==3.10.*,numpy<3"),
                                          stacks.BuildOptions(root=tmp_path, inherit=True))
-    assert stacks.BuildOptions().extras_for(stacks.parse_stack("jax==0.4.30")) == ("jax", "offline")
+    assert stacks.BuildOptions().extras_for(stacks.parse_stack("jax==0.4.30")) == ("jax", "offline", "tensorboard", "tuner")
 
 
 def test_pip_reason_is_pips_error_line():

@@ -257,7 +257,10 @@ def _check_scale(scale: Any, path: Path, where: str) -> None:
     allowed = set(Scale.__dataclass_fields__)
     for key, value in scale.items():
         _require(key in allowed, path, f"{where}.{key}", f"unknown knob (known: {', '.join(sorted(allowed))})")
-        _require(isinstance(value, (int, float)) and value > 0, path, f"{where}.{key}", "must be a positive number")
+        if key == "epochs":  # 0: build and compile only (see Scale)
+            _require(isinstance(value, (int, float)) and value >= 0, path, f"{where}.{key}", "must be 0 or more")
+        else:
+            _require(isinstance(value, (int, float)) and value > 0, path, f"{where}.{key}", "must be a positive number")
 
 
 def _parse_expectations(items: Any, sources: dict[str, Any], path: Path, where: str,

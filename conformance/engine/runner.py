@@ -15,7 +15,7 @@ from conformance.errors import ConformanceError
 from conformance.results.records import ExampleResult
 from conformance.stack import devices
 from reference_impl import datasets
-from reference_impl.api import TIERS, DatasetUnavailable, ExampleSpec, Run, Scale
+from reference_impl.api import TIERS, ExampleSpec, Run, Scale, Unavailable
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -106,8 +106,8 @@ def _run_and_judge(spec: ExampleSpec, settings: Settings, golden: golden_files.G
     started = time.perf_counter()
     try:
         run = execute(spec, settings, golden.scale(settings.tier))
-    except DatasetUnavailable as missing:
-        return replace(result, status="skipped", reason=f"data unavailable: {missing}",
+    except Unavailable as missing:
+        return replace(result, status="skipped", reason=f"{missing.what}: {missing}",
                        duration_s=round(time.perf_counter() - started, 3))
     except Exception as error:  # the example itself broke: report it, keep the suite going
         return replace(result, status="error", reason=f"{type(error).__name__}: {error}",

@@ -7,7 +7,8 @@ them today.
 
 Its **environment** is a virtualenv — made as nox makes its sessions' (``python -m virtualenv``, or
 the standard library's ``venv`` where virtualenv is not installed), with pip — that holds this
-project (``pip install -e <repo>[offline]``, ``jax`` added when the stack names JAX) and the stack's
+project (``pip install -e <repo>[offline,tensorboard,tuner]``, the smoke tier's optional parts, and ``jax``
+when the stack names JAX) and the stack's
 pins, installed in one pip command so the resolver sees both. Environments are cached under
 ``.nox/stacks/<hash>``, the hash of everything that decides what gets installed (the pins, this
 Python, the extras, pyproject.toml, the extra wheel folders, inheriting or not); ``stack.json`` in
@@ -111,7 +112,7 @@ def _requirement(text: str) -> Requirement:
 class BuildOptions:
     root: Path = DEFAULT_ROOT
     project: Path = PROJECT_ROOT
-    extras: tuple[str, ...] = ("offline",)
+    extras: tuple[str, ...] = ("offline", "tensorboard", "tuner")  # what `nox -s conformance` installs
     inherit: bool = False
     find_links: tuple[str, ...] = ()
     rebuild: bool = False
