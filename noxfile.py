@@ -27,11 +27,31 @@ from nox.command import CommandFailed
 
 nox.options.sessions = ["conformance", "tests"]
 nox.options.reuse_existing_virtualenvs = True
+# A session asked for an interpreter this machine lacks (nox --force-python 3.12) fails; nox's default
+# is to skip it and exit 0: a green run that ran nothing.
+nox.options.error_on_missing_interpreters = True
 
-PYTHON = "3.11"
+# Sessions run on the Python that runs nox; `nox --force-python 3.12` picks another. The pinned
+# TensorFlow (2.16-2.21), Keras and JAX publish wheels for these versions:
+SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+PYTHON = None
+
+
+def unsupported_python(version: str) -> str | None:
+    """Why the session's interpreter (``major.minor[.micro]``) cannot run the project, or None."""
+    major_minor = ".".join(version.split(".")[:2])
+    if major_minor in SUPPORTED_PYTHONS:
+        return None
+    return (f"Python {major_minor} is not supported: TensorFlow, Keras and JAX as pinned publish wheels for "
+            f"Python {', '.join(SUPPORTED_PYTHONS)}; run nox with one of them (nox --force-python "
+            f"{SUPPORTED_PYTHONS[-1]}, or python3.11 -m nox)")
 
 
 def _install(session: nox.Session, *extras: str) -> None:
+    version = session.run("python", "-c", "import platform; print(platform.python_version())", silent=True)
+    problem = unsupported_python(str(version).strip())
+    if problem:
+        session.error(problem)
     # Every session that runs examples needs the smoke tier's optional parts: the real MNIST and
     # Boston data (offline), TensorBoard's event reader (ch07_tensorboard) and KerasTuner
     # (ch13_kerastuner_mnist).
