@@ -25,7 +25,7 @@ import numpy as np
 from keras import layers
 
 from reference_impl import baselines
-from reference_impl.api import Run, example
+from reference_impl.api import Run, benchmark, example
 
 SAMPLING_RATE = 6  # one sample per hour
 SEQUENCE_LENGTH = 120  # the past 5 days
@@ -165,6 +165,9 @@ def conv1d_model(num_features: int = 14) -> keras.Model:
     return keras.Model(inputs, outputs)
 
 
+@benchmark("jena_lstm", example="ch10_jena_lstm", model="lstm", section="10.2.5",
+           title="Jena LSTM(16), 120 steps × 14 features", input_shape=(SEQUENCE_LENGTH, 14), batch_size=256,
+           loss="mse")
 def lstm_model(num_features: int = 14) -> keras.Model:
     """§10.2.5, listing 10.13."""
     inputs = keras.Input(shape=(SEQUENCE_LENGTH, num_features))

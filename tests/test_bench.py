@@ -28,6 +28,9 @@ def test_flops_are_counted_from_the_architecture():
     assert convnet.count_params() == 104202  # the book's §8.1 summary
     expected = 26 * 26 * 9 * 32 + 11 * 11 * 9 * 32 * 64 + 3 * 3 * 9 * 64 * 128 + 1152 * 10
     assert bench_models.forward_macs_per_sample(convnet) == expected
+    lstm = bench_models.get("jena_lstm").build()
+    assert lstm.count_params() == 4 * (14 + 16 + 1) * 16 + 17  # §10.2.5: LSTM(16) on 14 features, Dense(1)
+    assert bench_models.forward_macs_per_sample(lstm) == 120 * 4 * (14 + 16) * 16 + 16  # 120 steps, 4 gates
 
 
 def architecture_mismatches(model: bench_models.BenchModel) -> list[str]:
@@ -45,7 +48,7 @@ def architecture_mismatches(model: bench_models.BenchModel) -> list[str]:
 
 
 @pytest.mark.parametrize("name", ["mnist_dense", "imdb_dense", "mnist_convnet", "cats_vs_dogs_convnet",
-                                  "mini_xception", "resnet50_cifar"])
+                                  "mini_xception", "jena_lstm", "resnet50_cifar"])
 def test_each_benchmark_model_is_the_architecture_its_example_checks(name):
     pytest.importorskip("keras")
     assert architecture_mismatches(bench_models.get(name)) == []
@@ -63,7 +66,8 @@ def test_a_benchmark_model_that_drifts_from_its_example_is_caught():
 
 def test_every_benchmark_model_is_covered_by_the_parity_test():
     assert [m.name for m in bench_models.select(None)] == ["mnist_dense", "imdb_dense", "mnist_convnet",
-                                                           "cats_vs_dogs_convnet", "mini_xception", "resnet50_cifar"]
+                                                           "cats_vs_dogs_convnet", "mini_xception", "jena_lstm",
+                                                           "resnet50_cifar"]
 
 
 def test_model_selection_fails_fast_on_an_unknown_name():

@@ -86,6 +86,8 @@ class BenchModel:
             x = rng.random(shape, dtype=np.float32)
         if self.spec.loss == "binary_crossentropy":
             y = rng.integers(0, 2, (size, 1)).astype("float32")
+        elif self.spec.loss in ("mse", "mae"):  # a regression target
+            y = rng.random((size, 1), dtype=np.float32)
         else:
             y = rng.integers(0, self.spec.classes, size)
         return x, y
@@ -118,11 +120,19 @@ def select(patterns: str | None) -> list[BenchModel]:
 
 
 def forward_macs_per_sample(model: Any) -> int:
-    """Multiply-accumulates of one sample's forward pass through the model's matmul and conv layers."""
+    """Multiply-accumulates of one sample's forward pass through the model's matmul, conv and
+    recurrent (LSTM, GRU) layers."""
     from keras import layers
 
     total = 0
     for layer in _leaf_layers(model):
+        if isinstance(layer, (layers.LSTM, layers.GRU)):
+            # Each step multiplies the input and the previous state by every gate's kernels:
+            # 4 gates for an LSTM, 3 for a GRU.
+            gates = 4 if isinstance(layer, layers.LSTM) else 3
+            steps, features = tuple(layer.input.shape[1:])
+            total += steps * gates * (features + layer.units) * layer.units
+            continue
         if not isinstance(layer, (layers.Dense, layers.Conv2D, layers.SeparableConv2D, layers.DepthwiseConv2D)):
             continue
         in_shape = tuple(layer.input.shape[1:])
