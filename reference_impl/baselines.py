@@ -50,3 +50,20 @@ def class_prior_cross_entropy(train_labels: np.ndarray, test_labels: np.ndarray)
 def _classes(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     return labels.argmax(axis=-1) if labels.ndim > 1 and labels.shape[-1] > 1 else labels.reshape(-1)
+
+
+def reconstruction_bce(reconstructions: np.ndarray, images: np.ndarray) -> float:
+    """Mean over images of the binary cross-entropy summed over each image's pixels (the VAE's
+    reconstruction loss of §12.4.3), predictions clipped to [1e-7, 1 - 1e-7] as Keras clips them."""
+    x = np.asarray(images, dtype="float64").reshape(len(images), -1)
+    p = np.clip(np.asarray(reconstructions, dtype="float64").reshape(len(x), -1), 1e-7, 1 - 1e-7)
+    return float(np.mean(np.sum(-(x * np.log(p) + (1 - x) * np.log(1 - p)), axis=1)))
+
+
+def mean_image_reconstruction_bce(train_images: np.ndarray, test_images: np.ndarray) -> float:
+    """Reconstruction loss (``reconstruction_bce``) of answering every held-out image with the training
+    images' mean image: the constant image that minimises the summed per-pixel cross-entropy, the
+    best an autoencoder that ignores its input can do."""
+    test = np.asarray(test_images, dtype="float64")
+    mean = np.asarray(train_images, dtype="float64").mean(axis=0)
+    return reconstruction_bce(np.broadcast_to(mean, test.shape), test)

@@ -1,0 +1,370 @@
+"""Chapter 12 — Generative deep learning: sampling temperature, a variational autoencoder, a GAN.
+
+§12.1.3's reweighting of a probability distribution by a softmax temperature, §12.4's variational
+autoencoder on MNIST digits (its encoder, sampler and decoder, and the ``VAE`` subclass whose
+``train_step`` tracks the total, reconstruction and KL losses), and §12.5's deep convolutional GAN.
+Text generation (§12.1), DeepDream (§12.2) and neural style transfer (§12.3) need chapter 11's text
+data or pretrained weights and live elsewhere.
+
+The VAE's and the GAN's ``train_step`` differentiate with ``tf.GradientTape`` as the listings do
+(``tf`` is imported on first use), so the VAE example, which trains, runs on TensorFlow only; the GAN
+example builds and compiles the book's networks without training and, like the temperature example
+(NumPy), runs on every backend. Deviations are in each example's docstring.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import layers
+
+from reference_impl import baselines
+from reference_impl.api import LazyModule, Run, example
+
+tf = LazyModule("tensorflow")  # the VAE's and the GAN's train_step use GradientTape
+
+
+# 12.1.3 The importance of the sampling strategy ------------------------------------------------
+def reweight_distribution(original_distribution, temperature=0.5):
+    # original_distribution is a 1D NumPy array of probability values that must sum to 1;
+    # temperature is a factor quantifying the entropy of the output distribution.
+    distribution = np.log(original_distribution) / temperature
+    distribution = np.exp(distribution)
+    # Returns a reweighted version of the original distribution. The sum of the distribution may no
+    # longer be 1, so you divide it by its sum to obtain the new distribution.
+    return distribution / np.sum(distribution)
+
+
+def entropy(distribution):
+    """Shannon entropy in nats (zero-probability entries contribute nothing)."""
+    p = np.asarray(distribution, dtype="float64")
+    p = p[p > 0]
+    return float(-np.sum(p * np.log(p)))
+
+
+TEMPERATURES = (0.01, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0)
+
+
+@example("ch12_temperature_reweighting", section="12.1.3",
+         title="Reweighting a probability distribution with a softmax temperature")
+def temperature_reweighting(run: Run) -> None:
+    """The listing's function applied to one next-token distribution at the temperatures of the
+    book's figure (0.01 to 1.0) and two above 1. The book draws no particular distribution: the
+    example draws one over a 20-token vocabulary from a flat Dirichlet with the run's seed, in float64."""
+    original_distribution = np.random.dirichlet(np.ones(20)).astype("float64")
+    run.value("original_entropy", entropy(original_distribution))
+    run.value("original_max", float(np.max(original_distribution)))
+    run.value("temperatures", list(TEMPERATURES))
+    sums, entropies, max_probabilities, argmax_kept = [], [], [], []
+    for temperature in TEMPERATURES:
+        reweighted = reweight_distribution(original_distribution, temperature=temperature)
+        sums.append(float(np.sum(reweighted)))
+        entropies.append(entropy(reweighted))
+        max_probabilities.append(float(np.max(reweighted)))
+        argmax_kept.append(bool(np.argmax(reweighted) == np.argmax(original_distribution)))
+        if temperature == 1.0:
+            run.value("t1_max_abs_diff", float(np.max(np.abs(reweighted - original_distribution))))
+    run.value("sums", sums)
+    run.value("max_sum_error", max(abs(s - 1.0) for s in sums))
+    run.value("entropies", entropies)
+    run.value("max_probabilities_as_t_falls", max_probabilities[::-1])
+    run.value("argmax_kept", all(argmax_kept))
+    run.value("lowest_t_max_probability", max_probabilities[0])
+    run.value("lowest_t_entropy", entropies[0])
+    run.value("highest_t_entropy", entropies[-1])
+    run.value("max_entropy", math.log(len(original_distribution)))  # the uniform distribution's
+
+
+# 12.4.3 Implementing a VAE with Keras ----------------------------------------------------------
+latent_dim = 2  # dimensionality of the latent space: a 2D plane
+
+
+def vae_encoder():
+    encoder_inputs = keras.Input(shape=(28, 28, 1))
+    x = layers.Conv2D(32, 3, activation="relu", strides=2, padding="same")(encoder_inputs)
+    x = layers.Conv2D(64, 3, activation="relu", strides=2, padding="same")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(16, activation="relu")(x)
+    # The input image ends up being encoded into these two parameters.
+    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
+    return keras.Model(encoder_inputs, [z_mean, z_log_var], name="encoder")
+
+
+class Sampler(layers.Layer):
+    """Latent-space sampling layer. Deviation: ``keras.random.normal`` with the layer's own seed
+    generator stands for ``tf.random.normal`` (Keras 3's random ops are seeded through it)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator()
+
+    def call(self, z_mean, z_log_var):
+        batch_size = keras.ops.shape(z_mean)[0]
+        z_size = keras.ops.shape(z_mean)[1]
+        # Draw a batch of random normal vectors; apply the VAE sampling formula.
+        epsilon = keras.random.normal(shape=(batch_size, z_size), seed=self.seed_generator)
+        return z_mean + keras.ops.exp(0.5 * z_log_var) * epsilon
+
+
+def vae_decoder():
+    latent_inputs = keras.Input(shape=(latent_dim,))  # where we'll feed z
+    # Produce the same number of coefficients that we had at the level of the Flatten layer in the encoder.
+    x = layers.Dense(7 * 7 * 64, activation="relu")(latent_inputs)
+    x = layers.Reshape((7, 7, 64))(x)  # revert the encoder's Flatten layer
+    # Revert the Conv2D layers of the encoder.
+    x = layers.Conv2DTranspose(64, 3, activation="relu", strides=2, padding="same")(x)
+    x = layers.Conv2DTranspose(32, 3, activation="relu", strides=2, padding="same")(x)
+    # The output ends up with shape (28, 28, 1).
+    decoder_outputs = layers.Conv2D(1, 3, activation="sigmoid", padding="same")(x)
+    return keras.Model(latent_inputs, decoder_outputs, name="decoder")
+
+
+class VAE(keras.Model):
+    """The listing's VAE. Deviation: the listing's ``train_step`` calls the global ``decoder``; here
+    it calls ``self.decoder`` (the same model in the listing's script)."""
+
+    def __init__(self, encoder, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.sampler = Sampler()
+        # Use these metrics to keep track of the loss averages over each epoch.
+        self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+
+    # List the metrics in the metrics property so the model can reset them after each epoch
+    # (or between multiple calls to fit()/evaluate()).
+    @property
+    def metrics(self):
+        return [self.total_loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            z_mean, z_log_var = self.encoder(data)
+            z = self.sampler(z_mean, z_log_var)
+            reconstruction = self.decoder(z)
+            # Sum the reconstruction loss over the spatial dimensions (axes 1 and 2) and take its
+            # mean over the batch dimension.
+            reconstruction_loss = tf.reduce_mean(
+                tf.reduce_sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2)))
+            # Add the regularization term (Kullback–Leibler divergence).
+            kl_loss = -0.5 * (1 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var))
+            total_loss = reconstruction_loss + tf.reduce_mean(kl_loss)
+        grads = tape.gradient(total_loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.total_loss_tracker.update_state(total_loss)
+        self.reconstruction_loss_tracker.update_state(reconstruction_loss)
+        self.kl_loss_tracker.update_state(kl_loss)
+        return {
+            "total_loss": self.total_loss_tracker.result(),
+            "reconstruction_loss": self.reconstruction_loss_tracker.result(),
+            "kl_loss": self.kl_loss_tracker.result(),
+        }
+
+
+def non_finite_losses(logs):
+    """'epoch N: name' for every non-finite value of a per-epoch loss history, in epoch order."""
+    return [f"epoch {epoch}: {name}" for epoch in range(1, 1 + max(map(len, logs.values()), default=0))
+            for name, values in logs.items() if epoch <= len(values) and not math.isfinite(values[epoch - 1])]
+
+
+def latent_grid(decoder, n=30, digit_size=28):
+    """§12.4.3's figure: a 2D grid of points linearly sampled from the latent space, decoded.
+    Deviation: the 900 points are decoded in one batch rather than one ``predict`` call each."""
+    figure = np.zeros((digit_size * n, digit_size * n))
+    grid_x = np.linspace(-1, 1, n)
+    grid_y = np.linspace(-1, 1, n)[::-1]
+    z_samples = np.array([[xi, yi] for yi in grid_y for xi in grid_x], dtype="float32")
+    x_decoded = keras.ops.convert_to_numpy(decoder(z_samples))
+    for index, (i, j) in enumerate((i, j) for i in range(n) for j in range(n)):
+        digit = x_decoded[index].reshape(digit_size, digit_size)
+        figure[i * digit_size: (i + 1) * digit_size, j * digit_size: (j + 1) * digit_size] = digit
+    return figure, x_decoded
+
+
+def mean_nearest_distance(images, references):
+    """Mean over ``images`` of the root-mean-square pixel distance to the nearest of ``references``."""
+    a = np.asarray(images, dtype="float64").reshape(len(images), -1)
+    b = np.asarray(references, dtype="float64").reshape(len(references), -1)
+    squared = (a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2 * a @ b.T
+    return float(np.mean(np.sqrt(np.maximum(squared.min(axis=1), 0) / a.shape[1])))
+
+
+@example("ch12_vae_mnist", section="12.4", title="A variational autoencoder on MNIST digits", datasets=("mnist",),
+         backends=("tensorflow",))
+def vae_mnist(run: Run) -> None:
+    """Deviations: the book trains on all 70,000 digits (training and test images together); here the
+    test digits are held out, to score the reconstruction against the best predictor that ignores
+    the input (the training digits' mean image, which minimises the summed per-pixel binary
+    cross-entropy among constant images). The held-out reconstruction decodes each digit's ``z_mean``.
+    Not in the listing: the decoded latent grid is compared with real digits and with noise."""
+    encoder = run.model("encoder", vae_encoder())
+    decoder = run.model("decoder", vae_decoder())
+
+    # 12.4.3 Training the VAE
+    (x_train, _), (x_test, _) = run.data("mnist")
+    mnist_digits = np.expand_dims(x_train, -1).astype("float32") / 255
+    held_out_digits = np.expand_dims(x_test, -1).astype("float32") / 255
+
+    vae = VAE(encoder, decoder)
+    vae.compile(optimizer=keras.optimizers.Adam(), run_eagerly=True)
+    # No loss argument in compile(): the loss is already part of the train_step().
+    history = vae.fit(mnist_digits, epochs=run.epochs(30), batch_size=128, verbose=0)
+    run.history("fit", history)
+    logs = history.history
+    run.value("non_finite_losses", non_finite_losses(logs))
+    run.value("total_minus_parts_max_rel", max(
+        (abs(t - (r + k)) / max(abs(t), 1e-12)
+         for t, r, k in zip(logs["total_loss"], logs["reconstruction_loss"], logs["kl_loss"])), default=0.0))
+
+    # Held-out reconstruction against the mean image
+    z_mean, _ = encoder(held_out_digits)
+    reconstructions = keras.ops.convert_to_numpy(decoder(z_mean))
+    run.value("held_out_reconstruction_bce", baselines.reconstruction_bce(reconstructions, held_out_digits))
+    run.value("mean_image_reconstruction_bce", baselines.mean_image_reconstruction_bce(mnist_digits, held_out_digits))
+
+    # 12.4.3 Sampling a grid of images from the 2D latent space
+    figure, decoded = latent_grid(decoder)
+    run.value("grid_shape", figure.shape)
+    run.value("grid_min", float(figure.min()))
+    run.value("grid_max", float(figure.max()))
+    noise = np.random.uniform(0, 1, size=(100,) + decoded.shape[1:])
+    sample = decoded[np.random.choice(len(decoded), size=100, replace=False)]
+    run.value("decoded_to_real_distance", mean_nearest_distance(sample, held_out_digits[:500]))
+    run.value("noise_to_real_distance", mean_nearest_distance(noise, held_out_digits[:500]))
+
+
+# 12.5.4 The discriminator ------------------------------------------------------------------------
+def gan_discriminator(image_size=64):
+    return keras.Sequential([
+        keras.Input(shape=(image_size, image_size, 3)),
+        layers.Conv2D(64, kernel_size=4, strides=2, padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2D(128, kernel_size=4, strides=2, padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2D(128, kernel_size=4, strides=2, padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Flatten(),
+        layers.Dropout(0.2),  # one dropout layer: an important trick!
+        layers.Dense(1, activation="sigmoid"),
+    ], name="discriminator")
+
+
+# 12.5.5 The generator ----------------------------------------------------------------------------
+gan_latent_dim = 128  # the latent space will be made of 128-dimensional vectors
+
+
+def gan_generator(image_size=64):
+    start = image_size // 8  # three strided transposed convolutions double the size three times
+    return keras.Sequential([
+        keras.Input(shape=(gan_latent_dim,)),
+        layers.Dense(start * start * 128),  # produce the same number of coefficients as the discriminator's Flatten
+        layers.Reshape((start, start, 128)),  # revert the Flatten layer of the encoder
+        layers.Conv2DTranspose(128, kernel_size=4, strides=2, padding="same"),  # revert the Conv2D layers
+        layers.LeakyReLU(negative_slope=0.2),  # use LeakyReLU as the activation
+        layers.Conv2DTranspose(256, kernel_size=4, strides=2, padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2DTranspose(512, kernel_size=4, strides=2, padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2D(3, kernel_size=5, padding="same", activation="sigmoid"),  # output: an RGB image
+    ], name="generator")
+
+
+# 12.5.6 The adversarial network ------------------------------------------------------------------
+class GAN(keras.Model):
+    """The listing's GAN. Deviation: latent vectors are drawn with ``keras.random.normal`` and a seed
+    generator (Keras 3's seeded random ops) where the listing calls ``tf.random.normal``."""
+
+    def __init__(self, discriminator, generator, latent_dim):
+        super().__init__()
+        self.discriminator = discriminator
+        self.generator = generator
+        self.latent_dim = latent_dim
+        self.d_loss_metric = keras.metrics.Mean(name="d_loss")
+        self.g_loss_metric = keras.metrics.Mean(name="g_loss")
+        self.seed_generator = keras.random.SeedGenerator()
+
+    def compile(self, d_optimizer, g_optimizer, loss_fn):
+        super().compile()
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.loss_fn = loss_fn
+
+    @property
+    def metrics(self):
+        return [self.d_loss_metric, self.g_loss_metric]
+
+    def train_step(self, real_images):
+        # Sample random points in the latent space and decode them to fake images.
+        batch_size = tf.shape(real_images)[0]
+        random_latent_vectors = keras.random.normal(shape=(batch_size, self.latent_dim), seed=self.seed_generator)
+        generated_images = self.generator(random_latent_vectors)
+        # Combine them with real images; assemble labels, discriminating real from fake images.
+        combined_images = tf.concat([generated_images, real_images], axis=0)
+        labels = tf.concat([tf.ones((batch_size, 1)), tf.zeros((batch_size, 1))], axis=0)
+        # Add random noise to the labels: an important trick!
+        labels += 0.05 * keras.random.uniform(tf.shape(labels), seed=self.seed_generator)
+
+        # Train the discriminator.
+        with tf.GradientTape() as tape:
+            predictions = self.discriminator(combined_images)
+            d_loss = self.loss_fn(labels, predictions)
+        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+
+        # Sample random points in the latent space; assemble labels that say "these are all real images".
+        random_latent_vectors = keras.random.normal(shape=(batch_size, self.latent_dim), seed=self.seed_generator)
+        misleading_labels = tf.zeros((batch_size, 1))
+
+        # Train the generator.
+        with tf.GradientTape() as tape:
+            predictions = self.discriminator(self.generator(random_latent_vectors))
+            g_loss = self.loss_fn(misleading_labels, predictions)
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+
+        self.d_loss_metric.update_state(d_loss)
+        self.g_loss_metric.update_state(g_loss)
+        return {"d_loss": self.d_loss_metric.result(), "g_loss": self.g_loss_metric.result()}
+
+
+def digits_as_faces(digits, image_size=16):
+    """MNIST digits in the layout the GAN's CelebA pipeline yields: RGB in [0, 1], ``image_size`` a side
+    (average-pooled by the smallest whole factor that fits them, then zero-padded)."""
+    x = np.asarray(digits, dtype="float32") / 255
+    factor = math.ceil(28 / image_size)
+    side = 28 // factor
+    x = x[:, :side * factor, :side * factor].reshape(len(x), side, factor, side, factor).mean(axis=(2, 4))
+    before = (image_size - side) // 2
+    x = np.pad(x, ((0, 0), (before, image_size - side - before), (before, image_size - side - before)))
+    return np.repeat(x[..., None], 3, axis=-1)
+
+
+@example("ch12_gan", section="12.5", title="A deep convolutional GAN: the discriminator, the generator, the adversarial model")
+def gan(run: Run) -> None:
+    """The book's networks at its 64×64 size and the ``GAN`` model compiled as the listing compiles
+    it. Deviation: nothing is trained. The book trains on CelebA faces, which the suite does not ship,
+    for 100 epochs, and on a CPU one step of the 64×64 networks (batch 32) costs seconds; the
+    training step itself is the listing's (``GAN.train_step``) and can be run at a small size on
+    digits (``digits_as_faces``)."""
+    discriminator = run.model("discriminator", gan_discriminator())
+    generator = run.model("generator", gan_generator())
+    gan = GAN(discriminator=discriminator, generator=generator, latent_dim=gan_latent_dim)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(learning_rate=0.0001),
+        g_optimizer=keras.optimizers.Adam(learning_rate=0.0001),
+        loss_fn=keras.losses.BinaryCrossentropy(),
+    )
+    run.value("discriminator_output_shape", tuple(discriminator.outputs[0].shape))
+    run.value("generator_output_shape", tuple(generator.outputs[0].shape))
+    run.value("metric_names", [metric.name for metric in gan.metrics])
+    run.value("d_learning_rate", float(gan.d_optimizer.learning_rate))
+    run.value("g_learning_rate", float(gan.g_optimizer.learning_rate))
+    run.value("generator_output_activation", generator.layers[-1].get_config()["activation"])
+    run.value("discriminator_output_activation", discriminator.layers[-1].get_config()["activation"])
+    run.value("discriminator_dropout_rate", [layer.rate for layer in discriminator.layers
+                                            if isinstance(layer, layers.Dropout)])
