@@ -3,8 +3,9 @@
 What lives here: running one example in-process as the conformance suite does
 (``run_example_in_process``), reading its failed checks (``failed_checks``), looking up and
 judging one golden expectation (``golden_expectation``, ``judge``), the faults the lesson
-tests plant in Keras (``dense_units_replaced``, ``rmsprop_learning_rate_changed``), and the
-ragged arrays of the sequence-dataset tests (``object_array``).
+tests plant in Keras (``dense_units_replaced``, ``rmsprop_learning_rate_changed``), the
+ragged arrays of the sequence-dataset tests (``object_array``), and the noxfile as a module
+(``load_noxfile``).
 
 Why a module of its own and not conftest.py: conftest.py is pytest's file for fixtures and
 hooks, which pytest loads by itself, in every process (pytest-xdist's controller included);
@@ -121,3 +122,17 @@ def object_array(sequences: Sequence[Sequence[int]]) -> np.ndarray:
     array = np.empty(len(sequences), dtype=object)
     array[:] = sequences
     return array
+
+
+# -- the noxfile -----------------------------------------------------------------------------
+@functools.cache
+def load_noxfile() -> Any:
+    """The project's noxfile as a module, loaded once per process (loading it registers its sessions
+    with nox, and registering them twice is deprecated)."""
+    import importlib.util
+
+    pytest.importorskip("nox", reason="the noxfile needs the package 'nox' (pip install '.[test]')")
+    spec = importlib.util.spec_from_file_location("noxfile", Path(__file__).resolve().parents[1] / "noxfile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -7,26 +7,17 @@ fail deep in pip. Both are errors that say what to do.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import load_noxfile
+
 nox = pytest.importorskip("nox", reason="the noxfile needs the package 'nox' (pip install '.[test]')")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-@functools.cache
-def load_noxfile():
-    """The noxfile as a module, loaded once (loading registers its sessions with nox)."""
-    spec = importlib.util.spec_from_file_location("noxfile_under_test", PROJECT_ROOT / "noxfile.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_a_missing_interpreter_is_an_error_not_a_skip():
