@@ -28,6 +28,10 @@ def test_flops_are_counted_from_the_architecture():
     assert convnet.count_params() == 104202  # the book's §8.1 summary
     expected = 26 * 26 * 9 * 32 + 11 * 11 * 9 * 32 * 64 + 3 * 3 * 9 * 64 * 128 + 1152 * 10
     assert bench_models.forward_macs_per_sample(convnet) == expected
+    resnet = bench_models.get("resnet50_cifar").build()  # ResNet50 is built for any image size, called on 32×32
+    # ResNet50's 4.1 G multiply-accumulates at 224×224, scaled by the area to 32×32, are 84 M; at that size the
+    # strided layers round their outputs up (32 → 16 → 8 → 4 → 2 → 1), so slightly fewer positions are counted.
+    assert 70e6 < bench_models.forward_macs_per_sample(resnet) < 90e6
     lstm = bench_models.get("jena_lstm").build()
     assert lstm.count_params() == 4 * (14 + 16 + 1) * 16 + 17  # §10.2.5: LSTM(16) on 14 features, Dense(1)
     assert bench_models.forward_macs_per_sample(lstm) == 120 * 4 * (14 + 16) * 16 + 16  # 120 steps, 4 gates

@@ -160,8 +160,20 @@ def training_flops_per_sample(model: Any) -> int:
 def _leaf_layers(model: Any) -> list[Any]:
     found = []
     for layer in model.layers:
-        found.extend(_leaf_layers(layer) if hasattr(layer, "layers") else [layer])
+        found.extend(_leaf_layers(_with_concrete_input(layer)) if hasattr(layer, "layers") else [layer])
     return found
+
+
+def _with_concrete_input(submodel: Any) -> Any:
+    """A nested model built for any image size (``keras.applications`` without ``input_shape``)
+    has no concrete shapes inside; counting its work needs them, so it is cloned on the shape of
+    the tensor the enclosing model calls it with (its last inbound node)."""
+    import keras
+
+    if None not in tuple(submodel.inputs[0].shape[1:]) or not submodel._inbound_nodes:
+        return submodel
+    shape = tuple(submodel._inbound_nodes[-1].input_tensors[0].shape[1:])
+    return keras.models.clone_model(submodel, input_tensors=keras.Input(shape=shape))
 
 
 def gate_data() -> tuple[np.ndarray, ...]:
