@@ -1,0 +1,374 @@
+"""Chapter 11 — Deep learning for text: the IMDB half (§11.2–11.4).
+
+The Python book's listings (DLwP 2e): text standardization, tokenization and vocabulary indexing by
+hand and with ``TextVectorization`` (§11.2), the raw IMDB reviews read with
+``text_dataset_from_directory`` (§11.3.1), bag-of-words models — single words, word pairs, TF-IDF —
+and the model that takes raw strings (§11.3.2), sequence models — a bidirectional LSTM on one-hot
+vectors, on learnt embeddings, with masking (§11.3.3) — and the Transformer encoder without and
+with positional embeddings (§11.4.3–11.4.4).
+
+The reviews come with the vocabulary size and sequence length to use (``max_tokens``,
+``max_length``): the book's 20,000 and 600 on its reviews, a stand-in's own on other data. The
+models are also built at the book's sizes, whose parameter counts the book prints. Every trained
+model is scored on the test reviews after reloading its best epoch (the book's
+``ModelCheckpoint(save_best_only=True)``; checkpoints go to a temporary folder), beside the
+commonest training class's accuracy on the same reviews. Where the chapter compares two models
+(word pairs against single words, masking against none), the example trains both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+import tempfile
+from typing import Any
+
+import keras
+import numpy as np
+from keras import layers
+
+from reference_impl import baselines
+from reference_impl.api import LazyModule, Run, example
+from reference_impl.datasets.imdb_reviews import BOOK_MAX_LENGTH, BOOK_MAX_TOKENS, CLASSES
+from reference_impl.transformer import PositionalEmbedding, TransformerEncoder
+
+tf = LazyModule("tensorflow")  # §11.2.3's custom standardization and the raw-string inference model
+
+BATCH_SIZE = 32
+
+
+# 11.2.3 Vocabulary indexing, by hand -----------------------------------------------------
+class Vectorizer:
+    def standardize(self, text):
+        text = text.lower()
+        return "".join(char for char in text if char not in string.punctuation)
+
+    def tokenize(self, text):
+        text = self.standardize(text)
+        return text.split()
+
+    def make_vocabulary(self, dataset):
+        self.vocabulary = {"": 0, "[UNK]": 1}
+        for text in dataset:
+            text = self.standardize(text)
+            tokens = self.tokenize(text)
+            for token in tokens:
+                if token not in self.vocabulary:
+                    self.vocabulary[token] = len(self.vocabulary)
+        self.inverse_vocabulary = dict((v, k) for k, v in self.vocabulary.items())
+
+    def encode(self, text):
+        text = self.standardize(text)
+        tokens = self.tokenize(text)
+        return [self.vocabulary.get(token, 1) for token in tokens]
+
+    def decode(self, int_sequence):
+        return " ".join(self.inverse_vocabulary.get(i, "[UNK]") for i in int_sequence)
+
+
+DATASET = ["I write, erase, rewrite", "Erase again, and then", "A poppy blooms."]
+TEST_SENTENCE = "I write, rewrite, and still rewrite again"
+
+
+# 11.3.1 Preparing the IMDB movie reviews data --------------------------------------------
+def imdb_datasets(run: Run) -> tuple[Any, Any, Any, Any]:
+    """The reviews, and ``train_ds``, ``val_ds``, ``test_ds`` as the book reads them."""
+    reviews = run.data("imdb_reviews")
+    base_dir = reviews.base_dir
+    train_ds = keras.utils.text_dataset_from_directory(str(base_dir / "train"), batch_size=BATCH_SIZE)
+    val_ds = keras.utils.text_dataset_from_directory(str(base_dir / "val"), batch_size=BATCH_SIZE)
+    test_ds = keras.utils.text_dataset_from_directory(str(base_dir / "test"), batch_size=BATCH_SIZE)
+    return reviews, train_ds, val_ds, test_ds
+
+
+def file_labels(folder: Any) -> np.ndarray:
+    """The labels of a ``neg``/``pos`` folder's files (0 neg, 1 pos), from the file counts."""
+    sizes = [len([f for f in os.listdir(folder / c) if f.endswith(".txt")]) for c in CLASSES]
+    return np.repeat(np.arange(len(CLASSES)), sizes)
+
+
+def record_baseline(run: Run, reviews: Any) -> None:
+    """The commonest training class's accuracy on the test reviews every model is scored on."""
+    run.value("majority_class_acc", baselines.majority_class_accuracy(file_labels(reviews.base_dir / "train"),
+                                                                      file_labels(reviews.base_dir / "test")))
+
+
+def fit_and_evaluate(run: Run, name: str, model: keras.Model, train: Any, val: Any, test: Any, epochs: int,
+                     cache: bool = False) -> keras.Model:
+    """The book's recipe: fit with ``ModelCheckpoint(save_best_only=True)``, reload the best
+    epoch's model, evaluate it on the test split. Records the history ``<name>`` and
+    ``<name>_test_acc``."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, f"{name}.keras")
+        callbacks = [keras.callbacks.ModelCheckpoint(path, save_best_only=True)]
+        history = model.fit(train.cache() if cache else train, validation_data=val.cache() if cache else val,
+                            epochs=epochs, callbacks=callbacks)
+        model = keras.models.load_model(path)
+        test_acc = model.evaluate(test)[1]
+    run.history(name, history)
+    run.value(f"{name}_test_acc", test_acc)
+    return model
+
+
+# 11.3.2 Processing words as a set: the bag-of-words approach -----------------------------
+def get_model(max_tokens=20000, hidden_dim=16):
+    inputs = keras.Input(shape=(max_tokens,))
+    x = layers.Dense(hidden_dim, activation="relu")(inputs)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def bag_of_words(run: Run, name: str, reviews: Any, train_ds: Any, val_ds: Any, test_ds: Any,
+                 **vectorization: Any) -> tuple[keras.Model, Any]:
+    """Adapt a ``TextVectorization(max_tokens=..., **vectorization)`` on the training text, vectorize the
+    three datasets, train ``get_model`` on them: returns the best model and the vectorization layer."""
+    text_vectorization = layers.TextVectorization(max_tokens=reviews.max_tokens, **vectorization)
+    text_only_train_ds = train_ds.map(lambda x, y: x)
+    text_vectorization.adapt(text_only_train_ds)
+    vectorized = [ds.map(lambda x, y: (text_vectorization(x), y), num_parallel_calls=4)
+                  for ds in (train_ds, val_ds, test_ds)]
+    # The book's get_model() has 20000 inputs, the size of the vocabulary it learns from IMDB; a
+    # stand-in's vocabulary may be smaller, and the multi-hot vectors have one column per word learnt.
+    model = get_model(max_tokens=text_vectorization.vocabulary_size())
+    run.value(f"{name}_vocabulary_size", text_vectorization.vocabulary_size())
+    model = fit_and_evaluate(run, name, model, *vectorized, epochs=run.epochs(10), cache=True)
+    return model, text_vectorization
+
+
+# 11.3.3 Processing words as a sequence: the sequence model approach ----------------------
+def int_datasets(reviews: Any, train_ds: Any, val_ds: Any, test_ds: Any) -> list[Any]:
+    """The reviews as sequences of ``max_length`` word indices (listing 11.12)."""
+    max_length, max_tokens = reviews.max_length, reviews.max_tokens
+    text_vectorization = layers.TextVectorization(max_tokens=max_tokens, output_mode="int",
+                                                  output_sequence_length=max_length)
+    text_only_train_ds = train_ds.map(lambda x, y: x)
+    text_vectorization.adapt(text_only_train_ds)
+    return [ds.map(lambda x, y: (text_vectorization(x), y), num_parallel_calls=4)
+            for ds in (train_ds, val_ds, test_ds)]
+
+
+def one_hot_bilstm(max_tokens=20000):
+    """Listing 11.13: one-hot encoded sequences into a bidirectional LSTM (``keras.ops.one_hot`` for
+    the book's ``tf.one_hot``)."""
+    inputs = keras.Input(shape=(None,), dtype="int64")
+    embedded = keras.ops.one_hot(inputs, max_tokens)
+    x = layers.Bidirectional(layers.LSTM(32))(embedded)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def embedding_bilstm(max_tokens=20000, mask_zero=False):
+    """Listing 11.16 (``mask_zero=False``) and 11.17 (``mask_zero=True``)."""
+    inputs = keras.Input(shape=(None,), dtype="int64")
+    embedded = layers.Embedding(input_dim=max_tokens, output_dim=256, mask_zero=mask_zero)(inputs)
+    x = layers.Bidirectional(layers.LSTM(32))(embedded)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+# 11.4.3 The Transformer encoder; 11.4.4 with positional embedding ------------------------
+def transformer_classifier(vocab_size=20000, sequence_length=600, positional=False):
+    """Listing 11.25 (``positional=False``) and 11.27 (``positional=True``). With positional embedding the
+    padding mask reaches ``GlobalMaxPooling1D``, which does not support masking and drops it (Keras warns),
+    as in the book: padded steps take part in the max."""
+    embed_dim = 256
+    num_heads = 2
+    dense_dim = 32
+    inputs = keras.Input(shape=(None,), dtype="int64")
+    if positional:
+        x = PositionalEmbedding(sequence_length, vocab_size, embed_dim)(inputs)
+    else:
+        x = layers.Embedding(vocab_size, embed_dim)(inputs)
+    x = TransformerEncoder(embed_dim, dense_dim, num_heads)(x)
+    x = layers.GlobalMaxPooling1D()(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+# -- examples -------------------------------------------------------------------------------
+@example("ch11_vectorizer_by_hand", section="11.2.3", title="Standardization, tokenization and vocabulary indexing "
+         "in pure Python")
+def vectorizer_by_hand(run: Run) -> None:
+    vectorizer = Vectorizer()
+    dataset = DATASET
+    vectorizer.make_vocabulary(dataset)
+    run.value("vocabulary", vectorizer.vocabulary)
+    test_sentence = TEST_SENTENCE
+    encoded_sentence = vectorizer.encode(test_sentence)
+    run.value("encoded_sentence", encoded_sentence)
+    decoded_sentence = vectorizer.decode(encoded_sentence)
+    run.value("decoded_sentence", decoded_sentence)
+
+
+@example("ch11_text_vectorization_layer", section="11.2.3", title="The TextVectorization layer with a custom "
+         "standardization and split", backends=("tensorflow",))
+def text_vectorization_layer(run: Run) -> None:
+    def custom_standardization_fn(string_tensor):
+        lowercase_string = tf.strings.lower(string_tensor)
+        return tf.strings.regex_replace(lowercase_string, f"[{re.escape(string.punctuation)}]", "")
+
+    def custom_split_fn(string_tensor):
+        return tf.strings.split(string_tensor)
+
+    text_vectorization = layers.TextVectorization(
+        output_mode="int",
+        standardize=custom_standardization_fn,
+        split=custom_split_fn,
+    )
+    dataset = DATASET
+    text_vectorization.adapt(dataset)
+    vocabulary = text_vectorization.get_vocabulary()
+    run.value("vocabulary", vocabulary)
+    test_sentence = TEST_SENTENCE
+    encoded_sentence = text_vectorization(test_sentence)
+    run.value("encoded_sentence", encoded_sentence)
+    run.value("encoded_dtype", str(np.asarray(encoded_sentence).dtype))
+    inverse_vocab = dict(enumerate(vocabulary))
+    decoded_sentence = " ".join(inverse_vocab[int(i)] for i in encoded_sentence)
+    run.value("decoded_sentence", decoded_sentence)
+    # The layer's default standardization and split give the same encoding on this sentence.
+    default = layers.TextVectorization(output_mode="int")
+    default.adapt(dataset)
+    run.value("default_encoding_is_the_same", bool(np.array_equal(np.asarray(default(test_sentence)),
+                                                                  np.asarray(encoded_sentence))))
+
+
+@example("ch11_imdb_raw_prep", section="11.3.1", title="Preparing the IMDB movie reviews data",
+         datasets=("imdb_reviews",))
+def imdb_raw_prep(run: Run) -> None:
+    reviews, train_ds, val_ds, test_ds = imdb_datasets(run)
+    # "Found 20000 files belonging to 2 classes." (and 5000, 25000)
+    for split, ds in (("train", train_ds), ("val", val_ds), ("test", test_ds)):
+        run.value(f"{split}_files", len(file_labels(reviews.base_dir / split)))
+        run.value(f"{split}_batches", int(ds.cardinality()))
+        run.value(f"{split}_class_names", getattr(ds, "class_names", None))
+    for inputs, targets in train_ds:
+        run.value("inputs_shape", tuple(inputs.shape))
+        run.value("inputs_dtype", inputs.dtype.name)
+        run.value("targets_shape", tuple(targets.shape))
+        run.value("targets_dtype", targets.dtype.name)
+        run.value("first_input_is_text", isinstance(inputs[0].numpy(), bytes) and len(inputs[0].numpy()) > 0)
+        break
+    train_names = {f for c in CLASSES for f in os.listdir(reviews.base_dir / "train" / c)}
+    val_names = {f for c in CLASSES for f in os.listdir(reviews.base_dir / "val" / c)}
+    run.value("no_review_in_train_and_val", not (train_names & val_names))
+
+
+@example("ch11_bow_binary", section="11.3.2", title="Single words (unigrams) and bigrams with binary encoding",
+         datasets=("imdb_reviews",))
+def bow_binary(run: Run) -> None:
+    reviews, train_ds, val_ds, test_ds = imdb_datasets(run)
+    record_baseline(run, reviews)
+    run.model("model", get_model(max_tokens=BOOK_MAX_TOKENS))  # the book's size: 20000 multi-hot inputs
+    # Single words (unigrams) with binary encoding
+    bag_of_words(run, "binary_1gram", reviews, train_ds, val_ds, test_ds, output_mode="multi_hot")
+    # Bigrams with binary encoding
+    bag_of_words(run, "binary_2gram", reviews, train_ds, val_ds, test_ds, ngrams=2, output_mode="multi_hot")
+    run.value("bigram_gain", run.outcome.values["binary_2gram_test_acc"] - run.outcome.values["binary_1gram_test_acc"])
+
+
+@example("ch11_bow_tfidf", section="11.3.2", title="Bigrams with TF-IDF encoding, and a model that takes raw strings",
+         datasets=("imdb_reviews",), backends=("tensorflow",))
+def bow_tfidf(run: Run) -> None:
+    reviews, train_ds, val_ds, test_ds = imdb_datasets(run)
+    record_baseline(run, reviews)
+    run.model("model", get_model(max_tokens=BOOK_MAX_TOKENS))
+    model, text_vectorization = bag_of_words(run, "tfidf_2gram", reviews, train_ds, val_ds, test_ds, ngrams=2,
+                                             output_mode="tf_idf")
+    # Exporting a model that processes raw strings. Keras 3's TextVectorization keeps the book's
+    # shape=(1,) string input as an axis of its output ((None, 1, tokens)), so the input is one
+    # string per sample, shape=(), and the raw data a vector of strings.
+    inputs = keras.Input(shape=(), dtype="string")
+    processed_inputs = text_vectorization(inputs)
+    outputs = model(processed_inputs)
+    inference_model = keras.Model(inputs, outputs)
+    raw_text_data = tf.convert_to_tensor([
+        "That was an excellent movie, I loved it.",
+        "That was an awful movie, I hated it.",
+    ])
+    predictions = inference_model(raw_text_data)
+    run.value("positive_percent", [float(p[0] * 100) for p in np.asarray(predictions)])
+    # The inference model on raw strings agrees with the trained model on the vectorized test reviews.
+    for texts, _ in test_ds.take(1):
+        on_raw = np.asarray(inference_model(texts))
+        on_vectors = np.asarray(model(text_vectorization(texts)))
+        run.value("inference_model_max_abs_diff", float(np.max(np.abs(on_raw - on_vectors))))
+
+
+@example("ch11_onehot_bilstm", section="11.3.3", title="A first sequence model: one-hot vectors into a bidirectional "
+         "LSTM", datasets=("imdb_reviews",))
+def onehot_bilstm(run: Run) -> None:
+    reviews, train_ds, val_ds, test_ds = imdb_datasets(run)
+    record_baseline(run, reviews)
+    run.model("model", one_hot_bilstm(max_tokens=BOOK_MAX_TOKENS))
+    int_train_ds, int_val_ds, int_test_ds = int_datasets(reviews, train_ds, val_ds, test_ds)
+    model = one_hot_bilstm(max_tokens=reviews.max_tokens)
+    fit_and_evaluate(run, "one_hot_bidir_lstm", model, int_train_ds, int_val_ds, int_test_ds, epochs=run.epochs(10))
+
+
+@example("ch11_embedding_bilstm", section="11.3.3", title="Learning word embeddings with the Embedding layer, "
+         "without and with masking", datasets=("imdb_reviews",))
+def embedding_bilstm_example(run: Run) -> None:
+    reviews, train_ds, val_ds, test_ds = imdb_datasets(run)
+    record_baseline(run, reviews)
+    run.model("model", embedding_bilstm(max_tokens=BOOK_MAX_TOKENS))
+    run.model("masked_model", embedding_bilstm(max_tokens=BOOK_MAX_TOKENS, mask_zero=True))
+    int_train_ds, int_val_ds, int_test_ds = int_datasets(reviews, train_ds, val_ds, test_ds)
+    model = embedding_bilstm(max_tokens=reviews.max_tokens)
+    fit_and_evaluate(run, "embeddings_bidir_lstm", model, int_train_ds, int_val_ds, int_test_ds,
+                     epochs=run.epochs(10))
+
+    # Understanding padding and masking: the mask of an Embedding with mask_zero=True
+    embedding_layer = layers.Embedding(input_dim=10, output_dim=256, mask_zero=True)
+    some_input = [
+        [4, 3, 2, 1, 0, 0, 0],
+        [5, 4, 3, 2, 1, 0, 0],
+        [2, 1, 0, 0, 0, 0, 0],
+    ]
+    mask = embedding_layer.compute_mask(np.array(some_input))
+    run.value("mask", np.asarray(mask).astype(bool))
+    # Using an Embedding layer with masking enabled
+    model = embedding_bilstm(max_tokens=reviews.max_tokens, mask_zero=True)
+    fit_and_evaluate(run, "embeddings_bidir_lstm_with_masking", model, int_train_ds, int_val_ds, int_test_ds,
+                     epochs=run.epochs(10))
+    run.value("masking_gain", run.outcome.values["embeddings_bidir_lstm_with_masking_test_acc"]
+              - run.outcome.values["embeddings_bidir_lstm_test_acc"])
+
+
+@example("ch11_transformer_encoder", section="11.4.3", title="A Transformer encoder for text classification",
+         datasets=("imdb_reviews",))
+def transformer_encoder(run: Run) -> None:
+    reviews, train_ds, val_ds, test_ds = imdb_datasets(run)
+    record_baseline(run, reviews)
+    run.model("model", transformer_classifier(vocab_size=BOOK_MAX_TOKENS))
+    int_train_ds, int_val_ds, int_test_ds = int_datasets(reviews, train_ds, val_ds, test_ds)
+    model = transformer_classifier(vocab_size=reviews.max_tokens)
+    fit_and_evaluate(run, "transformer_encoder", model, int_train_ds, int_val_ds, int_test_ds,
+                     epochs=run.epochs(20))
+
+
+@example("ch11_transformer_positional", section="11.4.4", title="A Transformer encoder with positional embedding",
+         datasets=("imdb_reviews",))
+def transformer_positional(run: Run) -> None:
+    reviews, train_ds, val_ds, test_ds = imdb_datasets(run)
+    record_baseline(run, reviews)
+    run.model("model", transformer_classifier(vocab_size=BOOK_MAX_TOKENS, sequence_length=BOOK_MAX_LENGTH,
+                                              positional=True))
+    int_train_ds, int_val_ds, int_test_ds = int_datasets(reviews, train_ds, val_ds, test_ds)
+    model = transformer_classifier(vocab_size=reviews.max_tokens, sequence_length=reviews.max_length,
+                                   positional=True)
+    fit_and_evaluate(run, "full_transformer_encoder", model, int_train_ds, int_val_ds, int_test_ds,
+                     epochs=run.epochs(20))
