@@ -1,7 +1,7 @@
 """Plain functions that several test modules share; import them with ``from helpers import ...``.
 
 What lives here: running one example in-process as the conformance suite does
-(``run_example_in_process``), reading its failed checks (``failed_checks``), looking up and
+(``run_example_in_process``, and with a fault planted: ``faulty_run``), reading its failed checks (``failed_checks``), looking up and
 judging one golden expectation (``golden_expectation``, ``judge``), the faults the lesson
 tests plant in Keras (``dense_units_replaced``, ``rmsprop_learning_rate_changed``), the
 ragged arrays of the sequence-dataset tests (``object_array``), and the noxfile as a module
@@ -62,6 +62,13 @@ def run_example_in_process(
     spec = registry.all_examples()[example_id]
     settings = Settings(tier=tier, backend=backend or keras.backend.backend(), seed=seed)
     return run_example(spec, settings, TEST_PROFILE_ID, golden_dir).to_json()
+
+
+def faulty_run(example_id: str, plant: Fault, tier: str = "smoke", seed: int = 0) -> RunResult:
+    """``run_example_in_process`` with a fault planted (through a monkeypatch undone afterwards)."""
+    with pytest.MonkeyPatch.context() as patch:
+        plant(patch)
+        return run_example_in_process(example_id, tier, seed=seed)
 
 
 def failed_checks(result: RunResult) -> dict[str, dict[str, Any]]:

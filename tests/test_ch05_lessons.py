@@ -18,26 +18,17 @@ import numpy as np
 import pytest
 
 from helpers import (
-    Fault,
     RunResult,
     dense_units_replaced,
     failed_checks,
+    faulty_run,
     golden_expectation,
     judge,
     rmsprop_learning_rate_changed,
-    run_example_in_process,
 )
 from reference_impl.datasets import Loaded, mnist
 
 # Every test that reads a faulty run is marked slow; the crafted-outcome tests are not.
-
-SEED = 0
-
-
-def faulty_run(example_id: str, plant: Fault, tier: str = "smoke") -> RunResult:
-    with pytest.MonkeyPatch.context() as patch:
-        plant(patch)
-        return run_example_in_process(example_id, tier, seed=SEED)
 
 
 # -- 5.1.1 noise channels ----------------------------------------------------------

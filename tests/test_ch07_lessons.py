@@ -18,16 +18,8 @@ import numpy as np
 import pytest
 
 from conformance.engine import registry
-from helpers import Fault, RunResult, failed_checks, golden_expectation, judge, run_example_in_process
+from helpers import Fault, RunResult, failed_checks, faulty_run, golden_expectation, judge
 from reference_impl import ch07_working_with_keras as ch07
-
-SEED = 0
-
-
-def faulty_run(example_id: str, plant: Fault, tier: str = "smoke", seed: int = SEED) -> RunResult:
-    with pytest.MonkeyPatch.context() as patch:
-        plant(patch)
-        return run_example_in_process(example_id, tier, seed=seed)
 
 
 def tensorflow_only() -> None:

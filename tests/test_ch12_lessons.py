@@ -15,17 +15,11 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import Fault, RunResult, failed_checks, run_example_in_process
+from helpers import Fault, RunResult, failed_checks, faulty_run, run_example_in_process
 from reference_impl import ch12_generative as ch12
 from reference_impl.datasets import Loaded, mnist
 
 SEED = 0
-
-
-def faulty_run(example_id: str, plant: Fault, tier: str = "smoke", seed: int = SEED) -> RunResult:
-    with pytest.MonkeyPatch.context() as patch:
-        plant(patch)
-        return run_example_in_process(example_id, tier, seed=seed)
 
 
 def tensorflow_only() -> None:

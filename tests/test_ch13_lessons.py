@@ -19,17 +19,10 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import Fault, RunResult, failed_checks, golden_expectation, judge, run_example_in_process
+from helpers import failed_checks, faulty_run, golden_expectation, judge, run_example_in_process
 from reference_impl import ch13_best_practices as ch13
 
-SEED = 0
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def faulty_run(example_id: str, plant: Fault, tier: str = "smoke", seed: int = SEED) -> RunResult:
-    with pytest.MonkeyPatch.context() as patch:
-        plant(patch)
-        return run_example_in_process(example_id, tier, seed=seed)
 
 
 def needs_keras_tuner() -> None:
