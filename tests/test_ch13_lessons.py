@@ -65,6 +65,16 @@ def test_a_search_space_other_than_the_books_fails():
     assert judge(expectation, {"values": {"search_space": space}}) == "failed"
 
 
+@pytest.mark.parametrize("name, observed", [
+    ("the HyperModel subclass defines the same space",
+     {"hypermodel_space": {"units": {"min_value": 16, "max_value": 128, "step": 16}}, "search_space": {"units": {}}}),
+    ("the search ran its whole budget", {"trials_run": 1}),  # a search that stopped after one trial of two
+    ("the retrain uses every training image", {"retrain_samples": 1280}),  # retrained on the search's split only
+])
+def test_a_search_that_departs_from_the_book_fails(name, observed):
+    assert judge(golden_expectation("ch13_kerastuner_mnist", "smoke", name=name), {"values": observed}) == "failed"
+
+
 def test_kerastuner_example_without_the_package_is_a_skip_naming_package_and_extra():
     original = importlib.util.find_spec
 
@@ -136,6 +146,22 @@ def test_a_policy_left_set_fails_the_restore_checks():
     assert "a layer built afterwards computes in float32" in failed, sorted(failed)
 
 
+@pytest.mark.parametrize("name, observed", [
+    ("conversion keeps float64", {"converted_dtype": "float32"}),  # a conversion that narrows silently
+    ("mixed_float16: Dense layers compute in float16, the float32 output layer in float32",
+     {"mixed_float16": {"compute_dtypes": ["float32", "float32"]}}),  # the policy ignored
+    ("mixed_bfloat16: the optimizer does not scale the loss", {"mixed_bfloat16": {"loss_scaled": True}}),
+])
+def test_dtypes_other_than_the_policys_fail(name, observed):
+    assert judge(golden_expectation("ch13_mixed_precision", "smoke", name=name), {"values": observed}) == "failed"
+
+
+def test_a_loss_that_does_not_fall_under_float16_fails():
+    expectation = golden_expectation("ch13_mixed_precision", "smoke", name="mixed_float16: the training loss falls")
+    assert judge(expectation, {"history": {"mixed_float16": {"loss": [2.30, 2.29]}}}) == "failed"  # 0.4 %, not 20 %
+    assert judge(expectation, {"history": {"mixed_float16": {"loss": [2.30, float("nan")]}}}) == "failed"
+
+
 def test_float16_without_loss_scaling_fails():
     expectation = golden_expectation("ch13_mixed_precision", "smoke", name="mixed_float16: the optimizer scales the loss")
     assert judge(expectation, {"values": {"mixed_float16": {"loss_scaled": False}}}) == "failed"
@@ -157,6 +183,12 @@ def test_weights_on_one_device_of_two_fail():
     assert judge(expectation, {"values": {"replica_copies": 1, "replicas": 2}}) == "failed"
 
 
+def test_a_training_step_that_diverges_across_replicas_fails():
+    expectation = golden_expectation("ch13_multi_gpu_mirrored", "offline", name="the training step's loss is finite")
+    assert judge(expectation, {"values": {"training_loss": float("nan")}}) == "failed"
+    assert judge(expectation, {"values": {"training_loss": float("inf")}}) == "failed"
+
+
 @pytest.mark.slow
 @pytest.mark.subprocess
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
@@ -176,6 +208,11 @@ def test_the_resnet_is_mirrored_over_two_emulated_devices(backend, tmp_path):
 
 
 # -- 13.2.3 TPU ----------------------------------------------------------------------------------------
+def test_a_tpu_strategy_without_replicas_fails():
+    expectation = golden_expectation("ch13_tpu", "book", name="the TPU strategy has replicas")
+    assert judge(expectation, {"values": {"replicas": 0}}) == "failed"
+
+
 def test_tpu_example_without_a_tpu_is_a_skip_that_says_so():
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the TPU example uses tf.distribute")
