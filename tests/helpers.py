@@ -3,7 +3,7 @@
 What lives here: running one example in-process as the conformance suite does
 (``run_example_in_process``, and with a fault planted: ``faulty_run``), reading its failed checks (``failed_checks``), looking up and
 judging one golden expectation (``golden_expectation``, ``judge``), the faults the lesson
-tests plant in Keras (``dense_units_replaced``, ``rmsprop_learning_rate_changed``), the
+tests plant (``dense_units_replaced``, ``rmsprop_learning_rate_changed``, ``package_missing``), the
 ragged arrays of the sequence-dataset tests (``object_array``), and the noxfile as a module
 (``load_noxfile``).
 
@@ -108,6 +108,18 @@ def dense_units_replaced(mapping: dict[int, int]) -> Fault:
         original(self, mapping.get(units, units), **kwargs)
 
     return lambda patch: patch.setattr(keras.layers.Dense, "__init__", resized)
+
+
+def package_missing(module_name: str) -> Fault:
+    """``importlib.util.find_spec`` answers None for ``module_name``: the optional package looks uninstalled."""
+    import importlib.util
+
+    original = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any, **kwargs: Any) -> Any:
+        return None if name == module_name else original(name, *args, **kwargs)
+
+    return lambda patch: patch.setattr(importlib.util, "find_spec", find_spec)
 
 
 def rmsprop_learning_rate_changed(change: Callable[[float], float]) -> Fault:

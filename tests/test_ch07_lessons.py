@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from conformance.engine import registry
-from helpers import Fault, RunResult, failed_checks, faulty_run, golden_expectation, judge
+from helpers import Fault, RunResult, failed_checks, faulty_run, golden_expectation, judge, package_missing
 from reference_impl import ch07_working_with_keras as ch07
 
 
@@ -116,12 +116,7 @@ def test_a_plot_missing_batches_fails(every_other_batch):
 
 # -- 7.3.4 TensorBoard -----------------------------------------------------------------------------------
 def test_tensorboard_example_without_the_package_is_a_skip_naming_package_and_extra():
-    original = importlib.util.find_spec
-
-    def find_spec(name, *args, **kwargs):
-        return None if name == "tensorboard" else original(name, *args, **kwargs)
-
-    result = faulty_run("ch07_tensorboard", lambda patch: patch.setattr(ch07.importlib.util, "find_spec", find_spec))
+    result = faulty_run("ch07_tensorboard", package_missing("tensorboard"))
     assert result["status"] == "skipped", result
     assert "'tensorboard'" in result["reason"] and ".[tensorboard]" in result["reason"], result["reason"]
 

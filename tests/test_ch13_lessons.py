@@ -8,7 +8,6 @@ outcomes; the data-parallel path itself runs over two emulated CPU devices in a 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -19,7 +18,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import failed_checks, faulty_run, golden_expectation, judge, run_example_in_process
+from helpers import failed_checks, faulty_run, golden_expectation, judge, package_missing, run_example_in_process
 from reference_impl import ch13_best_practices as ch13
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -76,12 +75,7 @@ def test_a_search_that_departs_from_the_book_fails(name, observed):
 
 
 def test_kerastuner_example_without_the_package_is_a_skip_naming_package_and_extra():
-    original = importlib.util.find_spec
-
-    def find_spec(name, *args, **kwargs):
-        return None if name == "keras_tuner" else original(name, *args, **kwargs)
-
-    result = faulty_run("ch13_kerastuner_mnist", lambda patch: patch.setattr(ch13.importlib.util, "find_spec", find_spec))
+    result = faulty_run("ch13_kerastuner_mnist", package_missing("keras_tuner"))
     assert result["status"] == "skipped", result
     assert "'keras-tuner'" in result["reason"] and ".[tuner]" in result["reason"], result["reason"]
 
