@@ -224,9 +224,10 @@ def ensembling(run: Run) -> None:
     (x_train, y_train), _ = mnist_vectors(run)
     (x_train, y_train), (x_val, y_val) = split_off_validation(x_train, y_train)
     members = ensemble_members()
+    member_accuracies = []
     for name, model in members.items():
         model.fit(x_train, y_train, epochs=run.epochs(10), batch_size=128, verbose=0)
-        run.value(f"member_{name}_val_acc", model.evaluate(x_val, y_val, verbose=0)[1])
+        member_accuracies.append(run.value(f"member_{name}_val_acc", model.evaluate(x_val, y_val, verbose=0)[1]))
     model_a, model_b, model_c, model_d = members.values()
 
     preds_a = model_a.predict(x_val, verbose=0)
@@ -241,7 +242,6 @@ def ensembling(run: Run) -> None:
     final_preds = 0.5 * preds_a + 0.25 * preds_b + 0.1 * preds_c + 0.15 * preds_d
     run.value("weighted_ensemble_val_acc", float(np.mean(np.argmax(final_preds, axis=1) == y_val)))
 
-    member_accuracies = [run.outcome.values[f"member_{name}_val_acc"] for name in members]
     run.value("worst_member_val_acc", min(member_accuracies))
     run.value("majority_class_val_acc", baselines.majority_class_accuracy(y_train, y_val))
 
@@ -352,24 +352,24 @@ def multi_gpu_mirrored(run: Run) -> None:
     if keras.backend.backend() == "tensorflow":
         strategy = mirrored_strategy()
         print(f"Number of devices: {strategy.num_replicas_in_sync}")
-        run.value("replicas", strategy.num_replicas_in_sync)
+        replicas = run.value("replicas", strategy.num_replicas_in_sync)
         with strategy.scope():
             model = build_resnet_classifier(input_size=32)
-        train_on_cifar_shaped_images(run, model)
+        train_on_cifar_shaped_images(run, model, replicas)
         return
     distribution = keras.distribution.distribution()
     if distribution is None:
         distribution = keras.distribution.DataParallel(devices=keras.distribution.list_devices())
     keras.distribution.set_distribution(distribution)
     try:
-        run.value("replicas", int(distribution.device_mesh.devices.size))
+        replicas = run.value("replicas", int(distribution.device_mesh.devices.size))
         model = build_resnet_classifier(input_size=32)
-        train_on_cifar_shaped_images(run, model)
+        train_on_cifar_shaped_images(run, model, replicas)
     finally:
         keras.distribution.set_distribution(None)
 
 
-def train_on_cifar_shaped_images(run: Run, model: keras.Model) -> None:
+def train_on_cifar_shaped_images(run: Run, model: keras.Model, replicas: int) -> None:
     """Records the built model and where its weights live, then trains it for the tier's epochs
     (none in a tier that only builds it) with a global batch of 8 images per replica. The labels
     are random: the steps show that training runs across the replicas, not that it learns."""
@@ -378,7 +378,7 @@ def train_on_cifar_shaped_images(run: Run, model: keras.Model) -> None:
     run.value("devices_seen", visible_devices())
     epochs = run.epochs(100)
     if epochs:
-        global_batch_size = 8 * run.outcome.values["replicas"]
+        global_batch_size = 8 * replicas
         images, labels = cifar_shaped_batches(2, global_batch_size, input_size=32)
         history = model.fit(images, labels, epochs=epochs, batch_size=global_batch_size, verbose=0)
         run.value("training_loss", history.history["loss"][-1])
