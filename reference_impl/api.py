@@ -94,8 +94,9 @@ class BenchmarkSpec:
     batch_size: int  # the book's
     loss: str
     build: Callable[[], Any]
-    inputs: str = "uniform"  # uniform in [0, 1) | pixels in [0, 255] | multi-hot
+    inputs: str = "uniform"  # uniform in [0, 1) | pixels in [0, 255] | multi-hot | tokens (word indices)
     classes: int = 2
+    vocabulary: int = 0  # for inputs="tokens": indices are drawn from 1 (0 pads) to vocabulary - 1
 
     @property
     def chapter(self) -> int:
@@ -117,6 +118,7 @@ def benchmark(
     loss: str,
     inputs: str = "uniform",
     classes: int = 2,
+    vocabulary: int = 0,
     **builder_kwargs: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark a model builder as a benchmark model, built with ``builder_kwargs`` (the book's configuration)."""
@@ -127,7 +129,7 @@ def benchmark(
         _BENCHMARKS[name] = BenchmarkSpec(
             name=name, example=example, model=model, section=section, title=title, input_shape=tuple(input_shape),
             batch_size=batch_size, loss=loss, build=functools.partial(builder, **builder_kwargs), inputs=inputs,
-            classes=classes)
+            classes=classes, vocabulary=vocabulary)
         return builder
 
     return register

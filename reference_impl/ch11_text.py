@@ -29,7 +29,7 @@ import numpy as np
 from keras import layers
 
 from reference_impl import baselines
-from reference_impl.api import LazyModule, Run, example
+from reference_impl.api import LazyModule, Run, benchmark, example
 from reference_impl.datasets.imdb_reviews import BOOK_MAX_LENGTH, BOOK_MAX_TOKENS, CLASSES
 from reference_impl.transformer import PositionalEmbedding, TransformerEncoder
 
@@ -98,7 +98,10 @@ def fit_and_evaluate(run: Run, name: str, model: keras.Model, train: Any, val: A
                      cache: bool = False) -> keras.Model:
     """The book's recipe: fit with ``ModelCheckpoint(save_best_only=True)``, reload the best
     epoch's model, evaluate it on the test split. Records the history ``<name>`` and
-    ``<name>_test_acc``."""
+    ``<name>_test_acc``. With no epoch to train (a tier that only builds the model: ``Scale.epochs``
+    0) it returns the compiled model and records nothing."""
+    if epochs == 0:
+        return model
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, f"{name}.keras")
         callbacks = [keras.callbacks.ModelCheckpoint(path, save_best_only=True)]
@@ -109,6 +112,13 @@ def fit_and_evaluate(run: Run, name: str, model: keras.Model, train: Any, val: A
     run.history(name, history)
     run.value(f"{name}_test_acc", test_acc)
     return model
+
+
+def record_gain(run: Run, name: str, model: str, other: str) -> None:
+    """Record ``name``: the test accuracy of ``model`` minus that of ``other``, where both trained."""
+    accuracies = run.outcome.values
+    if f"{model}_test_acc" in accuracies and f"{other}_test_acc" in accuracies:
+        run.value(name, accuracies[f"{model}_test_acc"] - accuracies[f"{other}_test_acc"])
 
 
 # 11.3.2 Processing words as a set: the bag-of-words approach -----------------------------
@@ -140,13 +150,20 @@ def bag_of_words(run: Run, name: str, reviews: Any, train_ds: Any, val_ds: Any, 
 
 
 # 11.3.3 Processing words as a sequence: the sequence model approach ----------------------
-def int_datasets(reviews: Any, train_ds: Any, val_ds: Any, test_ds: Any) -> list[Any]:
-    """The reviews as sequences of ``max_length`` word indices (listing 11.12)."""
+def int_vectorization(reviews: Any, train_ds: Any) -> layers.TextVectorization:
+    """Listing 11.12's layer: the reviews as sequences of ``max_length`` word indices."""
     max_length, max_tokens = reviews.max_length, reviews.max_tokens
     text_vectorization = layers.TextVectorization(max_tokens=max_tokens, output_mode="int",
                                                   output_sequence_length=max_length)
     text_only_train_ds = train_ds.map(lambda x, y: x)
     text_vectorization.adapt(text_only_train_ds)
+    return text_vectorization
+
+
+def int_datasets(reviews: Any, train_ds: Any, val_ds: Any, test_ds: Any,
+                 text_vectorization: layers.TextVectorization | None = None) -> list[Any]:
+    """The three datasets vectorized by listing 11.12's layer (adapted here unless given)."""
+    text_vectorization = text_vectorization or int_vectorization(reviews, train_ds)
     return [ds.map(lambda x, y: (text_vectorization(x), y), num_parallel_calls=4)
             for ds in (train_ds, val_ds, test_ds)]
 
@@ -176,7 +193,81 @@ def embedding_bilstm(max_tokens=20000, mask_zero=False):
     return model
 
 
+# Using pretrained word embeddings: GloVe ----------------------------------------------------
+def parse_glove(path_to_glove_file: Any) -> dict[str, np.ndarray]:
+    """Parsing the GloVe word-embeddings file: a dict from word to vector."""
+    embeddings_index = {}
+    with open(path_to_glove_file, encoding="utf-8") as f:
+        for line in f:
+            word, coefs = line.split(maxsplit=1)
+            coefs = np.fromstring(coefs, "f", sep=" ")
+            embeddings_index[word] = coefs
+    return embeddings_index
+
+
+def glove_embedding_matrix(embeddings_index: dict[str, np.ndarray], vocabulary: list[str], max_tokens: int,
+                           embedding_dim: int) -> np.ndarray:
+    """Preparing the GloVe word-embeddings matrix: row ``i`` holds the GloVe vector of the vocabulary's word ``i``; words GloVe does
+    not know keep a row of zeros."""
+    word_index = dict(zip(vocabulary, range(len(vocabulary))))
+    embedding_matrix = np.zeros((max_tokens, embedding_dim))
+    for word, i in word_index.items():
+        if i < max_tokens:
+            embedding_vector = embeddings_index.get(word)
+            if embedding_vector is not None:
+                embedding_matrix[i] = embedding_vector
+    return embedding_matrix
+
+
+def pretrained_embedding_bilstm(embedding_matrix: np.ndarray) -> keras.Model:
+    """The model that uses a pretrained Embedding layer: the BiLSTM on a frozen ``Embedding`` initialised with the GloVe matrix."""
+    max_tokens, embedding_dim = embedding_matrix.shape
+    embedding_layer = layers.Embedding(
+        max_tokens,
+        embedding_dim,
+        embeddings_initializer=keras.initializers.Constant(embedding_matrix),
+        trainable=False,
+        mask_zero=True,
+    )
+    inputs = keras.Input(shape=(None,), dtype="int64")
+    embedded = embedding_layer(inputs)
+    x = layers.Bidirectional(layers.LSTM(32))(embedded)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+# 11.4.1 Understanding self-attention -------------------------------------------------------
+def softmax(scores: np.ndarray) -> np.ndarray:
+    exponentials = np.exp(scores - np.max(scores))
+    return exponentials / np.sum(exponentials)
+
+
+def self_attention(input_sequence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The section's NumPy pseudocode, made runnable: each vector becomes the attention-weighted sum
+    of every vector of the sequence. Also returns the attention scores, one row per pivot vector."""
+    output = np.zeros(shape=input_sequence.shape)
+    attention = np.zeros(shape=(len(input_sequence), len(input_sequence)))
+    for i, pivot_vector in enumerate(input_sequence):
+        scores = np.zeros(shape=(len(input_sequence),))
+        for j, vector in enumerate(input_sequence):
+            scores[j] = np.dot(pivot_vector, vector.T)
+        scores /= np.sqrt(input_sequence.shape[1])
+        scores = softmax(scores)
+        new_pivot_representation = np.zeros(shape=pivot_vector.shape)
+        for j, vector in enumerate(input_sequence):
+            new_pivot_representation += vector * scores[j]
+        output[i] = new_pivot_representation
+        attention[i] = scores
+    return output, attention
+
+
 # 11.4.3 The Transformer encoder; 11.4.4 with positional embedding ------------------------
+@benchmark("imdb_transformer", example="ch11_transformer_encoder", section="11.4.3",
+           title="IMDB Transformer encoder, 600 words × 256", input_shape=(BOOK_MAX_LENGTH,), batch_size=BATCH_SIZE,
+           loss="binary_crossentropy", inputs="tokens", vocabulary=BOOK_MAX_TOKENS)
 def transformer_classifier(vocab_size=20000, sequence_length=600, positional=False):
     """Listing 11.25 (``positional=False``) and 11.27 (``positional=True``). With positional embedding the
     padding mask reaches ``GlobalMaxPooling1D``, which does not support masking and drops it (Keras warns),
@@ -277,7 +368,7 @@ def bow_binary(run: Run) -> None:
     bag_of_words(run, "binary_1gram", reviews, train_ds, val_ds, test_ds, output_mode="multi_hot")
     # Bigrams with binary encoding
     bag_of_words(run, "binary_2gram", reviews, train_ds, val_ds, test_ds, ngrams=2, output_mode="multi_hot")
-    run.value("bigram_gain", run.outcome.values["binary_2gram_test_acc"] - run.outcome.values["binary_1gram_test_acc"])
+    record_gain(run, "bigram_gain", "binary_2gram", "binary_1gram")
 
 
 @example("ch11_bow_tfidf", section="11.3.2", title="Bigrams with TF-IDF encoding, and a model that takes raw strings",
@@ -344,8 +435,71 @@ def embedding_bilstm_example(run: Run) -> None:
     model = embedding_bilstm(max_tokens=reviews.max_tokens, mask_zero=True)
     fit_and_evaluate(run, "embeddings_bidir_lstm_with_masking", model, int_train_ds, int_val_ds, int_test_ds,
                      epochs=run.epochs(10))
-    run.value("masking_gain", run.outcome.values["embeddings_bidir_lstm_with_masking_test_acc"]
-              - run.outcome.values["embeddings_bidir_lstm_test_acc"])
+    record_gain(run, "masking_gain", "embeddings_bidir_lstm_with_masking", "embeddings_bidir_lstm")
+
+
+@example("ch11_glove_bilstm", section="11.3.3", title="Using pretrained word embeddings: GloVe in a frozen "
+         "Embedding layer", datasets=("imdb_reviews", "glove"), needs=("glove-6b",))
+def glove_bilstm(run: Run) -> None:
+    """The book compares the GloVe model with the earlier ones in words ("pretrained embeddings aren't
+    very helpful" on this task); the example trains the masked model of listing 11.17 beside it, on the
+    same vectorized reviews, to measure the difference."""
+    reviews, train_ds, val_ds, test_ds = imdb_datasets(run)
+    record_baseline(run, reviews)
+    text_vectorization = int_vectorization(reviews, train_ds)
+    int_train_ds, int_val_ds, int_test_ds = int_datasets(reviews, train_ds, val_ds, test_ds, text_vectorization)
+
+    glove = run.data("glove")
+    embeddings_index = parse_glove(glove.path)
+    run.value("word_vectors", len(embeddings_index))  # "Found 400000 word vectors."
+    embedding_dim = glove.embedding_dim
+    vocabulary = text_vectorization.get_vocabulary()
+    embedding_matrix = glove_embedding_matrix(embeddings_index, vocabulary, reviews.max_tokens, embedding_dim)
+    known = [i for i, word in enumerate(vocabulary[:reviews.max_tokens]) if word in embeddings_index]
+    run.value("vocabulary_share_in_glove", len(known) / max(1, len(vocabulary) - 2))  # "" and [UNK] aside
+    run.value("matrix_rows_are_glove_vectors",
+              all(np.array_equal(embedding_matrix[i], embeddings_index[vocabulary[i]]) for i in known))
+    unknown = sorted(set(range(len(vocabulary))) - set(known))
+    run.value("unknown_word_rows_are_zero", not np.any(embedding_matrix[unknown]))
+
+    # The book's sizes: 20,000 words of 100 dimensions, frozen
+    run.model("model", pretrained_embedding_bilstm(np.zeros((BOOK_MAX_TOKENS, 100))))
+    model = pretrained_embedding_bilstm(embedding_matrix)
+    model = fit_and_evaluate(run, "glove_embeddings_sequence_model", model, int_train_ds, int_val_ds, int_test_ds,
+                             epochs=run.epochs(10))
+    embedding_weights = keras.ops.convert_to_numpy(model.layers[1].embeddings)
+    run.value("glove_embedding_unchanged", bool(np.array_equal(embedding_weights,
+                                                               embedding_matrix.astype(embedding_weights.dtype))))
+    model = embedding_bilstm(max_tokens=reviews.max_tokens, mask_zero=True)
+    fit_and_evaluate(run, "embeddings_bidir_lstm_with_masking", model, int_train_ds, int_val_ds, int_test_ds,
+                     epochs=run.epochs(10))
+    record_gain(run, "glove_gain", "glove_embeddings_sequence_model", "embeddings_bidir_lstm_with_masking")
+
+
+@example("ch11_self_attention_mha", section="11.4.1", title="Self-attention in NumPy, and Keras's MultiHeadAttention")
+def self_attention_example(run: Run) -> None:
+    """The section's NumPy self-attention on a sequence of 20 random 256-d vectors, beside Keras's
+    scaled dot-product attention on the same sequence (queries, keys and values all the sequence),
+    and §11.4.2's ``MultiHeadAttention`` on a batch of such sequences. The coordinates have a standard
+    deviation of 1/4, so each vector's scaled score with itself is about 1 and the attention spreads
+    over the sequence (with unit-variance coordinates every vector would attend almost only to itself)."""
+    sequence_length, embed_dim = 20, 256
+    input_sequence = np.random.normal(scale=0.25, size=(sequence_length, embed_dim))
+    output, attention = self_attention(input_sequence)
+    run.value("output_shape", output.shape)
+    run.value("attention_row_sums", attention.sum(axis=1))
+    as_heads = input_sequence[np.newaxis, :, np.newaxis, :].astype("float32")  # (batch, length, heads, dim)
+    reference = keras.ops.convert_to_numpy(keras.ops.dot_product_attention(as_heads, as_heads, as_heads))
+    run.value("max_abs_diff_from_keras", float(np.max(np.abs(output - reference[0, :, 0, :]))))
+
+    # 11.4.2 Multi-head attention
+    num_heads = 4
+    mha_layer = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
+    inputs = keras.Input(shape=(sequence_length, embed_dim))
+    outputs = mha_layer(inputs, inputs, inputs)
+    run.model("mha", keras.Model(inputs, outputs))
+    batch = np.random.normal(size=(2, sequence_length, embed_dim)).astype("float32")
+    run.value("mha_output_shape", tuple(mha_layer(batch, batch, batch).shape))
 
 
 @example("ch11_transformer_encoder", section="11.4.3", title="A Transformer encoder for text classification",

@@ -35,6 +35,13 @@ def test_flops_are_counted_from_the_architecture():
     lstm = bench_models.get("jena_lstm").build()
     assert lstm.count_params() == 4 * (14 + 16 + 1) * 16 + 17  # §10.2.5: LSTM(16) on 14 features, Dense(1)
     assert bench_models.forward_macs_per_sample(lstm) == 120 * 4 * (14 + 16) * 16 + 16  # 120 steps, 4 gates
+    transformer = bench_models.get("imdb_transformer").build()  # cloned on the book's 600 words
+    assert transformer.count_params() == 5664033  # §11.4.3's summary
+    # At each of 600 positions: the query, key, value and output projections (256 × 2 heads × 256 each) and
+    # the 256 → 32 → 256 feed-forward part; per head, 600 × 600 scores and weighted sums of 256-d vectors;
+    # the Dense(1) on the pooled 256 features.
+    assert bench_models.forward_macs_per_sample(transformer) == (600 * (4 * 256 * 512 + 2 * 256 * 32)
+                                                                  + 2 * 600 * 600 * (256 + 256) + 256)
 
 
 def architecture_mismatches(model: bench_models.BenchModel) -> list[str]:
@@ -52,7 +59,7 @@ def architecture_mismatches(model: bench_models.BenchModel) -> list[str]:
 
 
 @pytest.mark.parametrize("name", ["mnist_dense", "imdb_dense", "mnist_convnet", "cats_vs_dogs_convnet",
-                                  "mini_xception", "jena_lstm", "resnet50_cifar"])
+                                  "mini_xception", "jena_lstm", "imdb_transformer", "resnet50_cifar"])
 def test_each_benchmark_model_is_the_architecture_its_example_checks(name):
     pytest.importorskip("keras")
     assert architecture_mismatches(bench_models.get(name)) == []
@@ -71,7 +78,7 @@ def test_a_benchmark_model_that_drifts_from_its_example_is_caught():
 def test_every_benchmark_model_is_covered_by_the_parity_test():
     assert [m.name for m in bench_models.select(None)] == ["mnist_dense", "imdb_dense", "mnist_convnet",
                                                            "cats_vs_dogs_convnet", "mini_xception", "jena_lstm",
-                                                           "resnet50_cifar"]
+                                                           "imdb_transformer", "resnet50_cifar"]
 
 
 def test_model_selection_fails_fast_on_an_unknown_name():

@@ -65,10 +65,17 @@ class BenchModel:
         return self.spec.loss
 
     def build(self) -> Any:
-        """The book's model, built for the book's input shape (a Sequential without an Input is built here)."""
+        """The book's model, built for the book's input shape (a Sequential without an Input is built here;
+        a model whose Input leaves a length open, as the text models' ``shape=(None,)`` does, is called on
+        an Input of the book's length, so the FLOP count knows the sizes the work depends on)."""
+        import keras
+
         model = self.spec.build()
         if not model.built:
             model.build((None, *self.spec.input_shape))
+        elif None in tuple(model.inputs[0].shape[1:]):
+            inputs = keras.Input(shape=self.spec.input_shape, dtype=model.inputs[0].dtype)
+            model = keras.Model(inputs, model(inputs), name=model.name)
         return model
 
     def compile(self, model: Any) -> None:
@@ -82,6 +89,8 @@ class BenchModel:
             x = rng.integers(0, 256, shape).astype("float32")
         elif self.spec.inputs == "multi-hot":
             x = (rng.random(shape) < 0.02).astype("float32")  # ~200 distinct words of 10,000 per review
+        elif self.spec.inputs == "tokens":
+            x = rng.integers(1, self.spec.vocabulary, shape)  # no padding: every position is a word
         else:
             x = rng.random(shape, dtype=np.float32)
         if self.spec.loss == "binary_crossentropy":
@@ -120,12 +129,16 @@ def select(patterns: str | None) -> list[BenchModel]:
 
 
 def forward_macs_per_sample(model: Any) -> int:
-    """Multiply-accumulates of one sample's forward pass through the model's matmul, conv and
-    recurrent (LSTM, GRU) layers."""
+    """Multiply-accumulates of one sample's forward pass through the model's matmul, conv,
+    recurrent (LSTM, GRU) and attention layers, including those inside custom layers (the
+    Transformer blocks)."""
     from keras import layers
 
     total = 0
     for layer in _leaf_layers(model):
+        if _is_attention_block(layer):
+            total += _attention_block_macs(layer)
+            continue
         if isinstance(layer, (layers.LSTM, layers.GRU)):
             # Each step multiplies the input and the previous state by every gate's kernels:
             # 4 gates for an LSTM, 3 for a GRU.
@@ -153,6 +166,29 @@ def forward_macs_per_sample(model: Any) -> int:
     return total
 
 
+def _is_attention_block(layer: Any) -> bool:
+    """A ``MultiHeadAttention`` layer, or a custom layer holding one (a Transformer block)."""
+    from keras import layers
+
+    return any(isinstance(sublayer, layers.MultiHeadAttention) for sublayer in layer._flatten_layers())
+
+
+def _attention_block_macs(layer: Any) -> int:
+    """An attention block over a sequence (``(batch, steps, features)``): its dense sublayers (the
+    attention's projections, a feed-forward part) applied at every step, and each self-attention's
+    scores and weighted sums (``steps × steps`` per head)."""
+    from keras import layers
+
+    steps = layer.input.shape[1]
+    total = 0
+    for sublayer in layer._flatten_layers():
+        if isinstance(sublayer, (layers.Dense, layers.EinsumDense)):
+            total += steps * math.prod(sublayer.kernel.shape)
+        elif isinstance(sublayer, layers.MultiHeadAttention):
+            total += sublayer.num_heads * steps * steps * (sublayer.key_dim + sublayer.value_dim)
+    return total
+
+
 def training_flops_per_sample(model: Any) -> int:
     return TRAINING_FLOPS_PER_FORWARD * 2 * forward_macs_per_sample(model)
 
@@ -165,15 +201,17 @@ def _leaf_layers(model: Any) -> list[Any]:
 
 
 def _with_concrete_input(submodel: Any) -> Any:
-    """A nested model built for any image size (``keras.applications`` without ``input_shape``)
-    has no concrete shapes inside; counting its work needs them, so it is cloned on the shape of
-    the tensor the enclosing model calls it with (its last inbound node)."""
+    """A nested model built for any input size (``keras.applications`` without ``input_shape``, a
+    text model on ``shape=(None,)``) has no concrete shapes inside; counting its work needs them,
+    so it is cloned on the shape of the tensor the enclosing model calls it with (its last inbound
+    node)."""
     import keras
 
     if None not in tuple(submodel.inputs[0].shape[1:]) or not submodel._inbound_nodes:
         return submodel
-    shape = tuple(submodel._inbound_nodes[-1].input_tensors[0].shape[1:])
-    return keras.models.clone_model(submodel, input_tensors=keras.Input(shape=shape))
+    outer = submodel._inbound_nodes[-1].input_tensors[0]
+    return keras.models.clone_model(submodel, input_tensors=keras.Input(shape=tuple(outer.shape[1:]),
+                                                                        dtype=outer.dtype))
 
 
 def gate_data() -> tuple[np.ndarray, ...]:

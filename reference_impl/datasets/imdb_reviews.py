@@ -208,7 +208,7 @@ CUE_SHARE = 0.6  # of reviews carry a one-word verdict ("i loved it"), right 85 
 CUE_RIGHT = 0.85
 
 
-def _filler_words() -> list[str]:
+def filler_words() -> list[str]:
     """About 1,300 pronounceable made-up words, the same for every seed (the language does not
     change, only the reviews): the plot summaries and the chatter around the opinions."""
     rng = np.random.RandomState(7)
@@ -257,7 +257,7 @@ def twin_reviews(n: int, seed: int, negation: float | None = None) -> tuple[list
     """``n`` balanced reviews and their labels (1 positive), deterministic per ``seed``."""
     negation = NEGATED_SHARE if negation is None else negation
     rng = np.random.RandomState(seed)
-    filler = _filler_words()
+    filler = filler_words()
     filler_p = 1.0 / np.arange(1, len(filler) + 1) ** 0.5
     filler_p /= filler_p.sum()
     labels = rng.permutation(np.arange(n) % 2)
