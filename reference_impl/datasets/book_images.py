@@ -6,13 +6,18 @@ file's path, as ``get_file`` returns it.
 where ``get_file`` puts it). The book pins no checksum for these pictures and none
 was recorded offline, so the file is checked by decoding it, not by SHA-256. The
 ``smoke`` and ``offline`` tiers get a synthetic photograph-sized JPEG (smooth colour
-fields and edges), deterministic per seed: no package ships these pictures.
+fields and edges), deterministic per seed: no package ships these pictures. An example that
+cannot afford a picture of ``TWIN_SHAPE`` asks for a smaller stand-in with
+``stand_in_size=(height, width)``, which the book's own pictures ignore; such a stand-in is
+drawn from the seed and the picture's name, so that two pictures of one run (a content and a
+style picture) differ, where a picture of ``TWIN_SHAPE`` is drawn from the seed alone.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +31,7 @@ PICTURES = ("cat.jpg", "elephant.jpg", "coast.jpg", "sf.jpg", "starry_night.jpg"
 TWIN_SHAPE = (240, 320)
 
 
-def real(fname: str) -> Loaded:
+def real(fname: str, stand_in_size: tuple[int, int] | None = None) -> Loaded:
     _known(fname)
     path = cache_dir() / fname
     if not path.exists():
@@ -41,21 +46,25 @@ def real(fname: str) -> Loaded:
     return Loaded(str(path), provenance("real", "genuine", f"the book's picture {fname}", fname=fname))
 
 
-def twin(seed: int = 0, samples: float = 1.0, fname: str = "") -> Loaded:
+def twin(seed: int = 0, samples: float = 1.0, fname: str = "",
+         stand_in_size: tuple[int, int] | None = None) -> Loaded:
     _known(fname)
-    path = cache_dir() / "book_images_twin" / f"seed{seed}-{fname}"
+    shape = tuple(stand_in_size or TWIN_SHAPE)
+    size = "" if shape == TWIN_SHAPE else f"{shape[0]}x{shape[1]}-"
+    path = cache_dir() / "book_images_twin" / f"seed{seed}-{size}{fname}"
     if not path.exists():
-        _write_atomically(path, _picture(np.random.RandomState(seed)))
+        rng = np.random.RandomState(seed if not size else [seed, zlib.crc32(fname.encode())])
+        _write_atomically(path, _picture(rng, shape))
     return Loaded(str(path), provenance("twin", "synthetic", f"synthetic stand-in for {fname}", fname=fname, seed=seed))
 
 
-def offline(seed: int = 0, fname: str = "") -> Loaded:
-    return twin(seed=seed, fname=fname)
+def offline(seed: int = 0, fname: str = "", stand_in_size: tuple[int, int] | None = None) -> Loaded:
+    return twin(seed=seed, fname=fname, stand_in_size=stand_in_size)
 
 
-def _picture(rng: np.random.RandomState) -> np.ndarray:
+def _picture(rng: np.random.RandomState, shape: tuple[int, int] = TWIN_SHAPE) -> np.ndarray:
     """A few overlapping soft-edged colour blobs on a graded background, with grain."""
-    height, width = TWIN_SHAPE
+    height, width = shape
     rows, cols = np.mgrid[0:height, 0:width].astype(float)
     image = rng.uniform(60, 200, size=3) + rng.uniform(-50, 50, size=3) * (rows / height)[..., None]
     for _ in range(rng.randint(3, 7)):
