@@ -1,10 +1,11 @@
-"""Chapter 12 — Generative deep learning: sampling temperature, a variational autoencoder, a GAN.
+"""Chapter 12 — Generative deep learning: text generation, a variational autoencoder, a GAN.
 
-§12.1.3's reweighting of a probability distribution by a softmax temperature, §12.4's variational
-autoencoder on MNIST digits (its encoder, sampler and decoder, and the ``VAE`` subclass whose
-``train_step`` tracks the total, reconstruction and KL losses), and §12.5's deep convolutional GAN.
-Text generation (§12.1), DeepDream (§12.2) and neural style transfer (§12.3) need chapter 11's text
-data or pretrained weights and live elsewhere.
+§12.1.3's reweighting of a probability distribution by a softmax temperature; §12.1.4–12.1.5's
+Transformer language model trained on the IMDB reviews, with the callback that samples text from it
+at several temperatures; §12.4's variational autoencoder on MNIST digits (its encoder, sampler and
+decoder, and the ``VAE`` subclass whose ``train_step`` tracks the total, reconstruction and KL
+losses); and §12.5's deep convolutional GAN. DeepDream (§12.2) and neural style transfer (§12.3) need
+pretrained weights and live elsewhere.
 
 The VAE's and the GAN's ``train_step`` differentiate with ``tf.GradientTape`` as the listings do
 (``tf`` is imported on first use), so the VAE example, which trains, runs on TensorFlow only; the GAN
@@ -15,6 +16,7 @@ example builds and compiles the book's networks without training and, like the t
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import keras
 import numpy as np
@@ -22,8 +24,9 @@ from keras import layers
 
 from reference_impl import baselines
 from reference_impl.api import LazyModule, Run, example
+from reference_impl.transformer import PositionalEmbedding, TransformerDecoder
 
-tf = LazyModule("tensorflow")  # the VAE's and the GAN's train_step use GradientTape
+tf = LazyModule("tensorflow")  # the text pipeline's tf.strings, the VAE's and the GAN's GradientTape
 
 
 # 12.1.3 The importance of the sampling strategy ------------------------------------------------
@@ -75,6 +78,213 @@ def temperature_reweighting(run: Run) -> None:
     run.value("lowest_t_entropy", entropies[0])
     run.value("highest_t_entropy", entropies[-1])
     run.value("max_entropy", math.log(len(original_distribution)))  # the uniform distribution's
+
+
+# 12.1.4 Implementing text generation with Keras --------------------------------------------------
+# The book's sizes (its sequence_length, vocab_size, embed_dim, latent_dim and num_heads; the VAE
+# below has a latent_dim of its own):
+LM_SEQUENCE_LENGTH = 100
+LM_VOCAB_SIZE = 15000
+LM_EMBED_DIM = 256
+LM_LATENT_DIM = 2048
+LM_NUM_HEADS = 2
+
+
+def lm_dims(vocabulary_size: int) -> tuple[int, int]:
+    """``embed_dim`` and ``latent_dim`` for a vocabulary: the book's 256 and 2048 for its 15,000 words;
+    a stand-in's smaller vocabulary divides both by the power of two nearest the ratio of the two
+    vocabularies (1,000 words: 16 and 128)."""
+    factor = 2 ** round(math.log2(LM_VOCAB_SIZE / vocabulary_size))
+    return LM_EMBED_DIM // factor, LM_LATENT_DIM // factor
+
+
+# A simple Transformer-based language model
+def text_generation_model(sequence_length: int = LM_SEQUENCE_LENGTH, vocab_size: int = LM_VOCAB_SIZE,
+                          embed_dim: int = LM_EMBED_DIM, latent_dim: int = LM_LATENT_DIM,
+                          num_heads: int = LM_NUM_HEADS) -> keras.Model:
+    inputs = keras.Input(shape=(None,), dtype="int64")
+    x = PositionalEmbedding(sequence_length, vocab_size, embed_dim)(inputs)
+    # The decoder attends to its own input: causally in both attentions, as the book's mask made it.
+    x = TransformerDecoder(embed_dim, latent_dim, num_heads, causal_cross_attention=True)(x, x)
+    # Softmax over possible vocabulary words, computed for each output sequence timestep.
+    outputs = layers.Dense(vocab_size, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="rmsprop")
+    return model
+
+
+# 12.1.5 A text-generation callback with variable-temperature sampling ------------------------------
+def sample_next(predictions: Any, temperature: float = 1.0) -> int:
+    # Reweight the predicted distribution by the temperature (12.1.3), then draw one token from it.
+    predictions = reweight_distribution(np.asarray(predictions).astype("float64"), temperature)
+    probas = np.random.multinomial(1, predictions, 1)
+    return int(np.argmax(probas))
+
+
+class TextGenerator(keras.callbacks.Callback):
+    """The listing's callback. Deviations: the vectorization layer and the index-to-token dict are
+    arguments (globals in the listing); each temperature's last sample is kept in ``samples`` as well
+    as printed; the temperature is passed to ``sample_next`` (the listing leaves it out, so every
+    sample is drawn at temperature 1); ``model_input_length`` (unused in the listing) bounds the
+    prompt plus the generated words."""
+
+    def __init__(self, prompt, generate_length, model_input_length, text_vectorization, tokens_index,
+                 temperatures=(1.,), print_freq=1):
+        super().__init__()
+        self.prompt = prompt
+        self.generate_length = generate_length
+        self.model_input_length = model_input_length
+        self.text_vectorization = text_vectorization
+        self.tokens_index = tokens_index
+        self.temperatures = temperatures
+        self.print_freq = print_freq
+        vectorized_prompt = keras.ops.convert_to_numpy(text_vectorization([prompt]))[0]
+        self.prompt_length = np.nonzero(vectorized_prompt == 0)[0][0]
+        if self.prompt_length + generate_length > model_input_length:
+            raise ValueError(f"a {self.prompt_length}-token prompt and {generate_length} generated words do not fit "
+                             f"in {model_input_length} tokens")
+        self.samples = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.print_freq != 0:
+            return
+        for temperature in self.temperatures:
+            print("== Generating with temperature", temperature)
+            sentence = self.prompt
+            for i in range(self.generate_length):
+                tokenized_sentence = self.text_vectorization([sentence])
+                predictions = self.model(tokenized_sentence)
+                # The prediction for the token after the sentence's last one (the prompt's length
+                # minus one, plus the words generated so far).
+                next_token = sample_next(predictions[0, self.prompt_length - 1 + i, :], temperature)
+                sampled_token = self.tokens_index[next_token]
+                sentence += " " + sampled_token
+            print(sentence)
+            self.samples[temperature] = sentence
+
+
+def distinct_ngram_ratio(words: list[str], n: int = 2) -> float:
+    """Distinct n-grams over all n-grams of a word sequence: 1 when no n-gram repeats."""
+    ngrams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return len(set(ngrams)) / len(ngrams) if ngrams else 0.0
+
+
+def held_out_cross_entropy(model: keras.Model, dataset: Any) -> tuple[float, np.ndarray]:
+    """Mean next-token cross-entropy (nats) of ``model`` over a dataset of ``(x, y)`` token batches, on
+    the positions whose input token is not padding (those the loss weighs), and those positions' targets."""
+    losses, targets = [], []
+    for x, y in dataset.as_numpy_iterator():
+        per_token = keras.ops.convert_to_numpy(keras.losses.sparse_categorical_crossentropy(y, model(x)))
+        losses.append(per_token[x != 0])
+        targets.append(y[x != 0])
+    return float(np.mean(np.concatenate(losses))), np.concatenate(targets)
+
+
+def lm_targets(dataset: Any) -> np.ndarray:
+    """The targets of a dataset of ``(x, y)`` token batches, on the positions whose input is not padding."""
+    return np.concatenate([y[x != 0] for x, y in dataset.as_numpy_iterator()])
+
+
+def future_influence(model: keras.Model, sequence: np.ndarray) -> float:
+    """The largest change of the model's predictions over the first half of a sequence's tokens when
+    every token after them is replaced: 0 for a language model that never sees ahead. (Positions past
+    the end of the text are padding, whose outputs nothing reads, so they are left out.)"""
+    position = max(1, np.count_nonzero(sequence) // 2)
+    changed = sequence.copy()
+    changed[position:] = np.where(changed[position:] == 1, 2, 1)
+    before = keras.ops.convert_to_numpy(model(sequence[None]))[0, :position]
+    after = keras.ops.convert_to_numpy(model(changed[None]))[0, :position]
+    return float(np.max(np.abs(before - after)))
+
+
+PROMPT = "This movie"
+GENERATION_TEMPERATURES = (0.2, 0.5, 0.7, 1., 1.5)
+
+
+@example("ch12_text_generation_transformer_lm", section="12.1.4–12.1.5",
+         title="Text generation with a Transformer language model trained on IMDB reviews",
+         datasets=("imdb_reviews",))
+def text_generation_transformer_lm(run: Run) -> None:
+    """Deviations: the book reads every review of ``aclImdb`` (its unlabelled ones too) and trains on
+    all of them; here the model trains on the reviews of ``train/`` and is scored on those of
+    ``test/`` against the training tokens' unigram frequencies (the best predictor that ignores the
+    preceding words). The reviews come with their vocabulary and length: the book's 15,000 words and
+    100 tokens on its data (``min`` of those and the stand-in's own), and the model's widths follow
+    the vocabulary (``lm_dims``); the book-size model is built too. The callback generates after the
+    last epoch only (the book: after every epoch). The ``tf.strings`` call is the book's, inside the
+    ``tf.data`` pipeline that feeds the text on every backend."""
+    reviews = run.data("imdb_reviews")
+    run.model("model", text_generation_model())
+
+    # 12.1.4 Preparing the data
+    dataset = keras.utils.text_dataset_from_directory(
+        directory=str(reviews.base_dir / "train"), label_mode=None, batch_size=256)
+    # Strip the <br /> HTML tag that occurs in many of the reviews.
+    dataset = dataset.map(lambda x: tf.strings.regex_replace(x, "<br />", " "))
+    held_out = keras.utils.text_dataset_from_directory(
+        directory=str(reviews.base_dir / "test"), label_mode=None, batch_size=256, shuffle=False)
+    held_out = held_out.map(lambda x: tf.strings.regex_replace(x, "<br />", " "))
+
+    sequence_length = min(LM_SEQUENCE_LENGTH, reviews.max_length)
+    text_vectorization = layers.TextVectorization(
+        max_tokens=min(LM_VOCAB_SIZE, reviews.max_tokens),
+        output_mode="int",
+        # Input and target sequences are offset by one, so the model sees sequences one token shorter (99).
+        output_sequence_length=sequence_length,
+    )
+    text_vectorization.adapt(dataset)
+
+    def prepare_lm_dataset(text_batch):
+        vectorized_sequences = text_vectorization(text_batch)
+        x = vectorized_sequences[:, :-1]  # inputs: all tokens but the last
+        y = vectorized_sequences[:, 1:]  # targets: the inputs offset by one step
+        return x, y
+
+    lm_dataset = dataset.map(prepare_lm_dataset, num_parallel_calls=4)
+    held_out_lm_dataset = held_out.map(prepare_lm_dataset, num_parallel_calls=4)
+    run.value("vocabulary_size", text_vectorization.vocabulary_size())
+    run.value("sequence_length", sequence_length)
+
+    # 12.1.5 The text-generation callback, and training the model
+    tokens_index = dict(enumerate(text_vectorization.get_vocabulary()))
+    epochs = run.epochs(200)
+    text_gen_callback = TextGenerator(
+        PROMPT,
+        generate_length=run.steps(50),
+        model_input_length=sequence_length,
+        text_vectorization=text_vectorization,
+        tokens_index=tokens_index,
+        temperatures=GENERATION_TEMPERATURES,
+        print_freq=epochs,  # generate after the last epoch only
+    )
+    vocab_size = text_vectorization.vocabulary_size()
+    model = text_generation_model(sequence_length, vocab_size, *lm_dims(vocab_size))
+    run.model("trained_model", model)
+    history = model.fit(lm_dataset, epochs=epochs, callbacks=[text_gen_callback])
+    run.history("fit", history)
+
+    # The generated texts, one per temperature, and how varied each is
+    samples = [text_gen_callback.samples[temperature] for temperature in GENERATION_TEMPERATURES]
+    run.value("temperatures", list(GENERATION_TEMPERATURES))
+    run.value("generated_texts", samples)
+    run.value("generate_length", text_gen_callback.generate_length)
+    prompt_words = PROMPT.split(" ")
+    run.value("samples_not_starting_with_prompt",
+              [t for t, s in zip(GENERATION_TEMPERATURES, samples) if s.split(" ")[:len(prompt_words)] != prompt_words])
+    run.value("samples_of_wrong_length",
+              [t for t, s in zip(GENERATION_TEMPERATURES, samples)
+               if len(s.split(" ")) != len(prompt_words) + text_gen_callback.generate_length])
+    generated_words = [s.split(" ")[len(prompt_words):] for s in samples]
+    run.value("distinct_unigram_ratios", [distinct_ngram_ratio(words, 1) for words in generated_words])
+    run.value("distinct_bigram_ratios", [distinct_ngram_ratio(words, 2) for words in generated_words])
+
+    # The held-out reviews against the training tokens' unigram frequencies; no peeking ahead
+    loss, held_out_targets = held_out_cross_entropy(model, held_out_lm_dataset)
+    run.value("held_out_cross_entropy", loss)
+    run.value("unigram_cross_entropy",
+              baselines.class_prior_cross_entropy(lm_targets(lm_dataset), held_out_targets))
+    x, _ = next(held_out_lm_dataset.as_numpy_iterator())
+    run.value("future_influence", future_influence(model, x[0]))
 
 
 # 12.4.3 Implementing a VAE with Keras ----------------------------------------------------------

@@ -18,6 +18,10 @@ Deviations from the listings, all forced by Keras 3 or fixing the listing:
   right because source and target have the same length and hides the wrong tokens; here the
   cross-attention masks the *source's* padding (the encoder output's mask) and the causal
   self-attention masks the target's padding, as the Keras 3 port of the listing on keras.io does.
+  §12.1.4's language model feeds the decoder its own input as the "encoder output", and there the
+  book's mask made the cross-attention causal too (padding and causal masks combined): without it
+  every position would see the token it has to predict. ``causal_cross_attention=True`` keeps that
+  behaviour for the language model.
 """
 
 from __future__ import annotations
@@ -119,11 +123,12 @@ class PositionalEmbedding(layers.Layer):
 # 11.5.3 The TransformerDecoder ---------------------------------------------------------------
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class TransformerDecoder(layers.Layer):
-    def __init__(self, embed_dim, dense_dim, num_heads, **kwargs):
+    def __init__(self, embed_dim, dense_dim, num_heads, causal_cross_attention=False, **kwargs):
         super().__init__(**kwargs)
         self.embed_dim = embed_dim
         self.dense_dim = dense_dim
         self.num_heads = num_heads
+        self.causal_cross_attention = causal_cross_attention
         self.attention_1 = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
         self.attention_2 = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
         self.dense_proj = keras.Sequential([
@@ -154,10 +159,12 @@ class TransformerDecoder(layers.Layer):
             attention_mask=None if target_padding is None else ops.expand_dims(target_padding, axis=1),
             use_causal_mask=True)
         attention_output_1 = self.layernorm_1(inputs + attention_output_1)
-        # Cross-attention over the encoded source sentence, ignoring its padding.
+        # Cross-attention over the encoded source sentence, ignoring its padding (and, for a language
+        # model attending to its own input, the positions after each query's).
         attention_output_2 = self.attention_2(
             query=attention_output_1, value=encoder_outputs, key=encoder_outputs,
-            attention_mask=None if source_padding is None else ops.expand_dims(source_padding, axis=1))
+            attention_mask=None if source_padding is None else ops.expand_dims(source_padding, axis=1),
+            use_causal_mask=self.causal_cross_attention)
         attention_output_2 = self.layernorm_2(attention_output_1 + attention_output_2)
         proj_output = self.dense_proj(attention_output_2)
         return self.layernorm_3(attention_output_2 + proj_output)
@@ -171,5 +178,6 @@ class TransformerDecoder(layers.Layer):
             "embed_dim": self.embed_dim,
             "num_heads": self.num_heads,
             "dense_dim": self.dense_dim,
+            "causal_cross_attention": self.causal_cross_attention,
         })
         return config
