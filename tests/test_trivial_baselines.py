@@ -94,6 +94,13 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
         "smoke tier builds and compiles both (scale epochs 0) and checks the GloVe matrix the book builds from the "
         "vectors file. The offline tier (real GloVe vectors, 3,200 real reviews) and the book tier check both "
         "models against the commonest class"),
+    ("ch11_seq2seq_transformer", "smoke"): (
+        "tracing the Transformer encoder-decoder's training and evaluation steps dominates a smoke run: two epochs of "
+        "the twin's 834 training pairs at an eighth of the book's widths took 19.6 s on 2 shared cores (measured "
+        "2026-11-30, load average 3), where the chapter's three translation examples have about 10 s of smoke time. "
+        "The smoke tier builds it at the book's size, builds and compiles the small one (scale epochs 0) and checks "
+        "that greedy decoding starts after [start] and stops at [end] or the length limit; the offline tier (the "
+        "Bible's verse pairs) and the book tier check it against the commonest target token"),
     ("ch12_text_generation_transformer_lm", "smoke"): (
         "tracing the Transformer decoder's training step costs about 4.7 s of CPU on 2 cores before the first step, "
         "and each generated word an eager call of the model (about 0.07 s), so the smoke tier affords two RMSprop "
