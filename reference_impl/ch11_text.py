@@ -168,29 +168,30 @@ def int_datasets(reviews: Any, train_ds: Any, val_ds: Any, test_ds: Any,
             for ds in (train_ds, val_ds, test_ds)]
 
 
-def one_hot_bilstm(max_tokens=20000):
-    """Listing 11.13: one-hot encoded sequences into a bidirectional LSTM (``keras.ops.one_hot`` for
-    the book's ``tf.one_hot``)."""
-    inputs = keras.Input(shape=(None,), dtype="int64")
-    embedded = keras.ops.one_hot(inputs, max_tokens)
+def bidirectional_lstm_classifier(inputs: Any, embedded: Any) -> keras.Model:
+    """The part every §11.3.3 sequence model shares: the embedded words into a bidirectional LSTM,
+    dropout and a sigmoid, compiled as the book compiles it."""
     x = layers.Bidirectional(layers.LSTM(32))(embedded)
     x = layers.Dropout(0.5)(x)
     outputs = layers.Dense(1, activation="sigmoid")(x)
     model = keras.Model(inputs, outputs)
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
     return model
+
+
+def one_hot_bilstm(max_tokens=20000):
+    """Listing 11.13: one-hot encoded sequences into a bidirectional LSTM (``keras.ops.one_hot`` for
+    the book's ``tf.one_hot``)."""
+    inputs = keras.Input(shape=(None,), dtype="int64")
+    embedded = keras.ops.one_hot(inputs, max_tokens)
+    return bidirectional_lstm_classifier(inputs, embedded)
 
 
 def embedding_bilstm(max_tokens=20000, mask_zero=False):
     """Listing 11.16 (``mask_zero=False``) and 11.17 (``mask_zero=True``)."""
     inputs = keras.Input(shape=(None,), dtype="int64")
     embedded = layers.Embedding(input_dim=max_tokens, output_dim=256, mask_zero=mask_zero)(inputs)
-    x = layers.Bidirectional(layers.LSTM(32))(embedded)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(1, activation="sigmoid")(x)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
-    return model
+    return bidirectional_lstm_classifier(inputs, embedded)
 
 
 # Using pretrained word embeddings: GloVe ----------------------------------------------------
@@ -231,12 +232,7 @@ def pretrained_embedding_bilstm(embedding_matrix: np.ndarray) -> keras.Model:
     )
     inputs = keras.Input(shape=(None,), dtype="int64")
     embedded = embedding_layer(inputs)
-    x = layers.Bidirectional(layers.LSTM(32))(embedded)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(1, activation="sigmoid")(x)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
-    return model
+    return bidirectional_lstm_classifier(inputs, embedded)
 
 
 # 11.4.1 Understanding self-attention -------------------------------------------------------
