@@ -53,6 +53,7 @@ VAL_FRACTION = 0.15
 BOOK_VOCAB_SIZE = 15_000
 BOOK_SEQUENCE_LENGTH = 20
 REAL_PAIRS = 118_964  # about the size of spa.txt; the twin's ``samples`` is a fraction of it
+BOOK_BATCH_SIZE = 64
 
 Pair = tuple[str, str]
 
@@ -209,14 +210,28 @@ def twin_pairs(n: int, seed: int) -> list[Pair]:
     return [twin_pair(rng) for _ in range(n)]
 
 
+def whole_training_batches(n: int) -> int:
+    """The pair count nearest ``n`` (at least ``TWIN_MIN_PAIRS``) whose training split, by the book's
+    code, is a whole number of batches."""
+    def training(count: int) -> int:
+        return count - 2 * int(VAL_FRACTION * count)
+
+    counts = range(max(TWIN_MIN_PAIRS, n - 2 * BOOK_BATCH_SIZE), n + 2 * BOOK_BATCH_SIZE)
+    return min((count for count in counts if training(count) % BOOK_BATCH_SIZE == 0), key=lambda c: abs(c - n))
+
+
 def twin(seed: int = 0, samples: float = 1.0) -> Loaded:
     """``samples`` × 118,964 generated pairs (at least 200), deterministic per ``seed``, shuffled and
     split by the book's code. The English has subject–verb agreement ("he sees", "they see"); the
     Spanish conjugates the verb for the subject's person and number, puts the adjective after the
     noun and makes article and adjective agree with the noun's gender and number, so a model must
     read the whole English sentence to translate a word of it. Both sides are capitalised and end
-    with a full stop, as the real pairs do."""
-    n = max(TWIN_MIN_PAIRS, round(REAL_PAIRS * samples))
+    with a full stop, as the real pairs do.
+
+    The count is moved to the nearest that leaves no partial training batch: the book's
+    ``make_dataset`` shuffles after batching, so the batch it prints first may be the short last one
+    (one in 1,302 for the book's 83,276 training pairs, one in 14 for a small twin)."""
+    n = whole_training_batches(max(TWIN_MIN_PAIRS, round(REAL_PAIRS * samples)))
     value = SpaEng(*split(twin_pairs(n, seed), seed), TWIN_VOCAB_SIZE, TWIN_SEQUENCE_LENGTH, TWIN_WIDTH)
     return Loaded(value, provenance("twin", "synthetic", "English-Spanish twin: a small grammar with agreement and "
                                     "adjectives after the noun", **_facts(value), seed=seed))
