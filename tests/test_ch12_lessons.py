@@ -2,14 +2,14 @@
 
 A fault is planted in the chapter's own functions, in Keras or in the data, the example runs
 in-process as ``python -m conformance run`` runs it (smoke tier), and the named check must be among
-the failures. The temperature example is NumPy and runs in well under a second; the VAE's runs
-train (TensorFlow only, a few seconds each) and are marked slow.
+the failures. The temperature example is NumPy and runs in well under a second; the VAE's and the
+GAN's runs train (TensorFlow only, a few seconds each) and are marked slow.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -17,7 +17,7 @@ import pytest
 
 from helpers import Fault, RunResult, failed_checks, faulty_run, run_example_in_process
 from reference_impl import ch12_generative as ch12
-from reference_impl.datasets import Loaded, mnist
+from reference_impl.datasets import Loaded, celeba, mnist
 
 SEED = 0
 
@@ -226,13 +226,123 @@ def test_the_mean_image_is_the_best_constant_reconstruction():
     assert baselines.reconstruction_bce(binary, binary) < 1e-3
 
 
-# -- 12.5 the GAN's training step (the example builds the book's networks only) -----------------------
+# -- 12.5 the GAN ----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_the_gan_passes_unbroken():
+    tensorflow_only()
+    result = run_example_in_process("ch12_gan", "smoke", seed=SEED)
+    assert result["status"] == "passed", [c for c in result["checks"] if c["status"] != "passed"]
+
+
+def gan_compiled_with(change: Callable[[Any, Any, Any], tuple[Any, Any, Any]]) -> Fault:
+    """A fault: ``GAN.compile`` gets ``change(d_optimizer, g_optimizer, loss_fn)`` instead."""
+    original = ch12.GAN.compile
+
+    def compile(self, d_optimizer, g_optimizer, loss_fn):
+        original(self, *change(d_optimizer, g_optimizer, loss_fn))
+
+    return lambda patch: patch.setattr(ch12.GAN, "compile", compile)
+
+
+def nan_loss(d_optimizer, g_optimizer, loss_fn):
+    return d_optimizer, g_optimizer, lambda y_true, y_pred: loss_fn(y_true, y_pred) * float("nan")
+
+
+@pytest.mark.slow
+def test_a_nan_in_the_gan_losses_fails_naming_the_epoch_and_the_loss():
+    tensorflow_only()
+    failed = failed_checks(faulty_run("ch12_gan", gan_compiled_with(nan_loss)))
+    name = "no loss is NaN or infinite in any epoch"
+    assert name in failed, sorted(failed)
+    assert "epoch 1: d_loss" in str(failed[name]["actual"]), failed[name]
+
+
+def exploding_discriminator(d_optimizer, g_optimizer, loss_fn):
+    """A discriminator learning rate of 10 (the book's is 1e-4) throws its loss out of bounds."""
+    return keras.optimizers.Adam(learning_rate=10.0), g_optimizer, loss_fn
+
+
+@pytest.mark.slow
+def test_a_gan_whose_losses_explode_fails_the_loss_bounds():
+    tensorflow_only()
+    failed = failed_checks(faulty_run("ch12_gan", gan_compiled_with(exploding_discriminator)))
+    bounds = {"the discriminator's loss stays below 2", "the generator's loss stays below 10",
+              "the discriminator's loss does not collapse to 0", "the generator's loss does not collapse to 0"}
+    assert bounds & set(failed), sorted(failed)
+
+
+@pytest.mark.parametrize("name,observed", [
+    ("the discriminator's loss stays below 2", {"d_loss": [0.7, 2.5]}),
+    ("the generator's loss stays below 10", {"g_loss": [0.7, 12.0]}),
+    ("the discriminator's loss does not collapse to 0", {"d_loss": [0.7, 0.01]}),
+    ("the generator's loss does not collapse to 0", {"g_loss": [0.7, 0.001]}),
+])
+def test_the_loss_bounds_fail_on_a_crafted_history(name, observed):
+    from helpers import golden_expectation, judge
+
+    check = golden_expectation("ch12_gan", "smoke", name=name)
+    healthy = {"d_loss": [0.69, 0.68], "g_loss": [0.72, 0.9]}
+    assert judge(check, {"history": {"fit": healthy}}) == "passed"
+    assert judge(check, {"history": {"fit": {**healthy, **observed}}}) == "failed"
+
+
+def generator_last_layer_changed(**changes: Any) -> Fault:
+    """A fault: the generator's last layer (the three-filter Conv2D) is built with ``changes``."""
+    original = keras.layers.Conv2D.__init__
+
+    def changed(self, filters, kernel_size, **kwargs):  # no *args: Keras reads the signature
+        if filters == 3:
+            kwargs.update(changes)
+        original(self, filters, kernel_size, **kwargs)
+
+    return lambda patch: patch.setattr(keras.layers.Conv2D, "__init__", changed)
+
+
+@pytest.mark.slow
+def test_a_generator_without_its_sigmoid_fails_the_pixel_range():
+    """Without the sigmoid and from large weights, the generated pixels leave [0, 1]."""
+    tensorflow_only()
+    failed = failed_checks(faulty_run("ch12_gan", generator_last_layer_changed(
+        activation=None, kernel_initializer=keras.initializers.RandomNormal(stddev=30.0))))
+    assert {"generated pixels are at least 0", "generated pixels are at most 1"} <= set(failed), sorted(failed)
+
+
+def latent_ignored() -> Fault:
+    """A fault: the generator's first Dense layer starts from a zero kernel, so what it paints does not
+    depend on the latent vector until training moves it (one step moves it by about the learning rate)."""
+    original = keras.layers.Dense.__init__
+
+    def zeroed(self, units, **kwargs):
+        if units != 1:  # the generator's Dense(start * start * 128), not the discriminator's Dense(1)
+            kwargs["kernel_initializer"] = "zeros"
+        original(self, units, **kwargs)
+
+    return lambda patch: patch.setattr(keras.layers.Dense, "__init__", zeroed)
+
+
+@pytest.mark.slow
+def test_a_generator_that_ignores_its_latent_vector_fails_the_spread():
+    tensorflow_only()
+    failed = failed_checks(faulty_run("ch12_gan", latent_ignored()))
+    assert "generated images vary with the latent vector" in failed, sorted(failed)
+
+
+@pytest.mark.parametrize("tier,side", [("smoke", 8), ("offline", 16), ("book", 64)])
+def test_generated_images_of_another_size_fail_the_shape_check(tier, side):
+    from helpers import golden_expectation, judge
+
+    check = golden_expectation("ch12_gan", tier, name="the generated images are 10 RGB images at the trained size")
+    assert judge(check, {"values": {"generated_shape": [10, side, side, 3]}}) == "passed"
+    assert judge(check, {"values": {"generated_shape": [10, side * 2, side * 2, 3]}}) == "failed"
+    assert judge(check, {"values": {"generated_shape": [3, side, side, 3]}}) == "failed"
+
+
+# -- the GAN's training step, each optimizer on its own network -------------------------------------
 def gan_fit(steps: int, image_size: int = 8, fault: Fault | None = None):
-    """Train the listing's GAN for ``steps`` batches of 32 twin digits at ``image_size``; return the
+    """Train the listing's GAN for ``steps`` batches of 32 drawn faces at ``image_size``; return the
     history and the weights of both networks before and after."""
     keras.utils.set_random_seed(SEED)
-    (x_train, _), _ = mnist.twin(seed=SEED, samples=0.001).value
-    dataset = ch12.digits_as_faces(x_train[:32 * steps], image_size)
+    dataset = celeba.draw_faces(32 * steps, image_size, np.random.RandomState(SEED)).astype("float32") / 255
     with pytest.MonkeyPatch.context() as patch:
         if fault:
             fault(patch)
@@ -249,11 +359,9 @@ def gan_fit(steps: int, image_size: int = 8, fault: Fault | None = None):
     return history.history, before, after
 
 
-def test_digits_as_faces_gives_rgb_images_in_the_unit_interval():
-    (x_train, _), _ = mnist.twin(seed=SEED, samples=0.001).value
-    for size in (8, 16, 64):
-        faces = ch12.digits_as_faces(x_train[:5], size)
-        assert faces.shape == (5, size, size, 3) and 0 <= faces.min() and faces.max() <= 1 and faces.max() > 0.5
+def test_the_drawn_faces_are_rgb_images():
+    faces = celeba.draw_faces(5, 8, np.random.RandomState(SEED))
+    assert faces.shape == (5, 8, 8, 3) and faces.dtype == np.uint8 and faces.std() > 10
 
 
 def gan_problems(logs, before, after) -> list[str]:
@@ -278,23 +386,20 @@ def test_a_few_gan_steps_give_finite_bounded_losses_that_do_not_collapse():
 def test_a_gan_whose_generator_optimizer_never_moves_it_is_caught():
     """The planted fault for the test above: a g_optimizer with learning rate 0."""
     tensorflow_only()
-    original = ch12.GAN.compile
-
-    def frozen_generator(self, d_optimizer, g_optimizer, loss_fn):
-        original(self, d_optimizer, keras.optimizers.Adam(learning_rate=0.0), loss_fn)
-
-    problems = gan_problems(*gan_fit(steps=2, fault=lambda patch: patch.setattr(ch12.GAN, "compile", frozen_generator)))
+    frozen = gan_compiled_with(lambda d, g, loss: (d, keras.optimizers.Adam(learning_rate=0.0), loss))
+    problems = gan_problems(*gan_fit(steps=2, fault=frozen))
     assert problems == ["generator did not train"], problems
 
 
+def frozen_discriminator(d_optimizer, g_optimizer, loss_fn):
+    return keras.optimizers.Adam(learning_rate=0.0), g_optimizer, loss_fn
+
+
 @pytest.mark.slow
-def test_a_gan_with_exploding_losses_is_caught():
-    """A second planted fault: a discriminator learning rate of 10 blows its loss out of bounds."""
+def test_a_discriminator_that_does_not_learn_fails_the_offline_lessons():
+    """The offline tier (the LFW faces, five epochs: about a minute) with a discriminator learning rate of 0."""
     tensorflow_only()
-    original = ch12.GAN.compile
-
-    def exploding(self, d_optimizer, g_optimizer, loss_fn):
-        original(self, keras.optimizers.Adam(learning_rate=10.0), g_optimizer, loss_fn)
-
-    problems = gan_problems(*gan_fit(steps=2, fault=lambda patch: patch.setattr(ch12.GAN, "compile", exploding)))
-    assert any(p.startswith(("d_loss", "g_loss", "epoch")) for p in problems), problems
+    pytest.importorskip("skimage", reason="the offline faces need scikit-image (pip install '.[celeba-offline]')")
+    failed = failed_checks(faulty_run("ch12_gan", gan_compiled_with(frozen_discriminator), tier="offline"))
+    assert {"the discriminator's loss falls as it learns to tell real from fake",
+            "the discriminator scores generated faces above real ones"} <= set(failed), sorted(failed)

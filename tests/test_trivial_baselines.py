@@ -1,6 +1,8 @@
 """A green run must mean the book's behaviour is there: every trained example is checked against the
 best predictor that ignores the input (majority class, per-pixel class prior, mean target), computed by
-the example on the same held-out split, with a margin, in every tier it runs.
+the example on the same held-out split, with a margin, in every tier it runs. The exceptions are listed with
+their measured reasons: known gaps in a tier (``KNOWN_GAPS``), and examples whose model has no held-out target
+to predict (``WITHOUT_TRIVIAL_PREDICTOR``: the GAN).
 
 The static tests read the golden files (fast); the planted fault runs one cheap example with its
 labels shuffled and shows that its ``beats_baseline`` check is what turns it red.
@@ -123,6 +125,22 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
         "digits: 200.7 at worst against 206.6, seeds 0-2) and the book tier check it against the mean image"),
 }
 
+# Trained examples with no predictor that ignores the input to beat, in any tier, and why. Not a known
+# gap that a later check closes: what the example trains has no held-out target.
+WITHOUT_TRIVIAL_PREDICTOR: dict[str, str] = {
+    "ch12_gan": (
+        "a GAN maps random latent vectors to images: there is no held-out target for it to predict, and its two "
+        "losses are adversarial, each measured against the other network. The generator that ignores its input "
+        "paints one image for every vector, and the best such image (the training faces' mean, under pixel "
+        "distance) lies closer to real faces than real faces lie to each other: on the 8-pixel twin its RMS "
+        "distance to the nearest of 64 held-out faces is 0.030, where a held-out face lies 0.066 from its nearest "
+        "training face (measured 2026-12-01, 1,000 drawn faces, seed 0), so a generator that paints faces would "
+        "fail that comparison. The discriminator is a real-vs-fake classifier, but chance is where it should end: "
+        "a GAN that trains as meant drives its loss towards ln 2 = 0.693, a coin's. Instead every tier checks "
+        "what a broken GAN shows: finite losses that stay bounded and do not collapse, generated pixels in "
+        "[0, 1] at the trained size, and images that vary with the latent vector (a recorded floor)"),
+}
+
 _PATH_FIELDS = ("path", "left", "right", "baseline")
 
 
@@ -181,6 +199,9 @@ def test_the_suite_knows_which_examples_train():
 @pytest.mark.parametrize("example_id,tier", TRAINED_TIERS, ids=[f"{e}-{t}" for e, t in TRAINED_TIERS])
 def test_every_trained_example_beats_a_trivial_predictor_in_every_tier(example_id, tier):
     checks = beats_baseline_checks(example_id, tier)
+    if example_id in WITHOUT_TRIVIAL_PREDICTOR:
+        assert not checks, f"{example_id} ({tier}) has a beats_baseline check: remove it from WITHOUT_TRIVIAL_PREDICTOR"
+        pytest.skip(f"no trivial predictor: {WITHOUT_TRIVIAL_PREDICTOR[example_id]}")
     if (example_id, tier) in KNOWN_GAPS:
         assert not checks, f"{example_id} ({tier}) has a beats_baseline check now: remove it from KNOWN_GAPS"
         pytest.skip(f"known gap: {KNOWN_GAPS[example_id, tier]}")
@@ -193,6 +214,8 @@ def test_known_gaps_name_trained_examples_and_tiers_they_run():
     for example_id, tier in KNOWN_GAPS:
         assert (example_id, tier) in TRAINED_TIERS, (example_id, tier)
         assert beats_baseline_checks(example_id, "book"), f"{example_id}: the book tier must check it at least"
+    for example_id in WITHOUT_TRIVIAL_PREDICTOR:
+        assert example_id in TRAINED and not any(e == example_id for e, _ in KNOWN_GAPS), example_id
 
 
 @pytest.mark.parametrize("example_id,tier", ALL_TIERS, ids=[f"{e}-{t}" for e, t in ALL_TIERS])
