@@ -90,6 +90,16 @@ def vectorized(pairs: list[tuple[str, str]], source_vectorization: Any,
     return ({"english": eng, "spanish": spa[:, :-1]}, spa[:, 1:])
 
 
+def training_data(run: Run, pairs: SpaEng) -> tuple[Any, Any, Any, Any]:
+    """The two adapted layers and the vectorized training and validation splits, with the trivial
+    predictor's score recorded on the latter."""
+    source_vectorization, target_vectorization = text_vectorization(pairs)
+    train = vectorized(pairs.train_pairs, source_vectorization, target_vectorization)
+    val = vectorized(pairs.val_pairs, source_vectorization, target_vectorization)
+    record_baseline(run, train, val)
+    return source_vectorization, target_vectorization, train, val
+
+
 def record_baseline(run: Run, train: Any, val: Any) -> None:
     """The commonest training target token's accuracy on the validation targets, at the positions the
     models' accuracy counts (where the Spanish input is not padding)."""
@@ -237,10 +247,7 @@ def spa_eng_prep(run: Run) -> None:
 def seq2seq_gru(run: Run) -> None:
     pairs = run.data("spa_eng")
     run.model("model", gru_seq2seq(vocab_size=BOOK_VOCAB_SIZE))  # the book's size
-    source_vectorization, target_vectorization = text_vectorization(pairs)
-    train = vectorized(pairs.train_pairs, source_vectorization, target_vectorization)
-    val = vectorized(pairs.val_pairs, source_vectorization, target_vectorization)
-    record_baseline(run, train, val)
+    source_vectorization, target_vectorization, train, val = training_data(run, pairs)
     embed_dim, latent_dim = widths(pairs, 256, 1024)
     vocab_size = learnt_vocab_size(source_vectorization, target_vectorization)
     seq2seq_rnn = gru_seq2seq(vocab_size=vocab_size, embed_dim=embed_dim, latent_dim=latent_dim)
@@ -255,10 +262,7 @@ def seq2seq_gru(run: Run) -> None:
 def seq2seq_transformer(run: Run) -> None:
     pairs = run.data("spa_eng")
     run.model("model", transformer_seq2seq(vocab_size=BOOK_VOCAB_SIZE, sequence_length=BOOK_SEQUENCE_LENGTH))
-    source_vectorization, target_vectorization = text_vectorization(pairs)
-    train = vectorized(pairs.train_pairs, source_vectorization, target_vectorization)
-    val = vectorized(pairs.val_pairs, source_vectorization, target_vectorization)
-    record_baseline(run, train, val)
+    source_vectorization, target_vectorization, train, val = training_data(run, pairs)
     embed_dim, dense_dim = widths(pairs, 256, 2048)
     vocab_size = learnt_vocab_size(source_vectorization, target_vectorization)
     transformer = transformer_seq2seq(vocab_size=vocab_size, sequence_length=pairs.sequence_length,
