@@ -261,6 +261,7 @@ def text_generation_transformer_lm(run: Run) -> None:
     run.model("trained_model", model)
     history = model.fit(lm_dataset, epochs=epochs, callbacks=[text_gen_callback])
     run.history("fit", history)
+    run.value("non_finite_losses", non_finite_losses(history.history))
 
     # The generated texts, one per temperature, and how varied each is
     samples = [text_gen_callback.samples[temperature] for temperature in GENERATION_TEMPERATURES]

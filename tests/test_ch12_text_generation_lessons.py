@@ -163,3 +163,11 @@ def test_lm_dims_scales_the_books_widths_with_the_vocabulary():
     assert ch12.lm_dims(15000) == (256, 2048)
     assert ch12.lm_dims(5000) == (64, 512)
     assert ch12.lm_dims(1000) == (16, 128)
+
+
+def test_a_non_finite_loss_fails_naming_the_epoch():
+    check = golden_expectation(EXAMPLE, "smoke", name="no loss is NaN or infinite in any epoch")
+    assert judge(check, {"values": {"non_finite_losses": []}}) == "passed"
+    assert judge(check, {"values": {"non_finite_losses": ch12.non_finite_losses({"loss": [6.4, float("nan")]})}}) \
+        == "failed"
+    assert ch12.non_finite_losses({"loss": [6.4, float("nan")]}) == ["epoch 2: loss"]
