@@ -30,6 +30,8 @@ RISES = "next-token accuracy rises over the epochs"
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_the_decoding_checks_refuse_malformed_sentences(example, tier):
     for name, path in ((START, "decoded_start_once"), (STOP, "decoded_stop_at_end_or_limit")):
+        if (example, tier, name) == ("ch11_seq2seq_transformer", "smoke", START):
+            continue  # untrained there (scale epochs 0): an arbitrary model may decode [start] (see the golden notes)
         check = golden_expectation(example, tier, name=name)
         assert judge(check, {"values": {path: True}}) == "passed"
         assert judge(check, {"values": {path: False}}) == "failed"
