@@ -174,12 +174,13 @@ def test_a_smaller_latent_grid_fails_the_grid_shape():
     assert "the latent grid is 30×30 digits of 28×28" in failed, sorted(failed)
 
 
-def final_conv_changed(**changes: Any) -> Fault:
-    """A fault: the decoder's last layer (the one-filter Conv2D) is built with ``changes``."""
+def conv_with_filters_changed(filters_of_layer: int, **changes: Any) -> Fault:
+    """A fault: every Conv2D with ``filters_of_layer`` filters (a network's last layer: the VAE
+    decoder's one-filter, the GAN generator's three-filter) is built with ``changes``."""
     original = keras.layers.Conv2D.__init__
 
     def changed(self, filters, kernel_size, **kwargs):  # no *args: Keras reads the signature
-        if filters == 1:
+        if filters == filters_of_layer:
             kwargs.update(changes)
         original(self, filters, kernel_size, **kwargs)
 
@@ -189,7 +190,8 @@ def final_conv_changed(**changes: Any) -> Fault:
 def unsquashed_decoder() -> Fault:
     """A decoder whose last layer lost its sigmoid and starts from large weights: its pixels are
     unbounded (measured, seed 0: from -11.5 up), as a decoder trained without the squashing would paint."""
-    return final_conv_changed(activation=None, kernel_initializer=keras.initializers.RandomNormal(stddev=30.0))
+    return conv_with_filters_changed(1, activation=None,
+                                     kernel_initializer=keras.initializers.RandomNormal(stddev=30.0))
 
 
 @pytest.fixture(scope="module")
@@ -286,24 +288,12 @@ def test_the_loss_bounds_fail_on_a_crafted_history(name, observed):
     assert judge(check, {"history": {"fit": {**healthy, **observed}}}) == "failed"
 
 
-def generator_last_layer_changed(**changes: Any) -> Fault:
-    """A fault: the generator's last layer (the three-filter Conv2D) is built with ``changes``."""
-    original = keras.layers.Conv2D.__init__
-
-    def changed(self, filters, kernel_size, **kwargs):  # no *args: Keras reads the signature
-        if filters == 3:
-            kwargs.update(changes)
-        original(self, filters, kernel_size, **kwargs)
-
-    return lambda patch: patch.setattr(keras.layers.Conv2D, "__init__", changed)
-
-
 @pytest.mark.slow
 def test_a_generator_without_its_sigmoid_fails_the_pixel_range():
     """Without the sigmoid and from large weights, the generated pixels leave [0, 1]."""
     tensorflow_only()
-    failed = failed_checks(faulty_run("ch12_gan", generator_last_layer_changed(
-        activation=None, kernel_initializer=keras.initializers.RandomNormal(stddev=30.0))))
+    failed = failed_checks(faulty_run("ch12_gan", conv_with_filters_changed(
+        3, activation=None, kernel_initializer=keras.initializers.RandomNormal(stddev=30.0))))
     assert {"generated pixels are at least 0", "generated pixels are at most 1"} <= set(failed), sorted(failed)
 
 

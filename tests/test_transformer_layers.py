@@ -6,22 +6,15 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from keras import layers
 
 from reference_impl.ch11_text import transformer_classifier
+from reference_impl.ch11_translation import transformer_seq2seq
 from reference_impl.transformer import PositionalEmbedding, TransformerDecoder, TransformerEncoder
 
 
-def seq2seq(sequence_length=12, vocab_size=50, embed_dim=16, dense_dim=8, num_heads=2):
+def seq2seq() -> keras.Model:
     """The book's English-to-Spanish Transformer (§11.5.3) at a small size."""
-    encoder_inputs = keras.Input(shape=(None,), dtype="int32", name="english")
-    x = PositionalEmbedding(sequence_length, vocab_size, embed_dim)(encoder_inputs)
-    encoder_outputs = TransformerEncoder(embed_dim, dense_dim, num_heads)(x)
-    decoder_inputs = keras.Input(shape=(None,), dtype="int32", name="spanish")
-    x = PositionalEmbedding(sequence_length, vocab_size, embed_dim)(decoder_inputs)
-    x = TransformerDecoder(embed_dim, dense_dim, num_heads)(x, encoder_outputs)
-    decoder_outputs = layers.Dense(vocab_size, activation="softmax")(x)
-    return keras.Model([encoder_inputs, decoder_inputs], decoder_outputs)
+    return transformer_seq2seq(vocab_size=50, sequence_length=12, embed_dim=16, dense_dim=8, num_heads=2)
 
 
 def tokens(rng, batch, length, real, vocab=50):
