@@ -1,5 +1,5 @@
-"""Sessions: conformance (smoke tier by default), tests, benchmark-cpu, benchmark-gpu, report, and the
-nightly ones: seed-sweep, sensitivity.
+"""Sessions: conformance (smoke tier by default), tests, benchmark-cpu, benchmark-gpu, benchmark-tpu,
+report, and the nightly ones: seed-sweep, sensitivity.
 
 Arguments after ``--`` pass through to ``python -m conformance run``:
     nox -s conformance -- --tier offline --examples 'ch02*'
@@ -8,6 +8,7 @@ Arguments after ``--`` pass through to ``python -m conformance run``:
 and, for the benchmark sessions, to ``python -m conformance bench`` / ``report``:
     nox -s benchmark-cpu -- --models 'mnist*' --save-baseline
     nox -s benchmark-gpu -- --backend jax
+    nox -s benchmark-tpu -- --models 'mnist*'       # JAX unless --backend says otherwise
     nox -s report -- --fail-on-regression
 
 ``seed-sweep`` takes ``SEEDS BACKENDS [run options]`` (default: seeds 0-9 on tensorflow and jax);
@@ -62,8 +63,16 @@ def _install(session: nox.Session, *extras: str) -> None:
 def conformance(session: nox.Session) -> None:
     """Run the book's examples and check them (smoke tier unless told otherwise)."""
     args = list(session.posargs)
-    _install(session, *_backend_extras(args, "jax", None), *_offline_tier_extras(args))
+    _install(session, *_backend_extras(args, _jax_extra(session), None), *_offline_tier_extras(args))
     session.run("python", "-m", "conformance", "run", *args)
+
+
+def _jax_extra(session: nox.Session) -> str:
+    # On a Cloud TPU, JAX's CPU wheels would run the examples beside the chips instead of on them. The
+    # profile's TPU reader needs only the standard library, so it runs before anything is installed.
+    found = session.run("python", "-c", "from conformance.stack.tpu import tpu_info; print(bool(tpu_info()))",
+                        silent=True)
+    return "jax-tpu" if str(found).strip() == "True" else "jax"
 
 
 def _offline_tier_extras(args: list[str]) -> tuple[str, ...]:
@@ -101,6 +110,19 @@ def benchmark_gpu(session: nox.Session) -> None:
     args = list(session.posargs)
     _install(session, *_backend_extras(args, "jax-cuda", "gpu"))
     session.run("python", "-m", "conformance", "bench", *args)
+
+
+@nox.session(name="benchmark-tpu", python=PYTHON)
+def benchmark_tpu(session: nox.Session) -> None:
+    """Benchmarks on a Cloud TPU: float32 vs mixed_bfloat16 (no float16 on TPUs), 1 vs all chips, on JAX."""
+    _install(session, "jax-tpu")
+    session.run("python", "-m", "conformance", "bench", *with_default_backend(session.posargs, "jax"))
+
+
+def with_default_backend(args: list[str], backend: str) -> list[str]:
+    """``args`` with ``--backend BACKEND`` appended unless they choose a backend themselves."""
+    chosen = any(arg == "--backend" or arg.startswith("--backend=") for arg in args)
+    return list(args) if chosen else [*args, "--backend", backend]
 
 
 @nox.session(python=PYTHON)

@@ -2,7 +2,8 @@
 
 A session pinned to an interpreter the machine lacks used to be skipped with exit status 0 (a green
 run that ran nothing); an interpreter outside what the pinned TensorFlow, Keras and JAX support would
-fail deep in pip. Both are errors that say what to do.
+fail deep in pip. Both are errors that say what to do. The TPU benchmark session installs JAX for TPUs
+and runs on JAX unless told another backend; on a TPU, the conformance session's JAX is JAX for TPUs.
 """
 
 from __future__ import annotations
@@ -55,3 +56,45 @@ def test_nox_lists_the_sessions_without_an_interpreter_pin():
                             capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
     assert '"conformance"' in listed.stdout and '"python": null' in listed.stdout
+
+
+class RecordingSession:
+    """Stands in for a nox session: records what it installs and runs; reports a supported Python."""
+
+    def __init__(self, *posargs: str, on_tpu: bool = False):
+        self.posargs = list(posargs)
+        self.on_tpu = on_tpu
+        self.installed: list[tuple[str, ...]] = []
+        self.ran: list[tuple[str, ...]] = []
+
+    def install(self, *args: str) -> None:
+        self.installed.append(args)
+
+    def run(self, *args: str, silent: bool = False) -> str | None:
+        if args[:2] == ("python", "-c"):
+            return str(self.on_tpu) if "tpu_info" in args[2] else "3.12.3"
+        self.ran.append(args)
+        return None
+
+    def error(self, message: str) -> None:
+        raise AssertionError(message)
+
+
+def test_benchmark_tpu_installs_jax_for_tpus_and_benchmarks_on_jax():
+    session = RecordingSession("--models", "mnist*")
+    load_noxfile().benchmark_tpu.func(session)
+    assert any("jax-tpu" in arg for args in session.installed for arg in args), session.installed
+    assert session.ran == [("python", "-m", "conformance", "bench", "--models", "mnist*", "--backend", "jax")]
+
+
+@pytest.mark.parametrize("args", [["--backend", "tensorflow"], ["--backend=tensorflow", "--repeats", "1"]])
+def test_benchmark_tpu_keeps_a_backend_the_user_chose(args):
+    assert load_noxfile().with_default_backend(args, "jax") == args
+
+
+@pytest.mark.parametrize(("on_tpu", "extra"), [(True, "jax-tpu"), (False, "jax")])
+def test_conformance_on_jax_installs_jax_for_the_machine(on_tpu, extra):
+    session = RecordingSession("--tier", "book", "--backend", "jax", on_tpu=on_tpu)
+    load_noxfile().conformance.func(session)
+    extras = session.installed[0][-1].split("[")[1].rstrip("]").split(",")
+    assert extra in extras and ({"jax", "jax-tpu"} - {extra}).isdisjoint(extras), session.installed

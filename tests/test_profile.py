@@ -1,6 +1,9 @@
 """The profile fingerprints the machine and gives it a short id that is stable across runs."""
 
+import pytest
+
 from conformance.stack import profile
+from conformance.stack import tpu as profile_tpu
 
 CPUINFO_X86 = """processor\t: 0
 model name\t: AMD EPYC 9454 48-Core Processor
@@ -36,7 +39,130 @@ def test_gpu_profile_id_names_chip_memory_and_count_without_form_factor():
 def test_fingerprint_of_this_machine_is_complete_and_stable():
     first, second = profile.fingerprint("tensorflow"), profile.fingerprint("tensorflow")
     assert first["id"] == second["id"]
-    assert first["id"].startswith("cpu-" if not first["gpu"] else "gpu-")
+    assert first["id"].startswith("tpu-" if first["tpu"] else "gpu-" if first["gpu"] else "cpu-")
     assert first["backend"] == "tensorflow"
     assert {"keras", "numpy"} <= set(first["libraries"])
     assert first["python"].count(".") == 2
+
+
+# --- TPUs -------------------------------------------------------------------------------------------
+# Recorded descriptions of Cloud TPU machines: GKE's environment variables, a TPU VM's GCE metadata
+# (which the profile never fetches; a caller may pass it), and this host's chips by PCI id.
+
+NO_ENV: dict[str, str] = {}
+NO_LOCAL_CHIPS = profile_tpu.LocalChips(0, None)
+TPU_ENV_V4_METADATA = """ACCELERATOR_TYPE: 'v4-8'
+CHIPS_PER_HOST_BOUNDS: '2,2,1'
+HOST_BOUNDS: '1,1,1'
+TOPOLOGY: '2x2x1'
+WORKER_ID: '0'
+ZONE: 'us-central2-b'
+"""
+
+
+def test_no_tpu_signs_give_an_empty_description_and_a_cpu_or_gpu_id():
+    assert profile.tpu_info(NO_ENV, local=NO_LOCAL_CHIPS) == {}
+    assert profile.tpu_info({"TPU_WORKER_ID": "0", "TPU_WORKER_HOSTNAMES": "a,b"}, local=NO_LOCAL_CHIPS) == {}
+    fake = {"cpu": {"arch": "x86_64", "feature": "avx2", "cores": 2}, "gpu": {}, "tpu": {}}
+    assert profile.profile_id(fake) == "cpu-x86_64-avx2-2c"
+
+
+@pytest.mark.parametrize(("accelerator_type", "chips"), [
+    ("v2-8", 4), ("v3-32", 16), ("v4-8", 4), ("v4-16", 8), ("v5p-8", 4),
+    ("v5litepod-8", 8), ("v5litepod-1", 1), ("v6e-8", 8), ("v6e-256", 256),
+])
+def test_accelerator_type_counts_tensorcores_so_v4_8_is_four_chips(accelerator_type, chips):
+    tpu = profile.tpu_info({"TPU_ACCELERATOR_TYPE": accelerator_type}, local=NO_LOCAL_CHIPS)
+    assert tpu["chips"] == chips, tpu
+    assert tpu["notes"] == []
+
+
+def test_gke_environment_gives_type_topology_hosts_and_worker():
+    env = {"TPU_ACCELERATOR_TYPE": "v5litepod-16", "TPU_TOPOLOGY": "4x4", "TPU_WORKER_ID": "1",
+           "TPU_WORKER_HOSTNAMES": "tpu-0.svc,tpu-1.svc,tpu-2.svc,tpu-3.svc"}
+    tpu = profile.tpu_info(env, local=NO_LOCAL_CHIPS)
+    assert {key: tpu[key] for key in ("generation", "chips", "topology", "hosts", "worker_id", "local_chips")} == {
+        "generation": "v5e", "chips": 16, "topology": "4x4", "hosts": 4, "worker_id": 1, "local_chips": 4}
+    assert tpu["local_devices"] == 4
+    assert profile.profile_id({"tpu": tpu, "gpu": {}}) == "tpu-v5e-4x4-x16"
+
+
+def test_tpu_vm_metadata_when_given_describes_the_slice():
+    tpu = profile.tpu_info(NO_ENV, metadata={"accelerator-type": "v4-8", "tpu-env": TPU_ENV_V4_METADATA},
+                           local=profile_tpu.LocalChips(4, "v4"))
+    assert profile.profile_id({"tpu": tpu}) == "tpu-v4-2x2x1-x4"
+    assert tpu["worker_id"] == 0 and tpu["local_devices"] == 4  # megacore: one device per v4 chip
+
+
+def test_environment_wins_over_metadata():
+    tpu = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v6e-8", "TPU_TOPOLOGY": "2x4"},
+                           metadata={"accelerator-type": "v5p-8"}, local=NO_LOCAL_CHIPS)
+    assert profile.profile_id({"tpu": tpu}) == "tpu-v6e-2x4-x8"
+
+
+def test_v2_and_v3_show_each_tensorcore_as_a_device():
+    tpu = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v3-8"}, local=profile_tpu.LocalChips(4, None))
+    assert (tpu["chips"], tpu["local_devices"]) == (4, 8)
+    assert profile.profile_id({"tpu": tpu}) == "tpu-v3-x4"
+
+
+def test_chips_found_on_this_host_alone_still_make_a_tpu_profile():
+    assert profile.profile_id({"tpu": profile.tpu_info(NO_ENV, local=profile_tpu.LocalChips(8, "v6e"))}) == \
+        "tpu-v6e-x8"
+    unknown = profile.tpu_info(NO_ENV, local=profile_tpu.LocalChips(4, None))
+    assert profile.profile_id({"tpu": unknown}) == "tpu-unknown-x4"
+    assert unknown["local_devices"] is None  # devices per chip depend on the generation
+
+
+def test_topology_alone_gives_the_chip_count():
+    tpu = profile.tpu_info({"TPU_TOPOLOGY": "2x2x2"}, local=NO_LOCAL_CHIPS)
+    assert profile.profile_id({"tpu": tpu}) == "tpu-unknown-2x2x2-x8"
+
+
+@pytest.mark.parametrize(("env", "expected_id", "note"), [
+    ({"TPU_ACCELERATOR_TYPE": "v9z-8"}, "tpu-v9z", "not in the chip-count table"),
+    ({"TPU_ACCELERATOR_TYPE": "trillium"}, "tpu-unknown", "not of the form"),
+    ({"TPU_ACCELERATOR_TYPE": "v4-8", "TPU_TOPOLOGY": "two by two"}, "tpu-v4-x4", "topology 'two by two'"),
+    ({"TPU_ACCELERATOR_TYPE": "v4-7"}, "tpu-v4", "not a whole number of v4 chips"),
+    ({"TPU_ACCELERATOR_TYPE": "v4-8", "TPU_TOPOLOGY": "2x4"}, "tpu-v4-2x4-x4", "the topology 2x4 8"),
+])
+def test_unknown_or_inconsistent_forms_give_a_partial_description_with_a_note(env, expected_id, note):
+    tpu = profile.tpu_info(env, local=NO_LOCAL_CHIPS)
+    assert profile.profile_id({"tpu": tpu}) == expected_id
+    assert any(note in line for line in tpu["notes"]), tpu["notes"]
+
+
+def test_a_type_that_disagrees_with_this_hosts_chips_wins_with_a_note():
+    tpu = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v5p-8"}, local=profile_tpu.LocalChips(4, "v5e"))
+    assert profile.profile_id({"tpu": tpu}) == "tpu-v5p-x4"
+    assert tpu["notes"] == ["the accelerator type says v5p, this host's chips are v5e"]
+
+
+def test_chips_on_one_host_of_several_are_not_taken_for_the_slice():
+    tpu = profile.tpu_info({"TPU_WORKER_HOSTNAMES": "a,b", "TPU_TOPOLOGY": "bad"},
+                           local=profile_tpu.LocalChips(4, "v4"))
+    assert (tpu["chips"], tpu["local_chips"], tpu["hosts"]) == (None, 4, 2)
+    assert profile.profile_id({"tpu": tpu}) == "tpu-v4"
+
+
+def test_a_tpu_names_the_profile_before_a_gpu():
+    gpu = profile.gpu_info("NVIDIA H100 80GB HBM3, 81559, 580.65\n", "")
+    tpu = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v5p-16"}, local=NO_LOCAL_CHIPS)
+    assert profile.profile_id({"tpu": tpu, "gpu": gpu}) == "tpu-v5p-x8"
+
+
+def test_local_chips_are_read_by_google_tpu_pci_ids_not_by_google_vendor_alone(tmp_path):
+    for slot, (vendor, device) in enumerate([("0x1ae0", "0x0063"), ("0x1ae0", "0x0063"), ("0x1ae0", "0x0042"),
+                                             ("0x10de", "0x2330")]):
+        folder = tmp_path / "pci" / f"0000:00:0{slot}.0"
+        folder.mkdir(parents=True)
+        (folder / "vendor").write_text(vendor + "\n")
+        (folder / "device").write_text(device + "\n")
+    (tmp_path / "dev").mkdir()
+    assert profile_tpu.local_chips(tmp_path / "pci", tmp_path / "dev") == (2, "v5e")
+
+
+def test_local_chips_fall_back_to_accel_device_nodes(tmp_path):
+    for name in ("accel0", "accel1", "accel2", "accel3", "null"):
+        (tmp_path / name).touch()
+    assert profile_tpu.local_chips(tmp_path / "no-pci", tmp_path) == (4, None)

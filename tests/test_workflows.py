@@ -26,8 +26,9 @@ CI_SCRIPTS = sorted((PROJECT_ROOT / ".ci").iterdir())
 
 # The CLI command each session passes its arguments to; options of `run` that the CLI does not know
 # go to pytest, of which the workflows use these.
-SESSION_COMMANDS = {"conformance": "run", "benchmark-cpu": "bench", "benchmark-gpu": "bench", "report": "report",
-                    "sensitivity": "sensitivity", "compare-stacks": "compare-stacks", "bisect": "bisect"}
+SESSION_COMMANDS = {"conformance": "run", "benchmark-cpu": "bench", "benchmark-gpu": "bench", "benchmark-tpu": "bench",
+                    "report": "report", "sensitivity": "sensitivity", "compare-stacks": "compare-stacks",
+                    "bisect": "bisect"}
 PYTEST_OPTIONS = {"run": {"--junitxml"}}
 
 
@@ -94,7 +95,7 @@ def test_every_session_and_option_the_ci_calls_exists(path):
 
 def test_the_workflows_run_the_sessions_users_run():
     calls = {session for path in WORKFLOWS for session, _ in nox_calls(path.read_text())}
-    assert {"tests", "conformance", "report", "benchmark-cpu", "benchmark-gpu"} <= calls
+    assert {"tests", "conformance", "report", "benchmark-cpu", "benchmark-gpu", "benchmark-tpu"} <= calls
 
 
 def test_a_removed_session_or_flag_is_caught():

@@ -48,6 +48,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     fingerprint = profile.fingerprint(config.option.bench_backend)
     machine_info["conformance_profile"] = fingerprint["id"]
     machine_info["conformance_gpu"] = fingerprint["gpu"]
+    machine_info["conformance_tpu"] = fingerprint["tpu"]
     machine_info["conformance_libraries"] = fingerprint["libraries"]
     machine_info["conformance_backend"] = fingerprint["backend"]
 

@@ -1,9 +1,10 @@
 """The hardware/software fingerprint of this machine and its short, stable id.
 
-The id names the hardware only (``cpu-x86_64-avx512-2c``, ``gpu-nvidia-h100-80gb-x1``),
-so results and baselines from one machine stay together across library upgrades;
-the full fingerprint (library versions, backend, Python) travels with every result.
-Nothing here imports a framework: GPUs are read from ``nvidia-smi``.
+The id names the hardware only (``cpu-x86_64-avx512-2c``, ``gpu-nvidia-h100-80gb-x1``,
+``tpu-v5e-2x4-x8``), so results and baselines from one machine stay together across library
+upgrades; the full fingerprint (library versions, backend, Python) travels with every result.
+Nothing here imports a framework: GPUs are read from ``nvidia-smi``, TPUs from the environment
+and this host's devices (``conformance.stack.tpu``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+
+from conformance.stack.tpu import id_part as tpu_id_part
+from conformance.stack.tpu import tpu_info
 
 LIBRARIES = (
     "tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib", "torch", "numpy", "tensorflow-datasets",
@@ -91,6 +95,7 @@ def fingerprint(backend: str | None = None) -> dict[str, Any]:
         "cpu": cpu_info(),
         "memory_gib": memory_gib(),
         "gpu": gpu_info(),
+        "tpu": tpu_info(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "backend": backend or os.environ.get("KERAS_BACKEND", "tensorflow"),
@@ -101,6 +106,9 @@ def fingerprint(backend: str | None = None) -> dict[str, Any]:
 
 
 def profile_id(profile: dict[str, Any]) -> str:
+    """The accelerator names the machine when there is one (a TPU before a GPU), else the CPU."""
+    if profile.get("tpu"):
+        return tpu_id_part(profile["tpu"])
     gpu = profile.get("gpu") or {}
     if gpu:
         first = gpu["devices"][0]
