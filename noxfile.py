@@ -4,6 +4,7 @@ report, and the nightly ones: seed-sweep, sensitivity.
 Arguments after ``--`` pass through to ``python -m conformance run``:
     nox -s conformance -- --tier offline --examples 'ch02*'
     nox -s conformance -- --backend jax
+    nox -s conformance -- --backend torch   # PyPI's Linux torch is a CUDA build: see the README
 
 and, for the benchmark sessions, to ``python -m conformance bench`` / ``report``:
     nox -s benchmark-cpu -- --models 'mnist*' --save-baseline
@@ -63,7 +64,7 @@ def _install(session: nox.Session, *extras: str) -> None:
 def conformance(session: nox.Session) -> None:
     """Run the book's examples and check them (smoke tier unless told otherwise)."""
     args = list(session.posargs)
-    _install(session, *_backend_extras(args, _jax_extra(session), None), *_offline_tier_extras(args))
+    _install(session, *_backend_extras(args, jax=_jax_extra(session)), *_offline_tier_extras(args))
     session.run("python", "-m", "conformance", "run", *args)
 
 
@@ -90,17 +91,26 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "-n", "auto", *session.posargs)
 
 
-def _backend_extras(args: list[str], jax_extra: str, tensorflow_extra: str | None) -> tuple[str, ...]:
-    wants_jax = "jax" in args or "--backend=jax" in args
-    chosen = jax_extra if wants_jax else tensorflow_extra
-    return (chosen,) if chosen else ()
+def _backend_extras(args: list[str], *, jax: str, tensorflow: str | None = None) -> tuple[str, ...]:
+    """The extra that installs the backend ``args`` choose (``--backend B``), in the build ``jax`` /
+    ``tensorflow`` name for this session's machine; TensorFlow's default install needs none."""
+    extra = {"tensorflow": tensorflow, "jax": jax, "torch": "torch"}.get(chosen_backend(args))
+    return (extra,) if extra else ()
+
+
+def chosen_backend(args: list[str]) -> str:
+    """The backend ``--backend B`` or ``--backend=B`` names in ``args``; TensorFlow when none does."""
+    for flag, value in zip(args, args[1:]):
+        if flag == "--backend":
+            return value
+    return next((arg.split("=", 1)[1] for arg in args if arg.startswith("--backend=")), "tensorflow")
 
 
 @nox.session(name="benchmark-cpu", python=PYTHON)
 def benchmark_cpu(session: nox.Session) -> None:
     """Benchmarks on a machine without accelerators: float32 vs mixed_bfloat16, 1 vs 2 emulated devices."""
     args = list(session.posargs)
-    _install(session, *_backend_extras(args, "jax", None))
+    _install(session, *_backend_extras(args, jax="jax"))
     session.run("python", "-m", "conformance", "bench", *args)
 
 
@@ -108,7 +118,7 @@ def benchmark_cpu(session: nox.Session) -> None:
 def benchmark_gpu(session: nox.Session) -> None:
     """Benchmarks on GPUs: float32 vs mixed_float16 vs mixed_bfloat16, 1 vs all devices (CUDA wheels)."""
     args = list(session.posargs)
-    _install(session, *_backend_extras(args, "jax-cuda", "gpu"))
+    _install(session, *_backend_extras(args, jax="jax-cuda", tensorflow="gpu"))
     session.run("python", "-m", "conformance", "bench", *args)
 
 
@@ -139,7 +149,7 @@ def seed_sweep(session: nox.Session) -> None:
     args = list(session.posargs)
     seeds = _seed_range(args.pop(0) if args and args[0][0].isdigit() else "0-9")
     backends = (args.pop(0) if args and not args[0].startswith("-") else "tensorflow,jax").split(",")
-    _install(session, "jax")
+    _install(session, *(extra for backend in backends for extra in _backend_extras(["--backend", backend], jax="jax")))
     failed = []
     for backend in backends:
         for seed in seeds:

@@ -1,10 +1,13 @@
 """What a benchmark runs when not told: the precision policies and device counts each kind of machine
-supports (TPUs have no float16 units, so they never get mixed_float16)."""
+supports (TPUs have no float16 units, so they never get mixed_float16), and each backend: Keras runs
+PyTorch on one device, so several are refused with the reason."""
 
 import pytest
 
-from conformance.bench.runner import default_device_counts, default_precisions
-from conformance.stack import profile
+from conformance.bench.runner import BenchOptions, default_device_counts, default_precisions, device_counts
+from conformance.engine.runner import SettingsError
+from conformance.stack import devices, profile
+from conformance.stack.devices import DeviceError
 from conformance.stack.tpu import LocalChips
 
 CPU = {"gpu": {}, "tpu": {}}
@@ -36,3 +39,24 @@ def test_a_profile_recorded_before_tpus_were_detected_still_chooses():
 ])
 def test_device_counts_are_one_and_every_device_on_this_host(machine, counts):
     assert default_device_counts(machine) == counts
+
+
+def test_torch_benchmarks_run_on_one_device_and_say_why(capsys):
+    assert device_counts(BenchOptions(backend="torch"), CPU) == [1]
+    assert "keras.distribution (JAX)" in capsys.readouterr().out
+
+
+def test_several_devices_asked_of_torch_is_an_error_that_says_why():
+    with pytest.raises(SettingsError, match=r"--devices 1,2: Keras runs torch on one device"):
+        device_counts(BenchOptions(backend="torch", device_counts=[1, 2]), CPU)
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_data_parallel_backends_keep_the_counts_asked_for(backend):
+    assert device_counts(BenchOptions(backend=backend, device_counts=[1, 4]), CPU) == [1, 4]
+    assert device_counts(BenchOptions(backend=backend), FOUR_GPUS) == [1, 4]
+
+
+def test_a_conformance_run_on_several_torch_devices_is_refused_before_keras_starts():
+    with pytest.raises(DeviceError, match="cannot run on 2 devices: Keras runs torch on one device"):
+        devices.prepare(2, "torch")

@@ -98,3 +98,29 @@ def test_conformance_on_jax_installs_jax_for_the_machine(on_tpu, extra):
     load_noxfile().conformance.func(session)
     extras = session.installed[0][-1].split("[")[1].rstrip("]").split(",")
     assert extra in extras and ({"jax", "jax-tpu"} - {extra}).isdisjoint(extras), session.installed
+
+
+def installed_extras(session: RecordingSession) -> list[str]:
+    return session.installed[0][-1].split("[")[1].rstrip("]").split(",")
+
+
+@pytest.mark.parametrize("args", [["--backend", "torch"], ["--examples", "ch02*", "--backend=torch"]])
+def test_conformance_on_torch_installs_the_torch_extra_and_no_jax(args):
+    session = RecordingSession(*args)
+    load_noxfile().conformance.func(session)
+    extras = installed_extras(session)
+    assert "torch" in extras and "jax" not in extras, session.installed
+
+
+def test_conformance_on_tensorflow_installs_no_other_backend():
+    session = RecordingSession("--examples", "ch02*")
+    load_noxfile().conformance.func(session)
+    assert {"jax", "jax-tpu", "torch"}.isdisjoint(installed_extras(session)), session.installed
+
+
+def test_seed_sweep_installs_every_backend_it_sweeps():
+    session = RecordingSession("0", "jax,torch", "--examples", "ch03*")
+    load_noxfile().seed_sweep.func(session)
+    assert {"jax", "torch"} <= set(installed_extras(session)), session.installed
+    assert [args[3:7] for args in session.ran] == [("run", "--backend", "jax", "--seed"),
+                                                    ("run", "--backend", "torch", "--seed")]

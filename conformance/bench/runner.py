@@ -35,7 +35,7 @@ from conformance.bench.measurements import best_ceilings, combine_repeats, deriv
 from conformance.engine.runner import PRECISIONS, SettingsError
 from conformance.results import store
 from conformance.results.records import BenchRun
-from conformance.stack import backend, profile
+from conformance.stack import backend, devices, profile
 
 
 @dataclass
@@ -78,6 +78,18 @@ def default_device_counts(fingerprint: dict[str, Any]) -> list[int]:
     return [1, 2]
 
 
+def device_counts(options: BenchOptions, fingerprint: dict[str, Any]) -> list[int]:
+    """The device counts asked for, else the machine's defaults; one device on a backend that Keras
+    cannot run data-parallel (PyTorch), where asking for more is an error that says why."""
+    if options.backend in devices.MULTI_DEVICE_BACKENDS:
+        return options.device_counts or default_device_counts(fingerprint)
+    reason = devices.single_device_reason(options.backend)
+    if any(count > 1 for count in options.device_counts):
+        raise SettingsError(f"--devices {','.join(map(str, options.device_counts))}: {reason}")
+    print(f"one device only: {reason}", flush=True)
+    return [1]
+
+
 def run(options: BenchOptions) -> int:
     """Run the benchmarks, store the run, optionally save it as the baseline; 0 when every item passed."""
     backend.require_installed(options.backend)
@@ -89,7 +101,7 @@ def run(options: BenchOptions) -> int:
         raise SettingsError(f"unknown precision {', '.join(unknown)}; choose from {', '.join(PRECISIONS)}")
     if options.repeats < 1:
         raise SettingsError("--repeats must be at least 1")
-    counts = options.device_counts or default_device_counts(fingerprint)
+    counts = device_counts(options, fingerprint)
     bench_models.select(options.models)  # fail fast on a pattern that matches nothing
     run_id = options.run_id or store.new_run_id("bench", options.backend)
     path = store.run_path(options.results_dir, fingerprint["id"], "bench", run_id)

@@ -20,12 +20,24 @@ class DeviceError(ConformanceError):
     pass
 
 
+# Keras trains data-parallel through tf.distribute on TensorFlow and keras.distribution on JAX; on
+# PyTorch its fit() runs on one device and Keras offers no data-parallel engine.
+MULTI_DEVICE_BACKENDS = ("tensorflow", "jax")
+
+
+def single_device_reason(backend: str) -> str:
+    return (f"Keras runs {backend} on one device: its data-parallel engines are tf.distribute (TensorFlow) and "
+            f"keras.distribution (JAX); run several devices with --backend tensorflow or jax")
+
+
 def prepare(count: int, backend: str) -> None:
     """Arrange ``count`` devices for ``backend``; call before Keras is imported."""
     if count < 1:
         raise DeviceError(f"device count must be at least 1, got {count}")
     if count == 1:
         return
+    if backend not in MULTI_DEVICE_BACKENDS:
+        raise DeviceError(f"cannot run on {count} devices: {single_device_reason(backend)}")
     if backend == "jax":
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_force_host_platform_device_count" not in flags:
@@ -93,4 +105,4 @@ def scope(count: int, backend: str) -> Iterator[int]:
         finally:
             keras.distribution.set_distribution(None)
     else:
-        raise DeviceError(f"several devices are not supported on backend {backend!r}")
+        raise DeviceError(f"cannot run on {count} devices: {single_device_reason(backend)}")
