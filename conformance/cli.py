@@ -20,6 +20,7 @@ from conformance.upgrade.spread import MOVED_RULE
 from reference_impl.api import TIERS
 
 if TYPE_CHECKING:
+    from conformance.bench.runner import BenchOptions
     from conformance.upgrade.runs import RunPlan
     from conformance.upgrade.stacks import BuildOptions
 
@@ -149,6 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
                             "one profile and backend as one, their runs of a configuration becoming repeats")
     bench.add_argument("--baseline-dir", default=None, help="default: the project's golden/bench/")
     bench.add_argument("--timeout", type=int, default=3600, help="seconds per device-count process")
+    cluster = bench.add_argument_group(
+        "across machines (JAX)",
+        "Run the same command on every machine, each with its own --process-id: the devices of all of them "
+        "train as one DataParallel (jax.distributed, joined through keras.distribution.initialize). --devices "
+        "then counts all the cluster's devices (default: all of them, as if every machine had this one's). "
+        "Each machine writes its own run file. TensorFlow forms clusters from TF_CONFIG instead.")
+    cluster.add_argument("--coordinator", metavar="HOST:PORT",
+                         help="process 0's address and a free port on it, reachable from every machine")
+    cluster.add_argument("--num-processes", type=int, default=1, metavar="N",
+                         help="processes (machines) in the cluster (default: 1, no cluster)")
+    cluster.add_argument("--process-id", type=int, default=0, metavar="ID",
+                         help="this process's number, 0 to N-1; process 0 serves the coordinator")
     bench.set_defaults(handler=_bench)
 
     report = commands.add_parser(
@@ -331,10 +344,13 @@ def _record(args: argparse.Namespace, _: list[str]) -> int:
                          golden_dir=Path(args.golden_dir) if args.golden_dir else None, dry_run=args.dry_run)
 
 
-def _bench(args: argparse.Namespace, _: list[str]) -> int:
-    from conformance.bench import baseline, runner
+def bench_options(args: argparse.Namespace) -> BenchOptions:
+    """The ``bench`` command's parsed arguments as the runner's options."""
+    from conformance.bench import runner
+    from conformance.stack.cluster import Cluster
 
-    options = runner.BenchOptions(
+    clustered = args.coordinator is not None or args.num_processes != 1
+    return runner.BenchOptions(
         backend=args.backend or backend.current(), models=args.models,
         precisions=args.precisions.split(",") if args.precisions else [],
         device_counts=[int(n) for n in args.devices.split(",")] if args.devices else [],
@@ -342,7 +358,14 @@ def _bench(args: argparse.Namespace, _: list[str]) -> int:
         ceiling_size=args.ceiling_size, gate=not args.no_gate, results_dir=Path(args.results_dir),
         run_id=args.run_id, save_baseline=args.save_baseline,
         baseline_dir=Path(args.baseline_dir) if args.baseline_dir else None,
-        command="python -m conformance " + shlex.join(args.argv), timeout_s=args.timeout)
+        command="python -m conformance " + shlex.join(args.argv), timeout_s=args.timeout,
+        cluster=Cluster(args.coordinator or "", args.num_processes, args.process_id) if clustered else None)
+
+
+def _bench(args: argparse.Namespace, _: list[str]) -> int:
+    from conformance.bench import baseline, runner
+
+    options = bench_options(args)
     if args.promote:
         merged = baseline.merge_runs([baseline.load_run(path) for path in args.promote])
         print(f"baseline: {baseline.save_baseline(merged, options.baseline_dir, filed_by=options.command)}")

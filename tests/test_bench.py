@@ -311,3 +311,82 @@ def test_a_round_feeds_tensorflow_a_pipeline_built_once_and_waits_for_the_device
         assert isinstance(first["x"], tf.data.Dataset) and "y" not in first
     else:
         assert first["batch_size"] == 4 and first["shuffle"] is False
+
+
+def bench_arguments(*argv):
+    from conformance.cli import bench_options, build_parser
+
+    args = build_parser().parse_args(["bench", *argv])
+    args.argv = list(argv)
+    return bench_options(args)
+
+
+class RecordedOptions:
+    """Stands in for pytest's parser: the option names the bench plugin declares."""
+
+    def __init__(self):
+        self.names = []
+
+    def getgroup(self, *_):
+        return self
+
+    def addoption(self, name, **_):
+        self.names.append(name)
+
+
+def test_cluster_flags_reach_every_bench_process_and_its_plugin(tmp_path, monkeypatch):
+    from conformance.bench import plugin, runner
+    from conformance.stack.cluster import Cluster
+
+    options = bench_arguments("--backend", "jax", "--coordinator", "10.0.0.1:1234", "--num-processes", "2",
+                              "--process-id", "1", "--results-dir", str(tmp_path))
+    assert options.cluster == Cluster("10.0.0.1:1234", num_processes=2, process_id=1)
+    started = []
+    monkeypatch.setattr(runner.subprocess, "run", lambda args, **_: started.append(args) or
+                        subprocess.CompletedProcess(args, 1, "", ""))
+    runner._run_process(options, 2, ["float32"], None, repeat=1, gate=False, name="r", log=tmp_path / "r.log")
+    [args] = started
+    at = args.index("--bench-coordinator")
+    assert args[at:at + 6] == ["--bench-coordinator", "10.0.0.1:1234", "--bench-num-processes", "2",
+                               "--bench-process-id", "1"]
+    declared = RecordedOptions()
+    plugin.pytest_addoption(declared)
+    assert {a for a in args if a.startswith("--bench-")} <= set(declared.names)
+
+
+def test_without_cluster_flags_bench_runs_on_this_machine_alone():
+    from conformance.bench import runner
+
+    options = bench_arguments("--backend", "jax")
+    assert options.cluster is None and runner.cluster_arguments(None) == []
+
+
+def test_a_cluster_benchmarks_all_its_devices_by_default():
+    from conformance.bench import runner
+
+    assert runner.default_device_counts({"gpu": {"count": 4}}, processes=2) == [8]
+    assert runner.default_device_counts({"gpu": None}, processes=3) == [3]  # one CPU device per process
+    assert runner.default_device_counts({"gpu": None}) == [1, 2]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--num-processes", "2"], "coordinator must be HOST:PORT"),
+    (["--coordinator", "10.0.0.1", "--num-processes", "2"], "coordinator must be HOST:PORT"),
+    (["--coordinator", "10.0.0.1:1234", "--num-processes", "2", "--process-id", "2"], "process id must be in 0..1"),
+    (["--coordinator", "10.0.0.1:1234"], "at least 2 processes"),
+])
+def test_a_malformed_cluster_is_a_usage_error(argv, message):
+    with pytest.raises(ConformanceError, match=message):
+        bench_arguments("--backend", "jax", *argv)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--backend", "tensorflow"], "for --backend jax"),
+    (["--backend", "jax", "--save-baseline"], "not this machine's baseline"),
+])
+def test_a_cluster_runs_on_jax_and_files_no_baseline(argv, message):
+    from conformance.bench import runner
+
+    options = bench_arguments(*argv, "--coordinator", "10.0.0.1:1234", "--num-processes", "2")
+    with pytest.raises(ConformanceError, match=message):
+        runner.check_cluster(options)

@@ -1,7 +1,8 @@
 """The pytest plugin behind ``python -m conformance bench``: options, device set-up, machine info.
 
 Load it with ``-p conformance.bench.plugin`` and point pytest at ``conformance/bench/suite.py``.
-It selects the backend and arranges the device count before Keras is imported, and extends
+It selects the backend and arranges the device count before Keras is imported (and joins a JAX
+cluster before Keras builds a model, ``conformance.stack.cluster``), and extends
 pytest-benchmark's machine info with this project's profile (id, GPU fields, libraries), so
 pytest-benchmark's own storage and ``compare`` know which hardware profile a run belongs to.
 """
@@ -18,6 +19,7 @@ from conformance.stack import backend
 from conformance.bench import models as bench_models
 from conformance.stack import devices
 from conformance.stack import profile
+from conformance.stack.cluster import Cluster
 
 # How each backend can run the ceiling's matmul (see bench_suite.compiled_matmul).
 MATMUL_IMPLEMENTATIONS = {"tensorflow": ("xla", "graph"), "jax": ("xla",), "torch": ("eager",)}
@@ -36,12 +38,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bench-ceiling-size", type=int, default=0, help="matmul size (0: 2048 CPU, 8192 GPU)")
     group.addoption("--bench-gate", choices=("on", "off"), default="on")
     group.addoption("--bench-records", default=None, help="JSON-lines file for the gates and the process facts")
+    group.addoption("--bench-coordinator", default=None, help="HOST:PORT of process 0 of a JAX cluster")
+    group.addoption("--bench-num-processes", type=int, default=1)
+    group.addoption("--bench-process-id", type=int, default=0)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    chosen = config.option.bench_backend or backend.current()
+    option = config.option
+    chosen = option.bench_backend or backend.current()
     backend.select(chosen)
-    devices.prepare(config.option.bench_devices, chosen)
+    # In a cluster --bench-devices counts every process's devices; this process emulates its share.
+    devices.prepare(option.bench_devices // option.bench_num_processes, chosen)
+    if option.bench_coordinator:
+        Cluster(option.bench_coordinator, option.bench_num_processes, option.bench_process_id).join(chosen)
+        import jax
+
+        if len(jax.devices()) != option.bench_devices:
+            raise pytest.UsageError(f"the cluster has {len(jax.devices())} devices and --devices asked for "
+                                    f"{option.bench_devices}: a cluster run trains on all of them")
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:

@@ -14,6 +14,10 @@ The run goes to ``results/<profile-id>/bench/<run-id>.json``, written atomically
 files the run as this profile's baseline, ``golden/bench/<profile-id>.json`` (``bench.baseline``).
 pytest-benchmark's own storage goes to ``<results-dir>/.benchmarks`` (compare with
 ``pytest-benchmark --storage <results-dir>/.benchmarks compare``).
+
+Across machines (JAX; ``BenchOptions.cluster``): every machine runs the same plan, and each pytest
+process joins the cluster (``conformance.stack.cluster``) before Keras builds a model, so the
+device count is the whole cluster's and each process feeds its share of every global batch.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from conformance.engine.runner import PRECISIONS, SettingsError
 from conformance.results import store
 from conformance.results.records import BenchRun
 from conformance.stack import backend, devices, profile
+from conformance.stack.cluster import Cluster
 
 
 @dataclass
@@ -57,6 +62,7 @@ class BenchOptions:
     baseline_dir: Path | None = None
     command: str = "python -m conformance bench"
     timeout_s: int = 3600
+    cluster: Cluster | None = None  # this machine's place in a JAX cluster; None: this machine alone
 
 
 def default_precisions(fingerprint: dict[str, Any]) -> list[str]:
@@ -69,10 +75,14 @@ def default_precisions(fingerprint: dict[str, Any]) -> list[str]:
     return ["float32", "mixed_bfloat16"]
 
 
-def default_device_counts(fingerprint: dict[str, Any]) -> list[int]:
-    """One device and all of this host's; a CPU is split into two emulated devices so the path runs in CI."""
+def default_device_counts(fingerprint: dict[str, Any], processes: int = 1) -> list[int]:
+    """One device and all of this host's; a CPU is split into two emulated devices so the path runs in CI.
+    A cluster of ``processes`` machines runs all its devices only (one process cannot train alone
+    while the others wait), counted as if every machine had this one's accelerators (a CPU: one device)."""
     accelerators = ((fingerprint.get("tpu") or {}).get("local_devices")
                     or (fingerprint.get("gpu") or {}).get("count", 0))
+    if processes > 1:
+        return [max(accelerators, 1) * processes]
     if accelerators:
         return [1, accelerators] if accelerators > 1 else [1]
     return [1, 2]
@@ -82,7 +92,11 @@ def device_counts(options: BenchOptions, fingerprint: dict[str, Any]) -> list[in
     """The device counts asked for, else the machine's defaults; one device on a backend that Keras
     cannot run data-parallel (PyTorch), where asking for more is an error that says why."""
     if options.backend in devices.MULTI_DEVICE_BACKENDS:
-        return options.device_counts or default_device_counts(fingerprint)
+        processes = options.cluster.num_processes if options.cluster else 1
+        counts = options.device_counts or default_device_counts(fingerprint, processes)
+        if any(count % processes for count in counts):
+            raise SettingsError(f"--devices counts the devices of all {processes} processes: a multiple of {processes}")
+        return counts
     reason = devices.single_device_reason(options.backend)
     if any(count > 1 for count in options.device_counts):
         raise SettingsError(f"--devices {','.join(map(str, options.device_counts))}: {reason}")
@@ -92,6 +106,7 @@ def device_counts(options: BenchOptions, fingerprint: dict[str, Any]) -> list[in
 
 def run(options: BenchOptions) -> int:
     """Run the benchmarks, store the run, optionally save it as the baseline; 0 when every item passed."""
+    check_cluster(options)
     backend.require_installed(options.backend)
     backend.select(options.backend)
     fingerprint = profile.fingerprint(options.backend)
@@ -129,7 +144,8 @@ def run(options: BenchOptions) -> int:
         settings={"backend": options.backend, "models": options.models, "precisions": precisions,
                   "device_counts": counts, "rounds": options.rounds, "repeats": options.repeats,
                   "warmup_rounds": options.warmup, "steps": options.steps or "auto",
-                  "per_device_batch": options.per_device_batch or "book", "gate": options.gate},
+                  "per_device_batch": options.per_device_batch or "book", "gate": options.gate,
+                  "cluster": options.cluster.as_settings() if options.cluster else None},
         status="passed" if all(p["returncode"] == 0 for p in processes) else "failed",
         entries=entries, ceilings=ceilings, gates=[r for r in records if r["kind"] == "gate"], processes=processes,
         derived=derive(entries))
@@ -142,6 +158,26 @@ def run(options: BenchOptions) -> int:
             return 1
         print(f"baseline: {save_baseline(result, options.baseline_dir)}")
     return 0 if result.status == "passed" else 1
+
+
+def check_cluster(options: BenchOptions) -> None:
+    """A cluster runs on JAX (TensorFlow's forms from TF_CONFIG) and files no baseline: its figures
+    belong to the machines and network together, not to this machine's profile."""
+    if options.cluster is None:
+        return
+    if options.backend != "jax":
+        raise SettingsError("--coordinator/--num-processes/--process-id are for --backend jax "
+                            "(TensorFlow forms clusters from TF_CONFIG)")
+    if options.save_baseline:
+        raise SettingsError("a cluster's run is not this machine's baseline; leave out --save-baseline")
+
+
+def cluster_arguments(cluster: Cluster | None) -> list[str]:
+    """The bench plugin's options that make a pytest process join ``cluster``."""
+    if cluster is None:
+        return []
+    return ["--bench-coordinator", cluster.coordinator, "--bench-num-processes", str(cluster.num_processes),
+            "--bench-process-id", str(cluster.process_id)]
 
 
 def process_plan(options: BenchOptions, counts: list[int], gpus: int) -> list[tuple[int, str | None]]:
@@ -183,6 +219,7 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], model
         ]
         if models:
             args += ["--bench-models", models]
+        args += cluster_arguments(options.cluster)
         started = time.perf_counter()
         try:
             # An outer pytest-xdist worker's variables would make pytest-benchmark switch itself off.

@@ -32,6 +32,7 @@ import pytest
 
 from conformance.bench import models as bench_models
 from conformance.stack import devices
+from conformance.stack.cluster import process_count
 from conformance.bench.plugin import record
 
 # The gate catches mixed precision that fails to learn (overflow to NaN, gradients lost to
@@ -77,7 +78,8 @@ def peak_memory() -> dict[str, Any]:
     if keras.backend.backend() == "jax":
         import jax
 
-        stats = jax.devices()[0].memory_stats() or {}
+        # This process's first device: in a cluster, jax.devices()[0] may be another process's.
+        stats = jax.local_devices()[0].memory_stats() or {}
         if "peak_bytes_in_use" in stats:
             memory["device_peak_bytes"] = int(stats["peak_bytes_in_use"])
     elif keras.backend.backend() == "tensorflow":
@@ -140,9 +142,11 @@ def test_training_throughput(bench_model: bench_models.BenchModel, precision: st
             sample_bytes = 4 * math.prod(bench_model.input_shape)
             steps = option.bench_steps or default_steps(flops_per_sample * global_batch, sample_bytes * global_batch,
                                                         accelerator_present())
-            x, y = bench_model.batch(global_batch * steps)
+            # Across processes each feeds its own share of every global batch (Keras assembles them).
+            processes = process_count()
+            x, y = bench_model.batch(global_batch * steps // processes)
 
-            fit_round = training_round(model, x, y, global_batch)
+            fit_round = training_round(model, x, y, global_batch // processes)
             inner_round_s = []  # the round's own stopwatch: pytest-benchmark's share is its time minus this
 
             def train_round() -> None:

@@ -97,9 +97,14 @@ def scope(count: int, backend: str) -> Iterator[int]:
         with strategy.scope():
             yield strategy.num_replicas_in_sync
     elif backend == "jax":
+        import jax
         import keras
 
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=_jax_devices(count)))
+        # Across processes (``conformance.stack.cluster``) each process feeds its own share of
+        # every batch as NumPy arrays, which Keras cannot shard itself (it shards a tf.data
+        # pipeline only); left on, its auto-sharding refuses them.
+        keras.distribution.set_distribution(keras.distribution.DataParallel(
+            devices=_jax_devices(count), auto_shard_dataset=jax.process_count() == 1))
         try:
             yield count
         finally:
