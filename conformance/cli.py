@@ -17,7 +17,7 @@ from conformance.errors import ConformanceError
 from conformance.report.stats import DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, regression_rule
 from conformance.stack import backend
 from conformance.upgrade.spread import MOVED_RULE
-from reference_impl.api import TIERS
+from reference_impl.api import ANY_BACKEND, TIERS
 
 if TYPE_CHECKING:
     from conformance.bench.runner import BenchOptions
@@ -289,7 +289,7 @@ def _list(args: argparse.Namespace, _: list[str]) -> int:
         return 0
     columns = ("id", "ch", "section", "data", "tiers", "backends", "needs", "title")
     table = [[r["id"], str(r["chapter"]), r["section"], ",".join(r["datasets"]) or "(inline)",
-              ",".join(r["tiers"]), "any" if len(r["backends"]) > 1 else ",".join(r["backends"]),
+              ",".join(r["tiers"]), "any" if set(r["backends"]) == set(ANY_BACKEND) else ",".join(r["backends"]),
               ",".join(r["needs"]) or "-", r["title"]] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
@@ -317,6 +317,9 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
         "--tier", args.tier, "--backend", chosen_backend, "--seed", str(args.seed),
         "--precision", args.precision, "--devices", str(args.devices), "--results-dir", args.results_dir,
         "-n", str(workers if workers > 1 else 0), "-o", "console_output_style=progress", "-rfEs",
+        # Keras's PyTorch backend converts tensors with np.array(x), which NumPy 2 warns about on every
+        # call (thousands per run): noise that would bury the summary.
+        "-W", "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning",
     ]
     for option, value in (("--examples", args.examples), ("--golden-dir", args.golden_dir),
                           ("--run-id", args.run_id), ("--fault", args.fault)):

@@ -33,6 +33,7 @@ class ExampleSpec:
     backends: tuple[str, ...]
     needs: tuple[str, ...]  # pretrained weights or downloads the book tier needs
     func: Callable[["Run"], None]
+    backends_reason: str = "uses TensorFlow directly"  # why it runs on ``backends`` only
 
     @property
     def module(self) -> str:
@@ -49,10 +50,12 @@ def example(
     title: str,
     datasets: tuple[str, ...] = (),
     backends: tuple[str, ...] = ANY_BACKEND,
+    backends_reason: str = "uses TensorFlow directly",
     needs: tuple[str, ...] = (),
 ) -> Callable[[Callable[["Run"], None]], Callable[["Run"], None]]:
     """Register a book example. ``backends`` lists those it runs on; an example
-    that uses TensorFlow directly declares ``backends=("tensorflow",)``."""
+    that uses TensorFlow directly declares ``backends=("tensorflow",)``, any other
+    restriction says why in ``backends_reason`` (a run on another backend skips with it)."""
     chapter = int(id[2:4])
 
     def register(func: Callable[["Run"], None]) -> Callable[["Run"], None]:
@@ -67,6 +70,7 @@ def example(
             backends=tuple(backends),
             needs=tuple(needs),
             func=func,
+            backends_reason=backends_reason,
         )
         return func
 

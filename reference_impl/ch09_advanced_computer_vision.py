@@ -23,6 +23,12 @@ tf = LazyModule("tensorflow")  # §9.4.2–9.4.3 use TensorFlow's GradientTape (
 
 
 # 9.2 An image segmentation example ------------------------------------------------
+# Keras 3.15's PyTorch sparse cross-entropy moves the class axis of a per-pixel softmax to axis 1
+# without making it contiguous, and torch's 2-D NLL loss then fails in the backward pass.
+KERAS_TORCH_PER_PIXEL_CROSSENTROPY = ("Keras 3.15's PyTorch sparse categorical cross-entropy on per-pixel outputs fails in "
+                                      "the backward pass: 'grad_input must be contiguous'")
+
+
 def get_model(img_size, num_classes):
     inputs = keras.Input(shape=img_size + (3,))
     x = layers.Rescaling(1./255)(inputs)
@@ -48,7 +54,8 @@ def get_model(img_size, num_classes):
 
 
 @example("ch09_oxford_pets_segmentation", section="9.2", title="Segmenting Oxford-IIIT Pets",
-         datasets=("oxford_pets",), needs=("oxford-iiit-pets",))
+         datasets=("oxford_pets",), needs=("oxford-iiit-pets",), backends=("tensorflow", "jax"),
+         backends_reason=KERAS_TORCH_PER_PIXEL_CROSSENTROPY)
 def oxford_pets_segmentation(run: Run) -> None:
     """The data layer runs the book's loading code (sorted paths, ``random.Random(1337)``
     shuffle, ``load_img`` at 200×200, targets minus 1, 1,000 validation images). The

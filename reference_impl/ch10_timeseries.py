@@ -313,7 +313,7 @@ def rnn_numpy(run: Run) -> None:
     rnn = layers.SimpleRNN(output_features, return_sequences=True)
     rnn.build((None, timesteps, input_features))
     rnn.set_weights([W.T, U.T, b])
-    keras_sequence = np.asarray(rnn(inputs[np.newaxis].astype("float32")))[0]
+    keras_sequence = keras.ops.convert_to_numpy(rnn(inputs[np.newaxis].astype("float32")))[0]
     run.value("keras_simple_rnn_max_abs_diff", float(np.max(np.abs(keras_sequence - final_output_sequence))))
 
 

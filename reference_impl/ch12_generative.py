@@ -115,7 +115,7 @@ def text_generation_model(sequence_length: int = LM_SEQUENCE_LENGTH, vocab_size:
 # 12.1.5 A text-generation callback with variable-temperature sampling ------------------------------
 def sample_next(predictions: Any, temperature: float = 1.0) -> int:
     # Reweight the predicted distribution by the temperature (12.1.3), then draw one token from it.
-    predictions = reweight_distribution(np.asarray(predictions).astype("float64"), temperature)
+    predictions = reweight_distribution(keras.ops.convert_to_numpy(predictions).astype("float64"), temperature)
     probas = np.random.multinomial(1, predictions, 1)
     return int(np.argmax(probas))
 

@@ -342,7 +342,10 @@ def cifar_shaped_batches(count: int, batch_size: int, input_size: int) -> tuple[
     return images, np.random.randint(0, 10, size=count * batch_size)
 
 
-@example("ch13_multi_gpu_mirrored", section="13.2.2", title="Data parallelism: ResNet50 in a MirroredStrategy scope")
+@example("ch13_multi_gpu_mirrored", section="13.2.2", title="Data parallelism: ResNet50 in a MirroredStrategy scope",
+         backends=("tensorflow", "jax"),
+         backends_reason="Keras trains data-parallel through tf.distribute and keras.distribution (JAX); on PyTorch "
+                         "it has no data-parallel engine")
 def multi_gpu_mirrored(run: Run) -> None:
     """The book builds the model in the strategy's scope and leaves the CIFAR-10 fit out of its
     runnable code (``train_dataset`` is never defined); so does this example, which trains the

@@ -50,7 +50,7 @@ class Settings:
 
 def skip_reason(spec: ExampleSpec, settings: Settings) -> str | None:
     if settings.backend not in spec.backends:
-        return f"runs on {', '.join(spec.backends)} only (uses TensorFlow directly); this run uses {settings.backend}"
+        return f"runs on {', '.join(spec.backends)} only ({spec.backends_reason}); this run uses {settings.backend}"
     if settings.tier not in tiers_of(spec):
         return f"no offline source for its data ({', '.join(spec.datasets)})"
     return None

@@ -1,0 +1,53 @@
+"""Examples that run on some backends only say why, and a restriction that works around a Keras
+or framework bug is checked against that bug: once a release fixes it, the test fails and the
+restriction should go."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conformance.engine.registry import all_examples
+from conformance.engine.runner import Settings, skip_reason
+from reference_impl.api import ANY_BACKEND
+
+
+def test_every_backend_restriction_says_why():
+    for spec in all_examples().values():
+        if spec.backends == ANY_BACKEND:
+            continue
+        if spec.backends != ("tensorflow",):
+            assert spec.backends_reason != "uses TensorFlow directly", f"{spec.id} runs on {spec.backends}: say why"
+
+
+def test_a_run_on_pytorch_skips_the_data_parallel_example_with_its_reason():
+    reason = skip_reason(all_examples()["ch13_multi_gpu_mirrored"], Settings(backend="torch"))
+    assert reason == ("runs on tensorflow, jax only (Keras trains data-parallel through tf.distribute and "
+                      "keras.distribution (JAX); on PyTorch it has no data-parallel engine); this run uses torch")
+    assert skip_reason(all_examples()["ch13_multi_gpu_mirrored"], Settings(backend="jax")) is None
+
+
+def test_a_tensorflow_only_example_still_says_it_uses_tensorflow_directly():
+    reason = skip_reason(all_examples()["ch02_gradienttape_basics"], Settings(backend="torch"))
+    assert reason == "runs on tensorflow only (uses TensorFlow directly); this run uses torch"
+
+
+PER_PIXEL_CROSSENTROPY = textwrap.dedent("""
+    import keras, numpy as np
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 1, activation="softmax")(inputs))
+    model.compile("rmsprop", "sparse_categorical_crossentropy")
+    model.fit(np.random.rand(4, 8, 8, 3).astype("float32"), np.random.randint(0, 3, (4, 8, 8, 1)), verbose=0)
+""")
+
+
+@pytest.mark.subprocess
+def test_the_pytorch_per_pixel_crossentropy_bug_that_keeps_segmentation_off_pytorch_is_still_there():
+    pytest.importorskip("torch", reason="the PyTorch backend is not installed (pip install '.[torch]')")
+    done = subprocess.run([sys.executable, "-c", PER_PIXEL_CROSSENTROPY], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "KERAS_BACKEND": "torch"})
+    assert done.returncode != 0 and "grad_input must be contiguous" in done.stderr, (
+        "per-pixel sparse cross-entropy now trains on PyTorch: let ch09_oxford_pets_segmentation run there "
+        f"(drop its backends restriction)\n{done.stderr[-2000:]}")
