@@ -64,16 +64,25 @@ def _install(session: nox.Session, *extras: str) -> None:
 def conformance(session: nox.Session) -> None:
     """Run the book's examples and check them (smoke tier unless told otherwise)."""
     args = list(session.posargs)
-    _install(session, *_backend_extras(args, jax=_jax_extra(session)), *_offline_tier_extras(args))
+    accelerator = _accelerator(session)
+    _install(session, *_backend_extras(args, jax=JAX_BUILDS.get(accelerator, "jax"),
+                                       tensorflow=TENSORFLOW_BUILDS.get(accelerator)),
+             *_offline_tier_extras(args))
     session.run("python", "-m", "conformance", "run", *args)
 
 
-def _jax_extra(session: nox.Session) -> str:
-    # On a Cloud TPU, JAX's CPU wheels would run the examples beside the chips instead of on them. The
-    # profile's TPU reader needs only the standard library, so it runs before anything is installed.
-    found = session.run("python", "-c", "from conformance.stack.tpu import tpu_info; print(bool(tpu_info()))",
-                        silent=True)
-    return "jax-tpu" if str(found).strip() == "True" else "jax"
+def _accelerator(session: nox.Session) -> str:
+    """'tpu', 'gpu' or 'cpu': what this machine runs the examples on. The profile's readers need only the
+    standard library, so they run before anything is installed."""
+    found = session.run("python", "-c", "from conformance.stack.profile import gpu_info, tpu_info; "
+                        "print('tpu' if tpu_info() else 'gpu' if gpu_info() else 'cpu')", silent=True)
+    return str(found).strip()
+
+
+# Each backend's build for the machine: on a TPU or a GPU the CPU wheels would run the examples beside
+# the accelerator instead of on it.
+JAX_BUILDS = {"tpu": "jax-tpu", "gpu": "jax-cuda", "cpu": "jax"}
+TENSORFLOW_BUILDS = {"gpu": "gpu"}
 
 
 def _offline_tier_extras(args: list[str]) -> tuple[str, ...]:

@@ -159,6 +159,7 @@ def test_derived_figures():
     assert derived["scaling_efficiency"][0]["efficiency"] == pytest.approx(0.8)
 
 
+@pytest.mark.nightly
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_bench_imports_and_builds_the_chapter_models_without_tensorflow_on_jax():
@@ -179,6 +180,7 @@ def hide_tensorflow(tmp_path):
     return str(shim.parent)
 
 
+@pytest.mark.nightly
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_bench_command_end_to_end_on_jax_without_tensorflow_and_two_emulated_devices(tmp_path):

@@ -118,6 +118,7 @@ def test_bottleneck_comparison_needs_a_real_drop(tier):
 
 
 # -- Boston: K-fold validation, and where the averaged validation MAE stops improving --
+@pytest.mark.nightly
 @pytest.mark.slow
 def test_boston_twin_whose_prices_ignore_the_towns_fails_the_kfold_mae(monkeypatch):
     def unrelated_to_the_features(crim, chas, rm, dis, ptratio, lstat):

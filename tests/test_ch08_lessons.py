@@ -46,6 +46,7 @@ def twin_without_signal(monkeypatch, tmp_path):
     monkeypatch.setattr(cats_vs_dogs, "_texture", lambda category, dy, dx, radius, rng: np.zeros_like(dy))
 
 
+@pytest.mark.nightly
 @pytest.mark.slow
 def test_from_scratch_accuracy_check_fails_on_a_twin_without_signal(twin_without_signal):
     failures = failed_checks(run_example_in_process("ch08_catsdogs_from_scratch"))
@@ -58,6 +59,7 @@ def augmentation_does_nothing(monkeypatch):
         monkeypatch.setattr(getattr(keras.layers, name), "call", lambda self, inputs, training=True: inputs)
 
 
+@pytest.mark.nightly
 @pytest.mark.slow
 def test_augmentation_removed_is_caught(augmentation_does_nothing):
     failures = failed_checks(run_example_in_process("ch08_catsdogs_augmentation"))

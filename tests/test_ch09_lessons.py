@@ -85,6 +85,7 @@ def test_mini_xception_that_does_not_learn_fails_falls(learning_rate_zero, shrun
     assert "falls history.fit.loss" in failed_checks(result)
 
 
+@pytest.mark.nightly
 def test_masks_without_signal_fail_the_pixel_accuracy_lesson(tmp_path, monkeypatch):
     """A twin whose trimap pixels are shuffled within each trimap: neither the picture nor
     the position tells a pixel's class, so the model cannot beat answering the commonest

@@ -109,6 +109,7 @@ def test_help_explains_the_commands(tmp_path):
         assert command in done.stdout
 
 
+@pytest.mark.nightly
 @pytest.mark.slow
 def test_two_emulated_devices_run_several_models_in_one_process(tmp_path):
     """MirroredStrategy over two emulated CPU devices, two examples in one worker: their

@@ -82,6 +82,7 @@ def run_cluster(tmp_path: Path) -> list[dict[str, Any]]:
     return [json.loads((tmp_path / f"process{i}.json").read_text()) for i in range(PROCESSES)]
 
 
+@pytest.mark.nightly
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_two_jax_processes_train_as_one(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 A session pinned to an interpreter the machine lacks used to be skipped with exit status 0 (a green
 run that ran nothing); an interpreter outside what the pinned TensorFlow, Keras and JAX support would
 fail deep in pip. Both are errors that say what to do. The TPU benchmark session installs JAX for TPUs
-and runs on JAX unless told another backend; on a TPU, the conformance session's JAX is JAX for TPUs.
+and runs on JAX unless told another backend; the conformance session installs each backend's build for
+the machine's accelerator (JAX for TPUs or CUDA, TensorFlow's CUDA build) and PyTorch when asked for.
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ def test_nox_lists_the_sessions_without_an_interpreter_pin():
 class RecordingSession:
     """Stands in for a nox session: records what it installs and runs; reports a supported Python."""
 
-    def __init__(self, *posargs: str, on_tpu: bool = False):
+    def __init__(self, *posargs: str, accelerator: str = "cpu"):
         self.posargs = list(posargs)
-        self.on_tpu = on_tpu
+        self.accelerator = accelerator
         self.installed: list[tuple[str, ...]] = []
         self.ran: list[tuple[str, ...]] = []
 
@@ -72,12 +73,16 @@ class RecordingSession:
 
     def run(self, *args: str, silent: bool = False) -> str | None:
         if args[:2] == ("python", "-c"):
-            return str(self.on_tpu) if "tpu_info" in args[2] else "3.12.3"
+            return self.accelerator if "tpu_info" in args[2] else "3.12.3"
         self.ran.append(args)
         return None
 
     def error(self, message: str) -> None:
         raise AssertionError(message)
+
+
+def installed_extras(session: RecordingSession) -> list[str]:
+    return session.installed[0][-1].split("[")[1].rstrip("]").split(",")
 
 
 def test_benchmark_tpu_installs_jax_for_tpus_and_benchmarks_on_jax():
@@ -92,16 +97,19 @@ def test_benchmark_tpu_keeps_a_backend_the_user_chose(args):
     assert load_noxfile().with_default_backend(args, "jax") == args
 
 
-@pytest.mark.parametrize(("on_tpu", "extra"), [(True, "jax-tpu"), (False, "jax")])
-def test_conformance_on_jax_installs_jax_for_the_machine(on_tpu, extra):
-    session = RecordingSession("--tier", "book", "--backend", "jax", on_tpu=on_tpu)
+@pytest.mark.parametrize(("accelerator", "extra"), [("tpu", "jax-tpu"), ("gpu", "jax-cuda"), ("cpu", "jax")])
+def test_conformance_on_jax_installs_jax_for_the_machine(accelerator, extra):
+    session = RecordingSession("--tier", "book", "--backend", "jax", accelerator=accelerator)
     load_noxfile().conformance.func(session)
-    extras = session.installed[0][-1].split("[")[1].rstrip("]").split(",")
-    assert extra in extras and ({"jax", "jax-tpu"} - {extra}).isdisjoint(extras), session.installed
+    extras = installed_extras(session)
+    assert extra in extras and ({"jax", "jax-tpu", "jax-cuda"} - {extra}).isdisjoint(extras), session.installed
 
 
-def installed_extras(session: RecordingSession) -> list[str]:
-    return session.installed[0][-1].split("[")[1].rstrip("]").split(",")
+@pytest.mark.parametrize(("accelerator", "gpu_build"), [("gpu", True), ("cpu", False), ("tpu", False)])
+def test_conformance_on_tensorflow_installs_its_gpu_build_only_on_a_gpu(accelerator, gpu_build):
+    session = RecordingSession("--tier", "book", accelerator=accelerator)
+    load_noxfile().conformance.func(session)
+    assert ("gpu" in installed_extras(session)) is gpu_build, session.installed
 
 
 @pytest.mark.parametrize("args", [["--backend", "torch"], ["--examples", "ch02*", "--backend=torch"]])

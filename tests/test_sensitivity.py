@@ -195,6 +195,7 @@ def test_a_run_cut_short_says_so_in_its_verdict():
 
 
 # -- end to end -------------------------------------------------------------------------------
+@pytest.mark.nightly
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_the_command_reports_a_planted_fault_caught_by_the_check_that_caught_it(tmp_path):

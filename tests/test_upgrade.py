@@ -524,6 +524,7 @@ def test_environments_are_cached_and_a_failed_install_says_why(tmp_path, monkeyp
     assert not (options.root / stacks.environment_key(failed.value.stack, options)).exists()
 
 
+@pytest.mark.nightly
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_compare_stacks_between_two_releases_of_a_planted_package(tmp_path):
@@ -547,6 +548,7 @@ def test_compare_stacks_between_two_releases_of_a_planted_package(tmp_path):
     assert "## Closing note" in done.stdout and "1 example and 1 check changed status" in done.stdout
 
 
+@pytest.mark.nightly
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_bisect_finds_the_planted_release(tmp_path):
