@@ -1,10 +1,14 @@
 """What a benchmark runs when not told: the precision policies and device counts each kind of machine
 supports (TPUs have no float16 units, so they never get mixed_float16), and each backend: Keras runs
-PyTorch on one device, so several are refused with the reason."""
+PyTorch on one device, so several are refused with the reason; and a matmul ceiling that stays within
+seconds where the device only emulates the dtype."""
+
+import time
 
 import pytest
 
 from conformance.bench.runner import BenchOptions, default_device_counts, default_precisions, device_counts
+from conformance.bench.suite import ceiling_size
 from conformance.engine.runner import SettingsError
 from conformance.stack import devices, profile
 from conformance.stack.devices import DeviceError
@@ -60,3 +64,20 @@ def test_data_parallel_backends_keep_the_counts_asked_for(backend):
 def test_a_conformance_run_on_several_torch_devices_is_refused_before_keras_starts():
     with pytest.raises(DeviceError, match="cannot run on 2 devices: Keras runs torch on one device"):
         devices.prepare(2, "torch")
+
+
+def slow_matmul(seconds: float):
+    def matmul(a, b):
+        time.sleep(seconds)
+        return a
+    return matmul
+
+
+def test_the_matmul_ceiling_keeps_its_size_where_a_matmul_is_fast():
+    assert ceiling_size(slow_matmul(0.0), "float32", 2048) == 2048
+
+
+def test_the_matmul_ceiling_shrinks_where_the_dtype_is_emulated():
+    # 20 ms for the 256 probe: a 2048 matmul would take 10.2 s, a 1024 one 1.3 s.
+    assert ceiling_size(slow_matmul(0.02), "float32", 2048) == 1024
+    assert ceiling_size(slow_matmul(0.5), "float32", 2048) == 512  # 4 s at 512

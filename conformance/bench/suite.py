@@ -197,6 +197,28 @@ def compiled_matmul(implementation: str) -> Any:
     return keras.ops.matmul
 
 
+PROBE_SIZE = 256
+LONGEST_CEILING_MATMUL_S = 10.0
+
+
+def ceiling_size(matmul: Callable[[Any, Any], Any], dtype: str, largest: int) -> int:
+    """``largest``, halved while one matmul of that size would take over ``LONGEST_CEILING_MATMUL_S``
+    by the rate of a small probe. A dtype the device only emulates runs at a rate flat in the size:
+    PyTorch's bfloat16 matmul on an AVX2 CPU reaches about 1 GFLOP/s, where one 2048 matmul takes
+    18 s and a round of the ceiling minutes."""
+    import keras
+
+    probe = keras.ops.ones((PROBE_SIZE, PROBE_SIZE), dtype=dtype)
+    keras.ops.convert_to_numpy(matmul(probe, probe)[:1, :1])  # compiles, where the backend compiles
+    started = time.perf_counter()
+    keras.ops.convert_to_numpy(matmul(probe, probe)[:1, :1])
+    probe_s = time.perf_counter() - started
+    size = largest
+    while size > PROBE_SIZE and probe_s * (size / PROBE_SIZE) ** 3 > LONGEST_CEILING_MATMUL_S:
+        size //= 2
+    return size
+
+
 def test_matmul_ceiling(precision: str, implementation: str, benchmark: Any, request: pytest.FixtureRequest) -> None:
     """The device's large-matmul speed at the policy's compute dtype, for each way the backend can
     run it (``bench_plugin.MATMUL_IMPLEMENTATIONS``); the ceiling is the best round of the best
@@ -205,12 +227,12 @@ def test_matmul_ceiling(precision: str, implementation: str, benchmark: Any, req
     import keras
     import numpy as np
 
-    size = request.config.option.bench_ceiling_size or (8192 if accelerator_present() else 2048)
     dtype = COMPUTE_DTYPES[precision]
+    matmul = compiled_matmul(implementation)
+    size = request.config.option.bench_ceiling_size or ceiling_size(matmul, dtype, 8192 if accelerator_present() else 2048)
     rng = np.random.default_rng(0)
     a = keras.ops.convert_to_tensor(rng.random((size, size), dtype=np.float32), dtype=dtype)
     b = keras.ops.convert_to_tensor(rng.random((size, size), dtype=np.float32), dtype=dtype)
-    matmul = compiled_matmul(implementation)
 
     def matmuls() -> None:
         for _ in range(CEILING_REPEATS):
