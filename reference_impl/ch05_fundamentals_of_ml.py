@@ -341,6 +341,10 @@ def imdb_l2(run: Run) -> None:
     run.model("l2_model", model)
     run.history("l2", history_l2_reg)
     record_overfitting(run, "l2", history_l2_reg)
+    # l2(0.002): each kernel coefficient adds 0.002 * coefficient ** 2 to the training loss.
+    penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses)
+    by_hand = sum(0.002 * float(np.sum(np.square(keras.ops.convert_to_numpy(layer.kernel)))) for layer in model.layers[:2])
+    run.value("l2_penalty_relative_error", abs(penalty - by_hand) / by_hand)
 
     # Listing 5.14: the other weight regularizers Keras offers.
     run.value("l1_config", regularizers.l1(0.001).get_config())

@@ -158,7 +158,27 @@ def test_model_size_checks_refuse_swapped_or_equal_sizes(name):
     assert judge(check, NO_SIZE_EFFECT) == "failed"
 
 
-# -- 5.4.4 dropout (L2's lesson is a book-tier check only: see golden/ch05_imdb_l2.json) --------
+# -- 5.4.4 L2 (its overfitting lesson is a book-tier check only: see golden/ch05_imdb_l2.json) ----
+@pytest.mark.slow
+def test_an_ignored_l2_regularizer_fails_the_penalty_check():
+    """``kernel_regularizer`` dropped: the model trains without the penalty the listing asks for."""
+    original = keras.layers.Dense.__init__
+
+    @functools.wraps(original)
+    def without_regularizer(self: keras.layers.Dense, units: int, **kwargs: Any) -> None:
+        original(self, units, **{**kwargs, "kernel_regularizer": None})
+
+    result = faulty_run("ch05_imdb_l2", lambda patch: patch.setattr(keras.layers.Dense, "__init__", without_regularizer))
+    assert failed_checks(result)["L2 adds 0.002 × Σ w² to the loss"]["actual"] == 1.0
+
+
+def test_an_l2_penalty_with_the_wrong_coefficient_fails():
+    check = golden_expectation("ch05_imdb_l2", "smoke", name="L2 adds 0.002 × Σ w² to the loss")
+    assert judge(check, {"values": {"l2_penalty_relative_error": 3e-8}}) == "passed"
+    assert judge(check, {"values": {"l2_penalty_relative_error": 0.5}}) == "failed"  # l2(0.001)
+
+
+# -- 5.4.4 dropout ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def dropout_rate_zero() -> RunResult:
     """``layers.Dropout(0.5)`` drops nothing: the 'dropout' model is the original model."""
