@@ -32,6 +32,7 @@ def mnist_pixels_scrambled(monkeypatch):
     monkeypatch.setattr(mnist, "twin", scrambled)
 
 
+@pytest.mark.nightly
 @pytest.mark.slow
 def test_convnet_loses_its_edge_when_pixels_are_scrambled(mnist_pixels_scrambled):
     failures = failed_checks(run_example_in_process("ch08_mnist_convnet"))

@@ -385,6 +385,7 @@ def frozen_discriminator(d_optimizer, g_optimizer, loss_fn):
     return keras.optimizers.Adam(learning_rate=0.0), g_optimizer, loss_fn
 
 
+@pytest.mark.nightly
 @pytest.mark.slow
 def test_a_discriminator_that_does_not_learn_fails_the_offline_lessons():
     """The offline tier (the LFW faces, five epochs: about a minute) with a discriminator learning rate of 0."""

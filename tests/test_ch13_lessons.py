@@ -183,6 +183,7 @@ def test_a_training_step_that_diverges_across_replicas_fails():
     assert judge(expectation, {"values": {"training_loss": float("inf")}}) == "failed"
 
 
+@pytest.mark.nightly
 @pytest.mark.slow
 @pytest.mark.subprocess
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])

@@ -27,6 +27,7 @@ def free_ports(count):
             s.close()
 
 
+@pytest.mark.nightly
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_two_workers_finish_and_agree(tmp_path):
