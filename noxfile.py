@@ -103,16 +103,16 @@ def tests(session: nox.Session) -> None:
 def _backend_extras(args: list[str], *, jax: str, tensorflow: str | None = None) -> tuple[str, ...]:
     """The extra that installs the backend ``args`` choose (``--backend B``), in the build ``jax`` /
     ``tensorflow`` name for this session's machine; TensorFlow's default install needs none."""
-    extra = {"tensorflow": tensorflow, "jax": jax, "torch": "torch"}.get(chosen_backend(args))
+    extra = {"tensorflow": tensorflow, "jax": jax, "torch": "torch"}.get(named_backend(args) or "tensorflow")
     return (extra,) if extra else ()
 
 
-def chosen_backend(args: list[str]) -> str:
-    """The backend ``--backend B`` or ``--backend=B`` names in ``args``; TensorFlow when none does."""
+def named_backend(args: list[str]) -> str | None:
+    """The backend ``--backend B`` or ``--backend=B`` names in ``args``; None when none does."""
     for flag, value in zip(args, args[1:]):
         if flag == "--backend":
             return value
-    return next((arg.split("=", 1)[1] for arg in args if arg.startswith("--backend=")), "tensorflow")
+    return next((arg.split("=", 1)[1] for arg in args if arg.startswith("--backend=")), None)
 
 
 @nox.session(name="benchmark-cpu", python=PYTHON)
@@ -140,8 +140,7 @@ def benchmark_tpu(session: nox.Session) -> None:
 
 def with_default_backend(args: list[str], backend: str) -> list[str]:
     """``args`` with ``--backend BACKEND`` appended unless they choose a backend themselves."""
-    chosen = any(arg == "--backend" or arg.startswith("--backend=") for arg in args)
-    return list(args) if chosen else [*args, "--backend", backend]
+    return list(args) if named_backend(args) else [*args, "--backend", backend]
 
 
 @nox.session(python=PYTHON)

@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=int, default=1, help="untimed rounds after compilation (default: 1)")
     bench.add_argument("--steps", type=int, default=0, help="batches per round (default: about a second of work)")
     bench.add_argument("--batch", type=int, default=0, help="per-device batch size (default: the book's)")
-    bench.add_argument("--ceiling-size", type=int, default=0, help="matmul ceiling size (default 2048 CPU, 8192 GPU)")
+    bench.add_argument("--ceiling-size", type=int, default=0,
+                       help="matmul ceiling size (default 2048 CPU, 8192 GPU, halved while one matmul would take over 10 s)")
     bench.add_argument("--no-gate", action="store_true", help="skip the mixed-precision accuracy gate")
     bench.add_argument("--results-dir", default="results", help="where run files go (default: results/)")
     bench.add_argument("--run-id", help="name for the run file (default: time-bench-backend-random)")

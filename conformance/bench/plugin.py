@@ -35,7 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bench-warmup", type=int, default=1)
     group.addoption("--bench-steps", type=int, default=0, help="batches per round (0: per model default)")
     group.addoption("--bench-batch", type=int, default=0, help="per-device batch (0: the book's)")
-    group.addoption("--bench-ceiling-size", type=int, default=0, help="matmul size (0: 2048 CPU, 8192 GPU)")
+    group.addoption("--bench-ceiling-size", type=int, default=0,
+                    help="matmul size (0: 2048 CPU, 8192 GPU, halved while one matmul would take over 10 s)")
     group.addoption("--bench-gate", choices=("on", "off"), default="on")
     group.addoption("--bench-records", default=None, help="JSON-lines file for the gates and the process facts")
     group.addoption("--bench-coordinator", default=None, help="HOST:PORT of process 0 of a JAX cluster")
