@@ -15,7 +15,7 @@ from conformance.engine import golden, registry
 from conformance.engine.runner import PRECISIONS
 from conformance.errors import ConformanceError
 from conformance.report.stats import DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, regression_rule
-from conformance.stack import backend
+from conformance.stack import backend, compile_cache
 from conformance.upgrade.spread import MOVED_RULE
 from reference_impl.api import ANY_BACKEND, TIERS
 
@@ -301,11 +301,16 @@ def _list(args: argparse.Namespace, _: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
-    import pytest
-
     chosen_backend = args.backend or backend.current()
     backend.require_installed(chosen_backend)
     backend.select(chosen_backend)
+    with compile_cache.for_run(chosen_backend):  # before the registry imports Keras, and JAX with it
+        return _run_selected(args, passthrough, chosen_backend)
+
+
+def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backend: str) -> int:
+    import pytest
+
     selected = registry.select(args.examples)  # fail fast on a pattern that matches nothing
     if args.fault:
         from conformance.sensitivity import faults
@@ -343,9 +348,10 @@ def _record(args: argparse.Namespace, _: list[str]) -> int:
     backend.select(chosen_backend)
     seeds = [int(s) for s in args.seeds.split(",")]
     command = "python -m conformance " + shlex.join(args.argv)
-    return record.record(args.examples, tier=args.tier, backend=chosen_backend, seeds=seeds,
-                         precision=args.precision, devices=args.devices, command=command,
-                         golden_dir=Path(args.golden_dir) if args.golden_dir else None, dry_run=args.dry_run)
+    with compile_cache.for_run(chosen_backend):
+        return record.record(args.examples, tier=args.tier, backend=chosen_backend, seeds=seeds,
+                             precision=args.precision, devices=args.devices, command=command,
+                             golden_dir=Path(args.golden_dir) if args.golden_dir else None, dry_run=args.dry_run)
 
 
 def bench_options(args: argparse.Namespace) -> BenchOptions:

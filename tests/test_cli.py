@@ -1,6 +1,7 @@
 """The command line and the pytest plugin, end to end, in subprocesses as a user runs them."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -92,9 +93,12 @@ def test_unknown_pattern_exits_2_with_a_clear_message(tmp_path):
 @pytest.mark.slow
 def test_jax_backend_runs_keras_examples_and_skips_tensorflow_ones_with_a_reason(tmp_path):
     pytest.importorskip("jax", reason="the jax extra is part of the test install; see pyproject.toml")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     done = conformance("run", "--backend", "jax", "--examples", "ch03_simple_dense_layer,ch02_gradienttape_basics",
-                       cwd=tmp_path)
+                       cwd=tmp_path, env={**os.environ, "TMPDIR": str(scratch)})
     assert done.returncode == 0, done.stdout + done.stderr
+    assert not list(scratch.glob("conformance-xla-cache-*")), "the run's compilation cache outlived the run"
     entries = {e["id"]: e for e in only_run_file(tmp_path / "results")["examples"]}
     assert entries["ch03_simple_dense_layer"]["status"] == "passed"
     assert entries["ch02_gradienttape_basics"]["status"] == "skipped"
