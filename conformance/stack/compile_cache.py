@@ -24,10 +24,11 @@ from typing import Iterator
 # Small programs too, down to the steps of a small model (0.1 s to compile and more); not the
 # single operations Keras runs eagerly (a few ms each), which would only add thousands of files.
 # No size limit: with one, JAX locks the folder for every read and write and sums the sizes of all
-# its files on every write, which made a whole JAX smoke run slower than no cache at all (12 min 47 s
-# against 9 min 54 s on 2 cores). Without the lock, a worker
-# that reads a program while another is still writing it gets a cut entry, which does not
-# decompress: JAX warns and compiles afresh (tests/test_compile_cache.py cuts one).
+# its files on every write. A first try with a limit, caching every eager operation too, made a
+# whole JAX smoke run slower than no cache at all (12 min 47 s against 9 min 54 s on 2 cores).
+# Without the lock, a worker that reads a program while another is still writing it gets a cut
+# entry, which does not decompress: JAX warns and compiles afresh (tests/test_compile_cache.py
+# cuts one).
 _SETTINGS = {
     "JAX_COMPILATION_CACHE_DIR": None,  # the run's folder
     "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.1",
