@@ -1,5 +1,5 @@
-"""The run's JAX compilation cache: fresh for every run, shared by the run's processes, locked, and
-out of the way of the user's own settings and of other backends."""
+"""The run's JAX compilation cache: fresh for every run, shared by the run's processes, safe against
+an entry read half-written, and out of the way of the user's own settings and of other backends."""
 
 from __future__ import annotations
 

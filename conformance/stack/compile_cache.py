@@ -29,8 +29,7 @@ from typing import Iterator
 # Without the lock, a worker that reads a program while another is still writing it gets a cut
 # entry, which does not decompress: JAX warns and compiles afresh (tests/test_compile_cache.py
 # cuts one).
-_SETTINGS = {
-    "JAX_COMPILATION_CACHE_DIR": None,  # the run's folder
+_THRESHOLDS = {
     "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.1",
     "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
 }
@@ -50,7 +49,7 @@ def for_run(backend: str) -> Iterator[Path | None]:
         yield None
         return
     with tempfile.TemporaryDirectory(prefix="conformance-xla-cache-") as folder:
-        settings = {name: value or folder for name, value in _SETTINGS.items()}
+        settings = {"JAX_COMPILATION_CACHE_DIR": folder, **_THRESHOLDS}
         saved = {name: os.environ.get(name) for name in settings}
         os.environ.update(settings)
         try:
@@ -61,4 +60,3 @@ def for_run(backend: str) -> Iterator[Path | None]:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-
