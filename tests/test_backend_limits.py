@@ -51,3 +51,39 @@ def test_the_pytorch_per_pixel_crossentropy_bug_that_keeps_segmentation_off_pyto
     assert done.returncode != 0 and "grad_input must be contiguous" in done.stderr, (
         "per-pixel sparse cross-entropy now trains on PyTorch: let ch09_oxford_pets_segmentation run there "
         f"(drop its backends restriction)\n{done.stderr[-2000:]}")
+
+
+BATCH_ORDER_PER_EPOCH = textwrap.dedent("""
+    import sys, keras, numpy as np
+    if sys.argv[1] == "seeded":
+        keras.utils.set_random_seed(0)
+
+    class RecordsItsBatches(keras.Model):
+        def train_step(self, data):
+            return {"first": data[0][0, 0]}
+
+    firsts = []
+    class Collect(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            firsts.append(round(float(logs["first"])))
+
+    model = RecordsItsBatches()
+    model.compile()
+    x = np.arange(64, dtype="float32").reshape(64, 1)
+    model.fit(x, np.zeros((64, 1), "float32"), batch_size=4, epochs=3, verbose=0, callbacks=[Collect()])
+    print(firsts[:16] == firsts[16:32] == firsts[32:])
+""")
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("seeding, same_order_every_epoch", [("seeded", True), ("unseeded", False)])
+def test_a_seeded_tensorflow_fit_visits_the_batches_in_one_order_every_epoch(seeding, same_order_every_epoch):
+    """ch03_keras_compile_fit_validation's golden notes explain its TensorFlow runs by this: with the global
+    seed set, fit() on NumPy arrays draws its shuffle inside tf.data, which restarts from the seed each epoch.
+    If this changes, re-record that example's smoke bound and rewrite the notes."""
+    done = subprocess.run([sys.executable, "-c", BATCH_ORDER_PER_EPOCH, seeding], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(same_order_every_epoch), (
+        f"a {seeding} TensorFlow fit() {'no longer repeats' if same_order_every_epoch else 'now repeats'} its batch "
+        "order every epoch: revisit ch03_keras_compile_fit_validation's notes and bound")
