@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="name for the run file (default: time-tier-backend-random)")
     run.add_argument("--fault", help="plant this fault of the sensitivity catalogue in every example; the run "
                                      "file records it (see `sensitivity --list`)")
+    run.add_argument("--probe-faults", action="store_true",
+                     help="record per example which faults of the sensitivity catalogue would change a call, "
+                          "changing nothing (`sensitivity` runs each fault only where it reaches)")
     run.set_defaults(handler=_run)
 
     prof = commands.add_parser("profile", help="print this machine's hardware/software profile and its id")
@@ -316,6 +319,8 @@ def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backe
         from conformance.sensitivity import faults
 
         faults.get(args.fault)  # an unknown fault fails here, not in every example
+        if args.probe_faults:
+            raise ConformanceError("--fault plants a fault and --probe-faults watches for all of them: choose one")
     workers = min(len(selected), os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
     suite = Path(__file__).parent / "engine" / "suite.py"
     pytest_args = [
@@ -331,6 +336,8 @@ def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backe
                           ("--run-id", args.run_id), ("--fault", args.fault)):
         if value:
             pytest_args += [option, value]
+    if args.probe_faults:
+        pytest_args.append("--probe-faults")
     return int(pytest.main(pytest_args + passthrough))
 
 

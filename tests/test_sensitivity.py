@@ -125,6 +125,108 @@ def test_a_passthrough_layer_returns_its_input():
     assert tally.hits >= 1
 
 
+# -- probing where faults reach ----------------------------------------------------------------
+def test_a_probe_counts_the_calls_each_fault_would_change_and_changes_none():
+    import keras
+
+    with faults.probed(faults.select(None)) as tallies:
+        hidden = keras.layers.Dense(4, activation="relu")
+        output = keras.layers.Dense(4, activation="softmax")
+        optimizer = keras.optimizers.get("rmsprop")
+    assert hidden.activation is keras.activations.relu and hidden.trainable
+    assert float(optimizer.learning_rate) == pytest.approx(1e-3)
+    hits = {fault: tally.hits for fault, tally in tallies.items() if tally.hits}
+    assert hits == {"relu-dropped": 1, "softmax-dropped": 1, "dense-frozen": 2, "learning-rate-100x": 1,
+                    "learning-rate-100x-smaller": 1}
+    assert keras.layers.Dense(2, activation="relu").activation is keras.activations.relu  # restored
+
+
+def small_training() -> None:
+    """A little of everything the catalogue targets: every fault reaches it but the sigmoid's."""
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.RandomFlip("horizontal")(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu", kernel_regularizer=keras.regularizers.l2(1e-3))(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dropout(0.5)(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    model.compile(keras.optimizers.RMSprop(), "sparse_categorical_crossentropy")
+    data = np.random.RandomState(0)
+    model.fit(data.rand(8, 8, 8, 3).astype("float32"), data.randint(0, 3, 8), epochs=2, batch_size=4, verbose=0)
+
+
+@pytest.mark.slow
+def test_the_probe_finds_exactly_the_faults_that_planting_would_change():
+    catalogue = faults.select(None)
+    with faults.probed(catalogue) as tallies:
+        small_training()
+    probed = {fault: tally.hits > 0 for fault, tally in tallies.items()}
+    planted_reach = {}
+    for fault in catalogue:
+        with faults.planted(fault) as tally:
+            try:
+                small_training()
+            except ValueError:  # a pooling layer that passes its input through breaks the shapes: caught
+                pass
+        planted_reach[fault.id] = tally.hits > 0
+    assert probed == planted_reach
+    assert [fault for fault, reached in probed.items() if not reached] == ["sigmoid-dropped"]
+
+
+def test_a_probed_run_keeps_the_settings_of_a_plain_run_and_cannot_also_plant_a_fault():
+    from conformance.engine.runner import SettingsError
+
+    assert Settings(probe_faults=True).to_json() == Settings().to_json()
+    with pytest.raises(SettingsError, match="not both"):
+        Settings(fault="relu-dropped", probe_faults=True)
+
+
+def test_run_refuses_a_fault_and_a_probe_together(capsys):
+    from conformance.cli import main
+
+    assert main(["run", "--fault", "relu-dropped", "--probe-faults", "--examples", "ch02_mnist_dense"]) == 2
+    assert "choose one" in capsys.readouterr().err
+
+
+def test_what_a_probe_found_survives_the_run_file():
+    probed = result("a")
+    probed = ExampleResult(**{**vars(probed), "fault_reach": {"relu-dropped": 3}})
+    assert ExampleResult.from_json(probed.to_json(), "run.json", "examples[0]").fault_reach == {"relu-dropped": 3}
+    assert "fault_reach" not in result("a").to_json()  # a run that did not probe writes nothing
+
+
+def test_each_fault_runs_only_on_the_examples_it_reaches(tmp_path, monkeypatch):
+    from conformance.sensitivity import runner
+
+    clean = conformance_run(reaching("a", caught=2, missed=1), reaching("b", caught=1),
+                            reaching("broken", "failed", caught=4), reaching("c"))
+    ran: dict[str, str | None] = {}
+
+    def run_tier(options, name, folder, examples):
+        ran[name] = examples
+        if name == runner.CLEAN:
+            return clean
+        return conformance_run(*(result(e, "failed" if name == "caught" else "passed", 1, ("x",) if name == "caught"
+                                        else ()) for e in examples.split(",")))
+
+    monkeypatch.setattr(runner, "_run_tier", run_tier)
+    monkeypatch.setattr(faults, "select", lambda patterns: CATALOGUE[:3])
+    options = runner.SensitivityOptions(faults=None, examples=None, tier="smoke", backend="tensorflow", seed=0,
+                                        workers="1", results_dir=tmp_path, command="cmd")
+    assert runner.run(options) == 1  # "broken" fails without a fault
+    assert ran == {runner.CLEAN: None, "caught": "a,b", "missed": "a"}  # "idle" reaches nothing: not run
+    written = json.loads(next(tmp_path.glob("*/sensitivity/*/report.json")).read_text())
+    verdicts = {fault["id"]: fault["verdict"] for fault in written["faults"]}
+    assert verdicts == {"caught": "caught", "missed": "missed", "idle": "not exercised"}
+
+
+def reaching(example: str, status: str = "passed", **calls: int) -> ExampleResult:
+    return ExampleResult(**{**vars(result(example, status)), "fault_reach": calls})
+
+
 # -- the run records its fault -------------------------------------------------------------
 def test_a_run_with_a_fault_never_has_the_settings_of_a_run_without():
     plain, faulted = Settings(), Settings(fault="relu-dropped")

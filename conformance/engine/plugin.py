@@ -41,6 +41,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--run-id", default=None, help="name of the run file (default: time-tier-backend-random)")
     group.addoption("--fault", default=None,
                     help="plant this fault of the sensitivity catalogue in every example (see `sensitivity --list`)")
+    group.addoption("--probe-faults", action="store_true", default=False,
+                    help="record per example which faults of the sensitivity catalogue would change a call "
+                         "(changes nothing)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,7 +55,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     option = config.option
     settings = Settings(tier=option.tier, backend=option.backend or backend.current(), precision=option.precision,
-                        devices=option.devices, seed=option.seed, fault=option.fault)
+                        devices=option.devices, seed=option.seed, fault=option.fault,
+                        probe_faults=option.probe_faults)
     backend.select(settings.backend)
     devices.prepare(settings.devices, settings.backend)
     golden_dir = Path(option.golden_dir) if option.golden_dir else None

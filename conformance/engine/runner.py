@@ -32,17 +32,22 @@ class Settings:
     devices: int = 1
     seed: int = 0
     fault: str | None = None  # a fault of the sensitivity catalogue, planted in every example
+    probe_faults: bool = False  # record which faults of the catalogue each example reaches; changes nothing
 
     def __post_init__(self) -> None:
         if self.tier not in TIERS:
             raise SettingsError(f"unknown tier {self.tier!r}; choose one of {', '.join(TIERS)}")
         if self.precision not in PRECISIONS:
             raise SettingsError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if self.fault is not None and self.probe_faults:
+            raise SettingsError("a run either plants a fault or probes where the faults reach, not both")
 
     def to_json(self) -> dict[str, Any]:
         """The settings a run file records; ``fault`` only when one is planted, so a run with a
-        fault never has the same settings as (and is never the baseline of) a run without."""
+        fault never has the same settings as (and is never the baseline of) a run without. A probe
+        changes nothing, so a probed run keeps the settings of a plain one."""
         settings = asdict(self)
+        del settings["probe_faults"]
         if self.fault is None:
             del settings["fault"]
         return settings
@@ -82,7 +87,8 @@ def run_example(
 ) -> ExampleResult:
     """One example's result, judged against its golden file. Never raises for the example's sake.
     With a fault in the settings, the fault is planted while the example runs and the result
-    says how many calls it changed."""
+    says how many calls it changed; with ``probe_faults``, the result says per fault of the
+    catalogue how many calls it would have changed."""
     result = ExampleResult(id=spec.id, tier=settings.tier, backend=settings.backend, seed=settings.seed,
                            status="passed")
     reason = skip_reason(spec, settings)
@@ -92,13 +98,17 @@ def run_example(
         golden = golden_files.load(spec.id, golden_dir)
     except golden_files.GoldenError as error:
         return replace(result, status="error", reason=str(error))
-    if settings.fault is None:
+    if settings.fault is None and not settings.probe_faults:
         return _run_and_judge(spec, settings, golden, profile_id, result)
     from conformance.sensitivity import faults
 
-    with faults.planted(faults.get(settings.fault)) as tally:
+    if settings.fault is not None:
+        with faults.planted(faults.get(settings.fault)) as tally:
+            result = _run_and_judge(spec, settings, golden, profile_id, result)
+        return replace(result, fault_hits=tally.hits)
+    with faults.probed(faults.select(None)) as tallies:
         result = _run_and_judge(spec, settings, golden, profile_id, result)
-    return replace(result, fault_hits=tally.hits)
+    return replace(result, fault_reach={fault: tally.hits for fault, tally in tallies.items() if tally.hits})
 
 
 def _run_and_judge(spec: ExampleSpec, settings: Settings, golden: golden_files.Golden, profile_id: str,

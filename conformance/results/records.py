@@ -150,6 +150,7 @@ class ExampleResult:
     data: dict[str, dict[str, Any]] = field(default_factory=dict)  # provenance of each dataset call
     traceback: str = ""
     fault_hits: int | None = None  # calls a planted fault changed while the example ran (sensitivity runs)
+    fault_reach: dict[str, int] | None = None  # per fault, the calls it would have changed (a probed run)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -162,7 +163,7 @@ class ExampleResult:
     def to_json(self) -> dict[str, Any]:
         document = {f.name: getattr(self, f.name) for f in fields(self)}
         document["checks"] = [c.to_json() for c in self.checks]
-        for optional, empty in (("traceback", ""), ("fault_hits", None)):
+        for optional, empty in (("traceback", ""), ("fault_hits", None), ("fault_reach", None)):
             if document[optional] == empty:
                 del document[optional]
         return document
@@ -176,7 +177,8 @@ class ExampleResult:
                    status=f.choice("status", EXAMPLE_STATUSES), reason=f.text("reason", ""),
                    duration_s=f.number("duration_s", 0.0) or 0.0, checks=checks, metrics=f.mapping("metrics", {}),
                    models=f.mapping("models", {}), history=f.mapping("history", {}), data=f.mapping("data", {}),
-                   traceback=f.text("traceback", ""), fault_hits=f.integer("fault_hits", None))
+                   traceback=f.text("traceback", ""), fault_hits=f.integer("fault_hits", None),
+                   fault_reach=f.mapping("fault_reach", None))
 
 
 # pytest's exit codes for a session that did not run to its end

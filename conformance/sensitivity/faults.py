@@ -2,7 +2,8 @@
 
 A fault wraps its target callables; the wrapper counts the calls it changed (``Tally.hits``), so
 a report can tell a fault that no example exercised from one that examples exercised without a
-check noticing.
+check noticing. ``probed`` wraps the targets of many faults at once and changes nothing: it counts
+the calls each fault would change, so a run without a fault tells which examples each one reaches.
 """
 
 from __future__ import annotations
@@ -118,19 +119,72 @@ def _parse(entry: Any, path: Path, where: str) -> Fault:
 def planted(fault: Fault) -> Iterator[Tally]:
     """Every target of ``fault`` wrapped while the block runs, restored after it."""
     tally = Tally()
+    with _patched({target: lambda original: _wrap(fault, original, tally) for target in fault.targets}):
+        yield tally
+
+
+@contextlib.contextmanager
+def probed(catalogue: list[Fault]) -> Iterator[dict[str, Tally]]:
+    """Every target of every fault observed while the block runs, changing nothing: per fault id,
+    how many calls that fault would have changed. Restored after the block."""
+    tallies = {fault.id: Tally() for fault in catalogue}
+    watchers: dict[str, list[Fault]] = {}
+    for fault in catalogue:
+        for target in fault.targets:
+            watchers.setdefault(target, []).append(fault)
+    with _patched({target: functools.partial(_observe, watching, tallies=tallies)
+                   for target, watching in watchers.items()}):
+        yield tallies
+
+
+@contextlib.contextmanager
+def _patched(wrappers: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]]) -> Iterator[None]:
+    """Each target replaced by ``wrappers[target](original)`` while the block runs, restored after."""
     restore: list[Callable[[], None]] = []
     try:
-        for target in fault.targets:
+        for target, wrap in wrappers.items():
             owner, name = _resolve(target)
             original = getattr(owner, name)
             had_own = name in vars(owner)
-            setattr(owner, name, _wrap(fault, original, tally))
+            setattr(owner, name, wrap(original))
             restore.append(functools.partial(setattr, owner, name, original) if had_own
                            else functools.partial(delattr, owner, name))
-        yield tally
+        yield
     finally:
         for undo in reversed(restore):
             undo()
+
+
+def _observe(watchers: list[Fault], original: Callable[..., Any], *, tallies: dict[str, Tally]) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def observed(*args: Any, **kwargs: Any) -> Any:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:
+            bound = None  # the call itself is wrong: let the original say so
+        if bound is not None:
+            bound.apply_defaults()
+            for fault in watchers:
+                if _would_change(fault, bound):
+                    tallies[fault.id].hits += 1
+        return original(*args, **kwargs)
+
+    observed.__signature__ = signature  # type: ignore[attr-defined]
+    return observed
+
+
+def _would_change(fault: Fault, bound: inspect.BoundArguments) -> bool:
+    if fault.change == "passthrough":
+        return True
+    arguments, key = _slot(bound, fault.argument)  # the observer's own binding: the call is not touched
+    if arguments is None:
+        return False
+    value = arguments.get(key)
+    if fault.change == "permute":
+        return _permutable(value)
+    return _change(fault, value) is not _UNCHANGED
 
 
 def _resolve(target: str) -> tuple[Any, str]:
@@ -197,7 +251,7 @@ def _slot(bound: inspect.BoundArguments, argument: str | None) -> tuple[dict[str
 
 def _change(fault: Fault, value: Any) -> Any:
     if fault.change == "permute":
-        if not isinstance(value, np.ndarray) or value.ndim == 0 or len(value) < 2:
+        if not _permutable(value):
             return _UNCHANGED  # a dataset or generator carries its own targets: out of this fault's reach
         return value[np.random.RandomState(PERMUTATION_SEED).permutation(len(value))]
     if fault.when is not None and not any(_same(value, w) for w in fault.when):
@@ -207,6 +261,10 @@ def _change(fault: Fault, value: Any) -> Any:
     if fault.scale is not None:
         return value * fault.scale if isinstance(value, (int, float)) and not isinstance(value, bool) else _UNCHANGED
     return fault.becomes if not _same(value, fault.becomes) else _UNCHANGED
+
+
+def _permutable(value: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.ndim > 0 and len(value) >= 2
 
 
 def _same(value: Any, other: Any) -> bool:

@@ -3,7 +3,8 @@
 A fault *touched* an example when it changed at least one call while the example ran; it was
 *caught* there when the example, which passes without the fault, failed a check or raised. A
 fault no example touched is *not exercised*: the tier has nothing it could break. The detection
-rate counts the exercised faults that at least one example caught.
+rate counts the exercised faults that at least one example caught. Each fault runs only on the
+examples the run without a fault showed it reaching (``reach``); one that reaches none is not run.
 """
 
 from __future__ import annotations
@@ -64,19 +65,36 @@ class SensitivityReport:
                 "examples": {e: {"touched_by": t, "caught": c} for e, (t, c) in self.per_example().items()}}
 
 
+def reach(clean: ConformanceRun) -> dict[str, list[str]]:
+    """Fault id → the examples whose calls it would change, from a probed run without a fault;
+    examples that do not pass there are left out (their failures under a fault say nothing)."""
+    reached: dict[str, list[str]] = {}
+    for result in clean.examples:
+        if result.status != "passed":
+            continue
+        for fault, calls in (result.fault_reach or {}).items():
+            if calls:
+                reached.setdefault(fault, []).append(result.id)
+    return reached
+
+
 def build(command: str, clean: ConformanceRun, faulted: dict[str, ConformanceRun | None],
           catalogue: list[Fault]) -> SensitivityReport:
-    """Attribute each fault's failures, given the run without a fault and one run per fault
-    (None where the run left no file)."""
+    """Attribute each fault's failures, given the run without a fault and one run per fault that
+    reaches an example (None where the run left no file)."""
     clean_results = {result.id: result for result in clean.examples}
     clean_failures = {example: result.reason or result.status for example, result in clean_results.items()
                       if result.status != "passed"}
-    outcomes = [_judge(fault, faulted.get(fault.id), clean_failures) for fault in catalogue]
+    outcomes = [_judge(fault, fault.id in faulted, faulted.get(fault.id), clean_failures) for fault in catalogue]
     return SensitivityReport(command, clean.settings, clean_failures, outcomes)
 
 
-def _judge(fault: Fault, run: ConformanceRun | None, clean_failures: dict[str, str]) -> FaultOutcome:
+def _judge(fault: Fault, was_run: bool, run: ConformanceRun | None, clean_failures: dict[str, str]) -> FaultOutcome:
     outcome = FaultOutcome(fault.id, fault.description, NO_RESULT)
+    if not was_run:
+        outcome.verdict = NOT_EXERCISED
+        outcome.note = "not run: it changes no call of an example that passes without it"
+        return outcome
     if run is None:
         outcome.note = "the run left no results file"
         return outcome

@@ -1,6 +1,10 @@
 """``python -m conformance sensitivity``: the tier once without a fault, then once per planted
 fault, each run a fresh ``python -m conformance run --fault ID`` process; then the report.
 
+The run without a fault probes where each fault reaches (``--probe-faults``: which examples make
+a call the fault would change), and each fault then runs on those examples only: a fault that
+changes no call of an example cannot break it, and most faults reach few examples.
+
 Everything lands in ``<results-dir>/<profile-id>/sensitivity/<time>/``: ``report.md``,
 ``report.json``, the run files under ``runs/`` (apart from the ordinary runs, so a run with a
 planted fault is never a baseline) and each run's console output under ``logs/``.
@@ -46,16 +50,26 @@ def run(options: SensitivityOptions) -> int:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     folder = Path(options.results_dir) / profile_id / "sensitivity" / stamp
     (folder / "logs").mkdir(parents=True)
-    plan = [CLEAN] + [fault.id for fault in chosen]
-    runs: dict[str, ConformanceRun | None] = {}
-    for number, name in enumerate(plan, 1):
-        print(f"[{number}/{len(plan)}] {name}: running the {options.tier} tier ...", end=" ", flush=True)
-        started = time.monotonic()
-        runs[name] = _run_tier(options, name, folder)
-        print(f"{_summary(runs[name])} ({time.monotonic() - started:.0f} s)", flush=True)
-    clean = runs.pop(CLEAN)
+    steps = len(chosen) + 1
+    print(f"[1/{steps}] {CLEAN}: running the {options.tier} tier, probing where each fault reaches ...",
+          end=" ", flush=True)
+    started = time.monotonic()
+    clean = _run_tier(options, CLEAN, folder, options.examples)
     if clean is None:
         raise ConformanceError(f"the run without a fault left no results; see {folder / 'logs' / (CLEAN + '.log')}")
+    print(f"{_summary(clean)} ({time.monotonic() - started:.0f} s)", flush=True)
+    reach = report.reach(clean)
+    runs: dict[str, ConformanceRun | None] = {}
+    for number, fault in enumerate(chosen, 2):
+        examples = reach.get(fault.id, [])
+        if not examples:
+            print(f"[{number}/{steps}] {fault.id}: reaches no example that passes without it; not run", flush=True)
+            continue
+        print(f"[{number}/{steps}] {fault.id}: running the {len(examples)} examples it reaches ...", end=" ",
+              flush=True)
+        started = time.monotonic()
+        runs[fault.id] = _run_tier(options, fault.id, folder, ",".join(examples))
+        print(f"{_summary(runs[fault.id])} ({time.monotonic() - started:.0f} s)", flush=True)
     built = report.build(options.command, clean, runs, chosen)
     (folder / "report.json").write_text(json.dumps(built.to_json(), indent=1) + "\n")
     markdown = report.render(built)
@@ -75,14 +89,13 @@ def run(options: SensitivityOptions) -> int:
     return 0
 
 
-def _run_tier(options: SensitivityOptions, name: str, folder: Path) -> ConformanceRun | None:
+def _run_tier(options: SensitivityOptions, name: str, folder: Path, examples: str | None) -> ConformanceRun | None:
     command = [sys.executable, "-m", "conformance", "run", "--tier", options.tier, "--backend", options.backend,
                "--seed", str(options.seed), "--workers", options.workers, "--results-dir", str(folder / "runs"),
                "--run-id", name]
-    if options.examples:
-        command += ["--examples", options.examples]
-    if name != CLEAN:
-        command += ["--fault", name]
+    if examples:
+        command += ["--examples", examples]
+    command += ["--probe-faults"] if name == CLEAN else ["--fault", name]
     with open(folder / "logs" / f"{name}.log", "w") as log:
         subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)  # a fault fails the run: expected
     written = sorted((folder / "runs").glob(f"*/conformance/{name}.json"))
