@@ -141,6 +141,28 @@ def test_a_probe_counts_the_calls_each_fault_would_change_and_changes_none():
     assert keras.layers.Dense(2, activation="relu").activation is keras.activations.relu  # restored
 
 
+def reload_and_evaluate(tmp_path: Path, loss: str) -> float:
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="rmsprop", loss=loss)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    return reloaded.evaluate(np.zeros((4, 3)), np.eye(2)[[0, 1, 0, 1]], verbose=0)
+
+
+@pytest.mark.parametrize("wrapping", ["probed", "planted"])
+def test_a_model_reloaded_under_a_probe_or_the_loss_fault_is_still_compiled(tmp_path, wrapping):
+    """load_model compiles a loaded model only when Model.compile is Keras's own: a wrapper in the
+    wrong place made every reloaded model fail with 'No loss to compute', which a sensitivity run
+    counted as catching the fault."""
+    wrapper = (faults.probed(faults.select(None)) if wrapping == "probed"
+               else faults.planted(faults.get("loss-swapped-for-mse")))
+    with wrapper:
+        loss = reload_and_evaluate(tmp_path, "categorical_crossentropy")
+    assert np.isfinite(loss)
+
+
 def small_training() -> None:
     """A little of everything the catalogue targets: every fault reaches it but the sigmoid's."""
     import keras
