@@ -84,7 +84,7 @@ def build(command: str, clean: ConformanceRun, faulted: dict[str, ConformanceRun
     reaches an example (None where the run left no file)."""
     clean_results = {result.id: result for result in clean.examples}
     clean_failures = {example: result.reason or result.status for example, result in clean_results.items()
-                      if result.status != "passed"}
+                      if result.status in ("failed", "error")}  # a skip (no TPU here) is no failure
     outcomes = [_judge(fault, fault.id in faulted, faulted.get(fault.id), clean_failures) for fault in catalogue]
     return SensitivityReport(command, clean.settings, clean_failures, outcomes)
 
