@@ -231,8 +231,9 @@ def test_each_fault_runs_only_on_the_examples_it_reaches(tmp_path, monkeypatch):
         ran[name] = examples
         if name == runner.CLEAN:
             return clean
-        return conformance_run(*(result(e, "failed" if name == "caught" else "passed", 1, ("x",) if name == "caught"
-                                        else ()) for e in examples.split(",")))
+        caught = name == "caught"
+        return conformance_run(*(result(example, "failed" if caught else "passed", 1, ("x",) if caught else ())
+                                 for example in examples.split(",")))
 
     monkeypatch.setattr(runner, "_run_tier", run_tier)
     monkeypatch.setattr(faults, "select", lambda patterns: CATALOGUE[:3])
