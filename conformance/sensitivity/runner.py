@@ -51,13 +51,10 @@ def run(options: SensitivityOptions) -> int:
     folder = Path(options.results_dir) / profile_id / "sensitivity" / stamp
     (folder / "logs").mkdir(parents=True)
     steps = len(chosen) + 1
-    print(f"[1/{steps}] {CLEAN}: running the {options.tier} tier, probing where each fault reaches ...",
-          end=" ", flush=True)
-    started = time.monotonic()
-    clean = _run_tier(options, CLEAN, folder, options.examples)
+    clean = _run_step(f"[1/{steps}] {CLEAN}: running the {options.tier} tier, probing where each fault reaches",
+                      options, CLEAN, folder, options.examples)
     if clean is None:
         raise ConformanceError(f"the run without a fault left no results; see {folder / 'logs' / (CLEAN + '.log')}")
-    print(f"{_summary(clean)} ({time.monotonic() - started:.0f} s)", flush=True)
     reach = report.reach(clean)
     runs: dict[str, ConformanceRun | None] = {}
     for number, fault in enumerate(chosen, 2):
@@ -65,11 +62,8 @@ def run(options: SensitivityOptions) -> int:
         if not examples:
             print(f"[{number}/{steps}] {fault.id}: reaches no example that passes without it; not run", flush=True)
             continue
-        print(f"[{number}/{steps}] {fault.id}: running the {len(examples)} examples it reaches ...", end=" ",
-              flush=True)
-        started = time.monotonic()
-        runs[fault.id] = _run_tier(options, fault.id, folder, ",".join(examples))
-        print(f"{_summary(runs[fault.id])} ({time.monotonic() - started:.0f} s)", flush=True)
+        runs[fault.id] = _run_step(f"[{number}/{steps}] {fault.id}: running the {len(examples)} examples it reaches",
+                                   options, fault.id, folder, ",".join(examples))
     built = report.build(options.command, clean, runs, chosen)
     (folder / "report.json").write_text(json.dumps(built.to_json(), indent=1) + "\n")
     markdown = report.render(built)
@@ -87,6 +81,16 @@ def run(options: SensitivityOptions) -> int:
               f"--min-detection {options.min_detection:.0%}", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_step(announcement: str, options: SensitivityOptions, name: str, folder: Path,
+              examples: str | None) -> ConformanceRun | None:
+    """One run, announced, then summed up with its time."""
+    print(f"{announcement} ...", end=" ", flush=True)
+    started = time.monotonic()
+    run = _run_tier(options, name, folder, examples)
+    print(f"{_summary(run)} ({time.monotonic() - started:.0f} s)", flush=True)
+    return run
 
 
 def _run_tier(options: SensitivityOptions, name: str, folder: Path, examples: str | None) -> ConformanceRun | None:
