@@ -3,6 +3,7 @@ fault to the examples and checks that caught it; the command runs end to end."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -213,9 +214,13 @@ def test_run_refuses_a_fault_and_a_probe_together(capsys):
     assert "choose one" in capsys.readouterr().err
 
 
+def reaching(example: str, status: str = "passed", **calls: int) -> ExampleResult:
+    """A result of a probed run: per fault, the calls it would have changed."""
+    return dataclasses.replace(result(example, status), fault_reach=calls)
+
+
 def test_what_a_probe_found_survives_the_run_file():
-    probed = result("a")
-    probed = ExampleResult(**{**vars(probed), "fault_reach": {"relu-dropped": 3}})
+    probed = reaching("a", **{"relu-dropped": 3})
     assert ExampleResult.from_json(probed.to_json(), "run.json", "examples[0]").fault_reach == {"relu-dropped": 3}
     assert "fault_reach" not in result("a").to_json()  # a run that did not probe writes nothing
 
@@ -244,10 +249,6 @@ def test_each_fault_runs_only_on_the_examples_it_reaches(tmp_path, monkeypatch):
     written = json.loads(next(tmp_path.glob("*/sensitivity/*/report.json")).read_text())
     verdicts = {fault["id"]: fault["verdict"] for fault in written["faults"]}
     assert verdicts == {"caught": "caught", "missed": "missed", "idle": "not exercised"}
-
-
-def reaching(example: str, status: str = "passed", **calls: int) -> ExampleResult:
-    return ExampleResult(**{**vars(result(example, status)), "fault_reach": calls})
 
 
 # -- the run records its fault -------------------------------------------------------------
