@@ -87,3 +87,31 @@ def test_a_seeded_tensorflow_fit_visits_the_batches_in_one_order_every_epoch(see
     assert done.stdout.strip() == str(same_order_every_epoch), (
         f"a {seeding} TensorFlow fit() {'no longer repeats' if same_order_every_epoch else 'now repeats'} its batch "
         "order every epoch: revisit ch03_keras_compile_fit_validation's notes and bound")
+
+
+JIT_WITH_AND_WITHOUT_AUGMENTATION = textwrap.dedent("""
+    import keras
+    from reference_impl.ch08_computer_vision_intro import data_augmentation_stage
+    def compiled(*stages):
+        inputs = keras.Input((32, 32, 3))
+        x = inputs
+        for stage in stages:
+            x = stage(x)
+        model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(x)))
+        model.compile("rmsprop", "mse")
+        return model.jit_compile
+    print(compiled(), compiled(data_augmentation_stage()))
+""")
+
+
+@pytest.mark.subprocess
+def test_on_jax_keras_trains_the_books_augmented_image_models_eagerly():
+    """The README explains JAX's time on chapters 8-9 by this: RandomRotation and RandomZoom say they do not
+    support XLA, so a model holding the book's augmentation stage is not jitted on JAX and runs op by op.
+    If a release jits them, the image examples' JAX time changes: measure it again and update the README."""
+    pytest.importorskip("jax", reason="the jax extra is part of the test install; see pyproject.toml")
+    done = subprocess.run([sys.executable, "-c", JIT_WITH_AND_WITHOUT_AUGMENTATION], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "False"], (
+        f"on JAX a plain model jits and one with the augmentation stage does not; now: {done.stdout!r}")
