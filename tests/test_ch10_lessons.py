@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from conformance.engine import golden
 from helpers import golden_expectation, judge
 from reference_impl.api import Run, Scale
 from reference_impl.datasets import load
@@ -130,3 +131,25 @@ def test_the_common_sense_forecast_is_the_last_input_temperature(prepared):
     last_temperature = data.temperature[start + span:start + span + len(val_targets)]
     expected = float(np.mean(np.abs(last_temperature - val_targets)))
     assert ch10.evaluate_naive_method(data, data.val_dataset) == pytest.approx(expected, rel=1e-5)
+
+
+def conv1d_output_weights(seed: int) -> np.ndarray:
+    """The conv1d model's Dense(1) kernel as ch10_jena_conv1d draws it: its first model after the seed is set."""
+    import keras
+
+    from reference_impl.ch10_timeseries import conv1d_model
+
+    keras.utils.set_random_seed(seed)
+    return conv1d_model(14).layers[-1].get_weights()[0]
+
+
+def test_the_seed_left_out_of_the_conv1d_offline_bounds_draws_an_output_layer_that_kills_the_model():
+    """ch10_jena_conv1d's golden notes leave seed 3 out of its offline bounds for this reason: all eight weights
+    of its output layer start negative, so the first gradients (the target in degrees lies above the untrained
+    output) push every filter of the last ReLU layer below zero and only the bias learns. If Keras draws other
+    initial weights, the reason no longer holds: record the offline bounds again over seeds 0-4."""
+    assert (conv1d_output_weights(3) < 0).all()
+    seeds = golden.load("ch10_jena_conv1d").sources["run-offline"]["seeds"]
+    assert 3 not in seeds and len(seeds) >= 5, seeds
+    for seed in seeds:
+        assert (conv1d_output_weights(seed) > 0).any(), f"seed {seed} also starts with an all-negative output layer"
