@@ -155,7 +155,6 @@ OFFLINE_BOUNDS_FROM_FEWER_SEEDS = frozenset({
     "ch11_transformer_encoder",
     "ch11_transformer_positional",
     "ch12_gan",
-    "ch12_vae_mnist",
 })
 
 
