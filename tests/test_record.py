@@ -83,3 +83,33 @@ def test_recordings_of_two_tiers_of_one_file_both_land(tmp_path, monkeypatch):
     landed = golden_files.load("ch99_demo", tmp_path)
     assert landed.tiers["smoke"]["expectations"][0].fields["min"] == pytest.approx(0.85)
     assert landed.tiers["offline"]["expectations"][0].fields["min"] == pytest.approx(0.65)
+
+
+@pytest.mark.parametrize("indent", [1, 2])
+def test_a_recording_keeps_the_golden_files_indentation(tmp_path, monkeypatch, indent):
+    """Golden files are written with one or two spaces; re-recording one must not re-indent every line."""
+    import json
+
+    from conformance.engine import record as recording
+
+    raw = {**RAW, "sources": {**RAW["sources"], "run-smoke": {"kind": "run", "command": "", "tier": "smoke",
+                                                              "seeds": [], "backend": "", "versions": {},
+                                                              "profile": "", "date": ""}},
+           "tiers": {"smoke": {"expectations": [RAW["tiers"]["smoke"]["expectations"][0]]}}}
+    path = tmp_path / "ch99_demo.json"
+    path.write_text(json.dumps(raw, indent=indent) + "\n")
+
+    class Spec:
+        id = "ch99_demo"
+
+    class Run:
+        outcome = type("O", (), {"to_json": staticmethod(lambda: observed(0.9, 0.3))})
+
+    monkeypatch.setattr(recording.registry, "select", lambda patterns: [Spec()])
+    monkeypatch.setattr(recording, "skip_reason", lambda spec, settings: None)
+    monkeypatch.setattr(recording, "execute", lambda spec, settings, scale: Run())
+    assert recording.record("ch99_demo", tier="smoke", backend="tensorflow", seeds=[0], precision="float32",
+                            devices=1, command="smoke", golden_dir=tmp_path) == 0
+    rewritten = path.read_text()
+    assert json.loads(rewritten)["tiers"]["smoke"]["expectations"][0]["min"] == pytest.approx(0.85)
+    assert rewritten.splitlines()[1] == " " * indent + '"schema_version": 1,'

@@ -70,8 +70,16 @@ def record(patterns: str | None, *, tier: str, backend: str, seeds: list[int], p
             for change in changes:
                 print(f"{spec.id}: {change}")
             if not dry_run:
-                store.write_json_atomically(current.path, updated, indent=2)
+                store.write_json_atomically(current.path, updated, indent=_indent_of(current.path))
     return 1 if problems else 0
+
+
+def _indent_of(path: Path) -> int:
+    """The indentation a golden file is written with (golden files use 1 or 2), so that a re-recording's
+    diff shows what it recorded rather than every line re-indented."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    second = lines[1] if len(lines) > 1 else ""
+    return len(second) - len(second.lstrip(" ")) or 2
 
 
 def rerecorded(raw: dict[str, Any], tier: str, keys: list[str],
