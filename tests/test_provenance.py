@@ -154,7 +154,6 @@ OFFLINE_BOUNDS_FROM_FEWER_SEEDS = frozenset({
     "ch11_seq2seq_transformer",
     "ch11_transformer_encoder",
     "ch11_transformer_positional",
-    "ch12_gan",
 })
 
 
