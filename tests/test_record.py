@@ -86,7 +86,7 @@ def test_recordings_of_two_tiers_of_one_file_both_land(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("indent", [1, 2])
-def test_a_recording_keeps_the_golden_files_indentation(tmp_path, monkeypatch, indent):
+def test_a_recording_keeps_the_golden_files_indentation_and_reports_each_seed(tmp_path, monkeypatch, capsys, indent):
     """Golden files are written with one or two spaces; re-recording one must not re-indent every line."""
     import json
 
@@ -110,6 +110,7 @@ def test_a_recording_keeps_the_golden_files_indentation(tmp_path, monkeypatch, i
     monkeypatch.setattr(recording, "execute", lambda spec, settings, scale: Run())
     assert recording.record("ch99_demo", tier="smoke", backend="tensorflow", seeds=[0], precision="float32",
                             devices=1, command="smoke", golden_dir=tmp_path) == 0
+    assert "ch99_demo: seed 0 ran in" in capsys.readouterr().out  # a long recording shows its progress
     rewritten = path.read_text()
     assert json.loads(rewritten)["tiers"]["smoke"]["expectations"][0]["min"] == pytest.approx(0.85)
     assert rewritten.splitlines()[1] == " " * indent + '"schema_version": 1,'

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import statistics
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,14 @@ def record(patterns: str | None, *, tier: str, backend: str, seeds: list[int], p
         if not keys:
             print(f"{spec.id}: nothing to record (no run source for tier {tier})")
             continue
-        observations = [
-            execute(spec, Settings(tier=tier, backend=backend, precision=precision, devices=devices, seed=seed),
-                    current.scale(tier)).outcome.to_json()
-            for seed in seeds
-        ]
+        observations = []
+        for count, seed in enumerate(seeds, start=1):
+            started = time.monotonic()
+            run = execute(spec, Settings(tier=tier, backend=backend, precision=precision, devices=devices, seed=seed),
+                          current.scale(tier))
+            observations.append(run.outcome.to_json())
+            print(f"{spec.id}: seed {seed} ran in {time.monotonic() - started:.0f} s ({count} of {len(seeds)})",
+                  flush=True)
         stamp = {
             "kind": "run", "command": command, "tier": tier, "seeds": seeds, "backend": backend,
             "precision": precision, "devices": devices, "versions": fingerprint["libraries"],
