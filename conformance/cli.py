@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         "record", help="re-record measured values in golden files from real runs, with provenance",
         description="Runs each example once per seed and rewrites the expectations that cite a recorded-run "
                     "source of this tier (exact/approx values, threshold bounds with their margin, envelopes), "
-                    "then stamps that source with the command, seeds, versions, profile and date.")
+                    "then stamps that source with the command, seeds, versions, profile and date. Prints each "
+                    "seed as it finishes, and every check a recorded seed fails under the file as recorded (a "
+                    "structural check such as a falling loss, or the trivial-predictor check): exit 1 if any.")
     _add_run_options(record)
     record.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
     record.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")

@@ -1,5 +1,8 @@
 """Recording rewrites only run-sourced measured values, from what the runs observed."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from conformance.engine.record import RecordError, rerecorded
@@ -18,8 +21,8 @@ RAW = {
 }
 
 
-def observed(acc, loss, shape=(6, 28)):
-    return {"values": {"acc": acc, "loss": loss, "shape": list(shape), "params": 999},
+def observed(acc, loss, shape=(6, 28), params=999):
+    return {"values": {"acc": acc, "loss": loss, "shape": list(shape), "params": params},
             "history": {"fit": {"loss": [loss * 2, loss]}}}
 
 
@@ -73,7 +76,7 @@ def test_recordings_of_two_tiers_of_one_file_both_land(tmp_path, monkeypatch):
                              devices=1, command="offline", golden_dir=tmp_path)
 
         class Run:
-            outcome = type("O", (), {"to_json": staticmethod(lambda: observed(0.9 if settings.tier == "smoke" else 0.7, 0.3))})
+            outcome = type("O", (), {"to_json": staticmethod(lambda: observed(0.9 if settings.tier == "smoke" else 0.7, 0.3, params=10))})
 
         return Run()
 
@@ -85,17 +88,14 @@ def test_recordings_of_two_tiers_of_one_file_both_land(tmp_path, monkeypatch):
     assert landed.tiers["offline"]["expectations"][0].fields["min"] == pytest.approx(0.65)
 
 
-@pytest.mark.parametrize("indent", [1, 2])
-def test_a_recording_keeps_the_golden_files_indentation_and_reports_each_seed(tmp_path, monkeypatch, capsys, indent):
-    """Golden files are written with one or two spaces; re-recording one must not re-indent every line."""
-    import json
-
+def record_one_seed(tmp_path, monkeypatch, *, acc: float, indent: int = 2) -> tuple[int, Path]:
+    """Record ch99_demo's smoke tier from one seed that observes ``acc``; the exit status and the file."""
     from conformance.engine import record as recording
 
     raw = {**RAW, "sources": {**RAW["sources"], "run-smoke": {"kind": "run", "command": "", "tier": "smoke",
                                                               "seeds": [], "backend": "", "versions": {},
                                                               "profile": "", "date": ""}},
-           "tiers": {"smoke": {"expectations": [RAW["tiers"]["smoke"]["expectations"][0]]}}}
+           "tiers": {"smoke": {"expectations": [RAW["tiers"]["smoke"]["expectations"][i] for i in (0, 3)]}}}
     path = tmp_path / "ch99_demo.json"
     path.write_text(json.dumps(raw, indent=indent) + "\n")
 
@@ -103,14 +103,33 @@ def test_a_recording_keeps_the_golden_files_indentation_and_reports_each_seed(tm
         id = "ch99_demo"
 
     class Run:
-        outcome = type("O", (), {"to_json": staticmethod(lambda: observed(0.9, 0.3))})
+        outcome = type("O", (), {"to_json": staticmethod(lambda: observed(acc, 0.3, params=10))})
 
     monkeypatch.setattr(recording.registry, "select", lambda patterns: [Spec()])
     monkeypatch.setattr(recording, "skip_reason", lambda spec, settings: None)
     monkeypatch.setattr(recording, "execute", lambda spec, settings, scale: Run())
-    assert recording.record("ch99_demo", tier="smoke", backend="tensorflow", seeds=[0], precision="float32",
-                            devices=1, command="smoke", golden_dir=tmp_path) == 0
+    status = recording.record("ch99_demo", tier="smoke", backend="tensorflow", seeds=[0], precision="float32",
+                              devices=1, command="smoke", golden_dir=tmp_path)
+    return status, path
+
+
+@pytest.mark.parametrize("indent", [1, 2])
+def test_a_recording_keeps_the_golden_files_indentation_and_reports_each_seed(tmp_path, monkeypatch, capsys, indent):
+    """Golden files are written with one or two spaces; re-recording one must not re-indent every line."""
+    status, path = record_one_seed(tmp_path, monkeypatch, acc=0.9, indent=indent)
+    assert status == 0
     assert "ch99_demo: seed 0 ran in" in capsys.readouterr().out  # a long recording shows its progress
     rewritten = path.read_text()
     assert json.loads(rewritten)["tiers"]["smoke"]["expectations"][0]["min"] == pytest.approx(0.85)
     assert rewritten.splitlines()[1] == " " * indent + '"schema_version": 1,'
+
+
+def test_a_recorded_seed_that_fails_a_check_is_reported_and_the_command_fails(tmp_path, monkeypatch, capsys):
+    """The recorded bound follows the seed down (0.3 - 0.05), but the book's floor of 0.5 does not: the seed
+    is red under the new file, and recording must say so rather than land it quietly."""
+    status, path = record_one_seed(tmp_path, monkeypatch, acc=0.3)
+    assert status == 1
+    printed = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("ch99_demo: seed 0 fails") and "expected values.acc >= 0.5, actual 0.3" in line
+               for line in printed), printed
+    assert json.loads(path.read_text())["tiers"]["smoke"]["expectations"][0]["min"] == pytest.approx(0.25)

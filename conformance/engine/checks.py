@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from scipy import stats
 
-from conformance.engine.golden import Expectation
+from conformance.engine.golden import Expectation, Golden
 from conformance.results.records import CheckVerdict
 
 _REDUCERS: dict[str, Callable[[list[Any]], Any]] = {
@@ -90,6 +90,14 @@ def evaluate(expectation: Expectation, observed: dict[str, Any], source: str) ->
     if not passed and expectation.why:
         message += f" [why this bound: {expectation.why}]"
     return CheckVerdict(expectation.name, expectation.kind, status, expected, actual, source, message)
+
+
+def judge_tier(golden: Golden, tier: str, observed: dict[str, Any], *, backend: str,
+               profile_id: str) -> tuple[CheckVerdict, ...]:
+    """Every expectation of ``golden`` for ``tier``, with the overrides of ``backend`` and
+    ``profile_id``, judged against one outcome."""
+    return tuple(evaluate(e.resolved(backend=backend, profile_id=profile_id), observed, golden.describe_source(e.source))
+                 for e in golden.expectations_for(tier))
 
 
 def _describe(expectation: Expectation) -> str:

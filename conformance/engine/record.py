@@ -8,7 +8,9 @@ Only expectations that cite a ``run`` source of the recorded tier change:
                   highest plus ``margin`` (only the bounds the expectation has).
 
 Structural kinds (falls, rises, best_epoch, compare) hold no measured number. The
-source is then stamped with the command, seeds, backend, versions, profile and date.
+source is then stamped with the command, seeds, backend, versions, profile and date, and
+every recorded seed is judged against the file as recorded: a seed that fails any check
+is printed and makes the command exit 1 (the file still lands: the numbers are what ran).
 """
 
 from __future__ import annotations
@@ -70,11 +72,19 @@ def record(patterns: str | None, *, tier: str, backend: str, seeds: list[int], p
                 continue
             for key in keys:
                 updated["sources"][key] = {**updated["sources"][key], **stamp}
-            golden.parse(updated, current.path, pending_ok=True)  # never write a file the loader would refuse
+            # Never write a file the loader would refuse.
+            recorded = golden.parse(updated, current.path, pending_ok=True)
             for change in changes:
                 print(f"{spec.id}: {change}")
             if not dry_run:
                 store.write_json_atomically(current.path, updated, indent=_indent_of(current.path))
+        for seed, observed in zip(seeds, observations):
+            # Recording sets only measured bounds; the structural checks (a loss that falls, one run beating
+            # another, a model beating the trivial predictor) must still hold on every recorded seed.
+            verdicts = checks.judge_tier(recorded, tier, observed, backend=backend, profile_id=fingerprint["id"])
+            for failed in (verdict for verdict in verdicts if not verdict.passed):
+                print(f"{spec.id}: seed {seed} fails {failed.message}")
+                problems += 1
     return 1 if problems else 0
 
 

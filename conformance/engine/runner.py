@@ -125,11 +125,7 @@ def _run_and_judge(spec: ExampleSpec, settings: Settings, golden: golden_files.G
     duration = round(time.perf_counter() - started, 3)
 
     observed = run.outcome.to_json()
-    verdicts = tuple(
-        checks.evaluate(e.resolved(backend=settings.backend, profile_id=profile_id), observed,
-                        golden.describe_source(e.source))
-        for e in golden.expectations_for(settings.tier)
-    )
+    verdicts = checks.judge_tier(golden, settings.tier, observed, backend=settings.backend, profile_id=profile_id)
     failed = [v for v in verdicts if not v.passed]
     return replace(result, status="failed" if failed else "passed", reason="; ".join(v.message for v in failed),
                    duration_s=duration, checks=verdicts, metrics=observed["values"], models=observed["models"],
