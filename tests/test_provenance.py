@@ -151,7 +151,6 @@ OFFLINE_BOUNDS_FROM_FEWER_SEEDS = frozenset({
     "ch11_onehot_bilstm",
     "ch11_seq2seq_gru",
     "ch11_seq2seq_transformer",
-    "ch11_transformer_encoder",
     "ch11_transformer_positional",
 })
 
