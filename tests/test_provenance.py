@@ -149,7 +149,6 @@ OFFLINE_BOUNDS_FROM_FEWER_SEEDS = frozenset({
     "ch11_embedding_bilstm",
     "ch11_glove_bilstm",
     "ch11_onehot_bilstm",
-    "ch11_transformer_positional",
 })
 
 
