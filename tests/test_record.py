@@ -49,8 +49,6 @@ def test_exact_value_that_differs_between_seeds_is_refused():
 
 def test_recordings_of_two_tiers_of_one_file_both_land(tmp_path, monkeypatch):
     """Two recordings of one golden file at once (say smoke and offline) must not lose either."""
-    import json
-
     from conformance.engine import record as recording
     from conformance.engine import golden as golden_files
 
@@ -75,8 +73,10 @@ def test_recordings_of_two_tiers_of_one_file_both_land(tmp_path, monkeypatch):
             recording.record("ch99_demo", tier="offline", backend="tensorflow", seeds=[0], precision="float32",
                              devices=1, command="offline", golden_dir=tmp_path)
 
+        acc = 0.9 if settings.tier == "smoke" else 0.7
+
         class Run:
-            outcome = type("O", (), {"to_json": staticmethod(lambda: observed(0.9 if settings.tier == "smoke" else 0.7, 0.3, params=10))})
+            outcome = type("O", (), {"to_json": staticmethod(lambda: observed(acc, 0.3, params=10))})
 
         return Run()
 

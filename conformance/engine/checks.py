@@ -96,7 +96,8 @@ def judge_tier(golden: Golden, tier: str, observed: dict[str, Any], *, backend: 
                profile_id: str) -> tuple[CheckVerdict, ...]:
     """Every expectation of ``golden`` for ``tier``, with the overrides of ``backend`` and
     ``profile_id``, judged against one outcome."""
-    return tuple(evaluate(e.resolved(backend=backend, profile_id=profile_id), observed, golden.describe_source(e.source))
+    return tuple(evaluate(e.resolved(backend=backend, profile_id=profile_id), observed,
+                          golden.describe_source(e.source))
                  for e in golden.expectations_for(tier))
 
 
