@@ -148,7 +148,6 @@ def test_a_book_source_with_an_unknown_field_is_rejected(tmp_path):
 OFFLINE_BOUNDS_FROM_FEWER_SEEDS = frozenset({
     "ch11_embedding_bilstm",
     "ch11_glove_bilstm",
-    "ch11_onehot_bilstm",
 })
 
 
