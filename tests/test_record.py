@@ -21,6 +21,12 @@ RAW = {
 }
 
 
+def placeholder_run_source(tier):
+    """A run source before its first recording: every field present, none filled."""
+    return {"kind": "run", "command": "", "tier": tier, "seeds": [], "backend": "", "versions": {}, "profile": "",
+            "date": ""}
+
+
 def observed(acc, loss, shape=(6, 28), params=999):
     return {"values": {"acc": acc, "loss": loss, "shape": list(shape), "params": params},
             "history": {"fit": {"loss": [loss * 2, loss]}}}
@@ -52,11 +58,8 @@ def test_recordings_of_two_tiers_of_one_file_both_land(tmp_path, monkeypatch):
     from conformance.engine import record as recording
     from conformance.engine import golden as golden_files
 
-    raw = {**RAW, "sources": {**RAW["sources"],
-                              "run-smoke": {"kind": "run", "command": "", "tier": "smoke", "seeds": [], "backend": "",
-                                            "versions": {}, "profile": "", "date": ""},
-                              "run-offline": {"kind": "run", "command": "", "tier": "offline", "seeds": [],
-                                              "backend": "", "versions": {}, "profile": "", "date": ""}},
+    raw = {**RAW, "sources": {**RAW["sources"], "run-smoke": placeholder_run_source("smoke"),
+                              "run-offline": placeholder_run_source("offline")},
            "tiers": {"smoke": {"expectations": [RAW["tiers"]["smoke"]["expectations"][0]]},
                      "offline": {"expectations": [{**RAW["tiers"]["smoke"]["expectations"][0], "source": "run-offline"}]}}}
     path = tmp_path / "ch99_demo.json"
@@ -92,9 +95,7 @@ def record_one_seed(tmp_path, monkeypatch, *, acc: float, indent: int = 2) -> tu
     """Record ch99_demo's smoke tier from one seed that observes ``acc``; the exit status and the file."""
     from conformance.engine import record as recording
 
-    raw = {**RAW, "sources": {**RAW["sources"], "run-smoke": {"kind": "run", "command": "", "tier": "smoke",
-                                                              "seeds": [], "backend": "", "versions": {},
-                                                              "profile": "", "date": ""}},
+    raw = {**RAW, "sources": {**RAW["sources"], "run-smoke": placeholder_run_source("smoke")},
            "tiers": {"smoke": {"expectations": [RAW["tiers"]["smoke"]["expectations"][i] for i in (0, 3)]}}}
     path = tmp_path / "ch99_demo.json"
     path.write_text(json.dumps(raw, indent=indent) + "\n")
