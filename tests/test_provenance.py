@@ -142,21 +142,9 @@ def test_a_book_source_with_an_unknown_field_is_rejected(tmp_path):
     assert error.field == "sources.book-test-acc.page"
 
 
-# Offline bounds recorded over seeds 0-2 (0-1 for two ch11 examples) before the rule of at least five seeds; each
-# leaves this list when re-recorded (`python -m conformance record --tier offline --examples ID --seeds 0,1,2,3,4`),
-# and the test below fails on an entry that no longer needs to be here, so the list only shrinks.
-OFFLINE_BOUNDS_FROM_FEWER_SEEDS = frozenset({
-    "ch11_embedding_bilstm",
-    "ch11_glove_bilstm",
-})
-
-
 @pytest.mark.parametrize("path", project_golden_files(), ids=lambda p: p.stem)
 def test_every_recorded_bound_comes_from_at_least_five_seeds(path):
     loaded = golden.load(path.stem, path.parent)
     short = {source["tier"] for source in loaded.sources.values()
              if source["kind"] == "run" and len(source["seeds"]) < 5}
-    if path.stem in OFFLINE_BOUNDS_FROM_FEWER_SEEDS:
-        assert short == {"offline"}, f"{path.stem} has its five seeds: take it off OFFLINE_BOUNDS_FROM_FEWER_SEEDS"
-    else:
-        assert not short, f"{path.name}: the {', '.join(sorted(short))} bounds come from fewer than five seeds"
+    assert not short, f"{path.name}: the {', '.join(sorted(short))} bounds come from fewer than five seeds"
