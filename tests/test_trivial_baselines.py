@@ -62,22 +62,12 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
         "(dropout LSTM), 3.65 (stacked GRU), 5.48 (reversed), 4.81 (bidirectional) against the mean-target "
         "predictor's 2.54 and the common-sense forecast's 1.87 (means over the seeds); three epochs on an earlier "
         "twin (about 100 s of smoke time for the chapter) did not separate them reliably either. The offline tier "
-        "(100 steps an epoch on real weather) checks the dense and conv1d models, the book tier every model. The "
-        "recurrent models are built and compiled only in the smoke tier (scale epochs 0): their one epoch cost "
-        "7-16 s each (tracing the recurrent graphs; 59 s for the five, measured 2026-11-30) and showed no learning, "
-        "and the whole book's smoke tier must stay under 5 minutes")
+        "(real weather: one epoch of about 100 steps for the dense and conv1d models, four for the recurrent ones) "
+        "and the book tier check every model. The recurrent models are built and compiled only in the smoke tier "
+        "(scale epochs 0): their one epoch cost 7-16 s each (tracing the recurrent graphs; 59 s for the five, "
+        "measured 2026-11-30) and showed no learning, and the whole book's smoke tier must stay under 5 minutes")
        for example in ("ch10_jena_dense", "ch10_jena_conv1d", "ch10_jena_lstm", "ch10_jena_lstm_recurrent_dropout",
                        "ch10_jena_stacked_gru", "ch10_jena_lstm_reversed", "ch10_jena_bidirectional_lstm")},
-    **{(example, "offline"): (
-        "the offline substitute's validation quarter is late summer (Newark 2013, about 25 °C) and one epoch of its "
-        "training half is about 100 steps of RMSprop at 1e-3: the recurrent models' outputs (a Dense(1) on tanh "
-        "states) have not climbed to summer temperatures by then. Recorded (seeds 0-4), the worst seed's best "
-        "validation MAE is 19.0 (LSTM), 14.3 (dropout LSTM; its plain LSTM 17.7), 13.4 (stacked GRU), 19.0 "
-        "(reversed), 14.8 (bidirectional; its plain LSTM 17.9) against the mean-target predictor's 12.63, while the "
-        "dense and conv1d models (3.7-6.6) beat it and are checked. More epochs cost about 35 s each for an LSTM "
-        "on 2 cores. The book tier checks these models against the common-sense forecast")
-       for example in ("ch10_jena_lstm", "ch10_jena_lstm_recurrent_dropout", "ch10_jena_stacked_gru",
-                       "ch10_jena_lstm_reversed", "ch10_jena_bidirectional_lstm")},
     **{(example, "smoke"): (
         "tracing and compiling a bidirectional LSTM's or a Transformer encoder's training and evaluation steps "
         "costs 6-8 s on 2 cores before the first step, so the smoke tier trains each model one epoch on 80 twin "
