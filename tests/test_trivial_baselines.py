@@ -161,7 +161,8 @@ GOLDEN = {example_id: golden.load(example_id) for example_id in EXAMPLES}
 TRAINED = [example_id for example_id, spec in EXAMPLES.items() if trains(spec, GOLDEN[example_id])]
 TRAINED_TIERS = [(example_id, tier) for example_id in TRAINED
                  for tier in tiers_run(EXAMPLES[example_id], GOLDEN[example_id])]
-ALL_TIERS = [(example_id, tier) for example_id in EXAMPLES for tier in tiers_run(EXAMPLES[example_id], GOLDEN[example_id])]
+ALL_TIERS = [(example_id, tier) for example_id in EXAMPLES
+             for tier in tiers_run(EXAMPLES[example_id], GOLDEN[example_id])]
 
 
 def beats_baseline_checks(example_id: str, tier: str) -> list[Expectation]:
