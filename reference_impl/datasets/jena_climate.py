@@ -163,7 +163,17 @@ def twin(seed: int = 0, samples: float = 1.0) -> Loaded:
     off by about 1.9 °C where the mean temperature is off by 6.8 °C (the real data: 2.44 against
     some 6-7). What it misses is the weather that changes within the day, and the part of it
     that the pressure announces can only be learnt from the inputs, which is what a model has to
-    do to beat it."""
+    do to beat it.
+
+    It announces too much, and too plainly: the pressure now is a linear read of tomorrow's
+    weather, so learning beats the forecast by far more than on real weather. Measured
+    (2026-12-01): a ridge regression on the last day's hourly inputs halves the forecast's
+    validation MAE on two years of the twin (0.87 against 1.92), where on the offline substitute's
+    real weather it gains a tenth (2.13 against 2.38); the book's listings trained ten epochs on two
+    years of the twin (seed 0) give dense 1.06, LSTM 1.30, conv1d 2.07, reversed LSTM 2.60
+    against the forecast's 1.91. Conv1d worse than dense and the reversed LSTM worse than the
+    forecast hold, as in the book; dense far better than the forecast and better than the LSTM
+    do not. No tier checks an ordering on the twin (the smoke tier's runs are far too short)."""
     n = max(3 * 6 * (120 + 24), round(BOOK_ROWS * samples))
     rng = np.random.RandomState(seed)
     t = np.arange(n, dtype="float64")
