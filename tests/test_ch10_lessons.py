@@ -95,9 +95,9 @@ def test_a_model_that_scores_its_trivial_predictor_fails_the_offline_and_book_ti
     the same windows; a model that scores what the predictor scores must fail, one clearly better must pass."""
     checks = [e for e in golden.load(example).expectations_for(tier) if e.kind == "beats_baseline"]
     assert checks, f"{example} ({tier}) has no beats_baseline check"
+    trivial = 10.0  # degrees: an MAE above every margin
     for check in checks:
         path, baseline, margin = check.fields["path"], check.fields["baseline"], check.fields["margin"]
-        trivial = 10.0  # degrees: any MAE above every margin
         assert judge(check, merged(crafted(baseline, trivial), crafted(path, trivial))) == "failed"
         assert judge(check, merged(crafted(baseline, trivial), crafted(path, trivial - margin / 2))) == "failed"
         assert judge(check, merged(crafted(baseline, trivial), crafted(path, trivial - 2 * margin))) == "passed"
