@@ -128,16 +128,40 @@ def test_twin_channels_have_real_scales_and_correlate():
     assert np.corrcoef(temperature, raw_data[:, 10])[0, 1] < -0.8  # air density
 
 
+def linear_readout_and_forecast_val_mae(loaded: jena_climate.Loaded) -> tuple[float, float]:
+    """The validation MAE of a ridge regression on the last day's hourly inputs (all channels,
+    normalised with the training half's statistics, fitted on the training windows) and of the
+    common-sense forecast, on the book's windows and split."""
+    _, raw_data, temperature = loaded.value
+    raw_data, temperature = np.asarray(raw_data, "float64"), np.asarray(temperature, "float64")
+    num_train, num_val = len(raw_data) // 2, len(raw_data) // 4
+    inputs = (raw_data - raw_data[:num_train].mean(axis=0)) / raw_data[:num_train].std(axis=0)
+    span, delay = 6 * 119, 6 * (120 + 24 - 1)
+    starts = np.arange(0, len(raw_data) - delay - span, 6)
+    last = starts + span
+    features = np.concatenate([inputs[last - 6 * hour] for hour in range(24)] + [np.ones((len(starts), 1))], axis=1)
+    target, forecast = temperature[starts + delay], temperature[last]
+    train = starts < num_train - span
+    val = (starts >= num_train) & (starts < num_train + num_val - span)
+    gram = features[train].T @ features[train] + np.eye(features.shape[1])
+    weights = np.linalg.solve(gram, features[train].T @ target[train])
+    readout = features @ weights
+    return float(np.mean(np.abs(readout[val] - target[val]))), float(np.mean(np.abs(forecast[val] - target[val])))
+
+
 def test_twin_common_sense_forecast_is_strong_and_the_pressure_announces_the_weather():
     """Yesterday's temperature predicts today's far better than the mean does (both cycles repeat
-    after a day), and the pressure a day ahead explains part of what it misses: there is something
-    to learn beyond the last value."""
-    _, raw_data, temperature = jena_climate.twin(seed=0, samples=0.25).value
+    after a day), and the inputs announce part of what it misses: a linear readout of the last day
+    gains about a quarter on the forecast (1.54 against 2.09), where the twin's first version gave a
+    half (0.87 against 1.92) and every listing beat the forecast easily. With nothing announced, no
+    model could beat it; with a half, beating it takes no learning worth the name."""
+    loaded = jena_climate.twin(seed=0, samples=0.25)
+    _, raw_data, temperature = loaded.value
     day = jena_climate.STEPS_PER_DAY
     naive_error = temperature[day:] - temperature[:-day]
     assert np.mean(np.abs(naive_error)) < 0.5 * np.mean(np.abs(temperature - temperature.mean()))
-    pressure_change = raw_data[day:, 0] - raw_data[:-day, 0]
-    assert np.corrcoef(pressure_change[:-day], naive_error[day:])[0, 1] > 0.5
+    readout, forecast = linear_readout_and_forecast_val_mae(loaded)
+    assert 0.6 * forecast < readout < 0.9 * forecast, (readout, forecast)
 
 
 # -- the offline substitute -----------------------------------------------------------------
