@@ -1,13 +1,13 @@
 """Each of chapter 10's lesson checks fails when its lesson is broken.
 
-A smoke run (a dozen steps of 256 windows per epoch, one to three epochs) is far too short for
-any model to beat the common-sense forecast, so the lessons (the conv1d model does worse than
-the dense one, the LSTM beats the forecast, the reversed LSTM does worse than it, the
-bidirectional LSTM does not beat the plain one, recurrent dropout moves the best epoch later)
-are book-tier checks; crafted outcomes show what they refuse, and that the offline and book tiers'
-checks against the trivial predictor refuse a model that learned nothing. Two years of the twin,
-trained for the book's ten epochs (twenty for recurrent dropout), teach the lessons too: the
-nightly lane judges them there with the book tier's own checks. The data-preparation helpers are checked against the datasets they
+A smoke run (a dozen steps of 256 windows per epoch, one to three epochs) is far too short for any
+model to beat the common-sense forecast, so the lessons (the conv1d model does worse than the dense
+one, the LSTM beats the forecast, the reversed LSTM does worse than it, the bidirectional LSTM does
+not beat the plain one, recurrent dropout moves the best epoch later) are book-tier checks; crafted
+outcomes show what they refuse, and that the offline and book tiers' checks against the trivial
+predictor refuse a model that learned nothing. Two years of the twin, trained for the book's ten
+epochs (twenty for recurrent dropout), teach the lessons too: the nightly lane judges them there
+with the book tier's own checks. The data-preparation helpers are checked against the datasets they
 describe.
 """
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from reference_impl.api import DatasetUnavailable
+from reference_impl.ch10_timeseries import DELAY, SAMPLING_RATE, SEQUENCE_LENGTH
 from reference_impl.datasets import jena_climate, load
 from reference_impl.datasets.cache import CorruptDataset
 
@@ -136,11 +137,12 @@ def linear_readout_and_forecast_val_mae(loaded: jena_climate.Loaded) -> tuple[fl
     raw_data, temperature = np.asarray(raw_data, "float64"), np.asarray(temperature, "float64")
     num_train, num_val = len(raw_data) // 2, len(raw_data) // 4
     inputs = (raw_data - raw_data[:num_train].mean(axis=0)) / raw_data[:num_train].std(axis=0)
-    span, delay = 6 * 119, 6 * (120 + 24 - 1)
-    starts = np.arange(0, len(raw_data) - delay - span, 6)
+    span = SAMPLING_RATE * (SEQUENCE_LENGTH - 1)
+    starts = np.arange(0, len(raw_data) - DELAY - span, SAMPLING_RATE)
     last = starts + span
-    features = np.concatenate([inputs[last - 6 * hour] for hour in range(24)] + [np.ones((len(starts), 1))], axis=1)
-    target, forecast = temperature[starts + delay], temperature[last]
+    hours = [inputs[last - SAMPLING_RATE * hour] for hour in range(24)]
+    features = np.concatenate(hours + [np.ones((len(starts), 1))], axis=1)
+    target, forecast = temperature[starts + DELAY], temperature[last]
     train = starts < num_train - span
     val = (starts >= num_train) & (starts < num_train + num_val - span)
     gram = features[train].T @ features[train] + np.eye(features.shape[1])
