@@ -37,14 +37,6 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
         "The book tier checks it")
        for example in ("ch08_vgg16_feature_extraction_augmented", "ch08_vgg16_finetuning")
        for tier in ("smoke", "offline")},
-    ("ch09_mini_xception_catsdogs", "smoke"): (
-        "the held-out accuracy stays at 0.5 until the batch-normalisation moving statistics (momentum 0.99, moving "
-        "variance starting at 1) have forgotten their initial values: on a 32×32 twin the first such layer's batch "
-        "variance is 0.005–0.009 while its moving variance is still 0.38 after 84 steps (measured), so every "
-        "inference-mode prediction falls on one side; in a 60-epoch run (420 steps, 156 s on 2 cores) the validation "
-        "accuracy left 0.5 only at epoch 56, while the same model in training mode scored 0.82–0.85 on the "
-        "validation images from the first epoch. The smoke tier (10 steps) checks that it trains; the offline tier "
-        "(585 steps) and the book tier check the held-out accuracy"),
     **{("ch09_visualize_intermediate_activations", tier): (
         "it trains the §8.2.5 convnet at 180×180 (the activation shapes the chapter prints need that size) only to "
         "look inside it, and a step at that size costs five at the 80×80 of ch08_catsdogs_augmentation, which checks "
