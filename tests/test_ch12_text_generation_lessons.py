@@ -129,8 +129,9 @@ def test_diversity_rises_with_temperature_and_a_broken_temperature_fails(monkeyp
     assert judge(check, diversity_outcome()) == "failed"
 
 
-def test_a_model_no_better_than_the_unigram_frequencies_fails():
-    check = golden_expectation(EXAMPLE, "book", kind="beats_baseline")
+@pytest.mark.parametrize("tier", ["offline", "book"])
+def test_a_model_no_better_than_the_unigram_frequencies_fails(tier):
+    check = golden_expectation(EXAMPLE, tier, kind="beats_baseline")
     unigram = 6.0
     assert judge(check, {"values": {"held_out_cross_entropy": unigram, "unigram_cross_entropy": unigram}}) == "failed"
     assert judge(check, {"values": {"held_out_cross_entropy": unigram + 0.5, "unigram_cross_entropy": unigram}}) \

@@ -93,12 +93,6 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
         "still about uniform over its vocabulary (held-out loss 6.42 against ln 626 = 6.44, seed 0, 2026-11-30), and "
         "on so few reviews the unigram predictor itself is poor (6.77: words never seen as a target cost -ln 1e-7). "
         "The book tier checks it against the unigram frequencies"),
-    ("ch12_text_generation_transformer_lm", "offline"): (
-        "one epoch of the 3,200 real reviews is 13 steps of batch 256 × 99 tokens over a 5,000-word softmax: "
-        "measured (seed 0, 2026-11-30), four epochs and the callback's 5 × 50 words took 242 s of CPU (516 s on 2 "
-        "shared cores) and ended at a held-out loss of 6.198 against the unigram predictor's 6.099: RMSprop at 1e-3 "
-        "has learned the word frequencies, not yet the context. The offline tier trains two epochs and checks the "
-        "mechanics and the falling loss; the book tier checks it against the unigram frequencies"),
     ("ch12_vae_mnist", "smoke"): (
         "a step of the book's VAE (batch 128, 28×28 digits) costs about 0.4 s compiled and 0.8 s eagerly (the "
         "listing compiles with run_eagerly=True) on 2 shared cores, so the 4 s smoke budget affords three steps "
