@@ -1,8 +1,11 @@
 """Every check kind passes on a matching outcome and fails, with a readable message, on a broken one."""
 
+import math
+
 import pytest
 
-from conformance.engine.checks import MissingObservation, evaluate, resolve
+from conformance.engine import golden
+from conformance.engine.checks import FINITE_HISTORIES, MissingObservation, evaluate, judge_tier, resolve
 from conformance.engine.golden import Expectation
 
 OUTCOME = {
@@ -119,6 +122,60 @@ def test_best_epoch_excluding_the_last_epochs_fails_a_model_that_never_overfits(
     ("compare", {"left": "values.test_acc", "op": "<", "right": "values.nan_acc"}),
     ("falls", {"path": "history.fit.diverged", "min_rank_corr": 0.0}),
     ("beats_baseline", {"path": "values.nan_acc", "baseline": "values.test_acc", "margin": 0.01, "lower_is_better": True}),
+    # the best epoch of a run that diverged after it is not the run's: Python's min would skip the NaN
+    ("threshold", {"path": "history.fit.diverged:min", "max": 2.5}),
+    ("threshold", {"path": "history.fit.diverged:max", "min": 0.0}),
+    ("compare", {"left": "history.fit.diverged:min", "op": "<", "right": "values.test_acc", "by": 0.0}),
+    ("best_epoch", {"path": "history.fit.diverged", "mode": "min", "window": [1, 3]}),
 ])
 def test_nan_never_passes(kind, fields):
     assert check(kind, **fields).status == "failed"
+
+
+def test_min_and_max_of_a_series_with_an_infinity_are_nan():
+    observed = {"history": {"fit": {"loss": [0.5, float("inf"), 0.3]}}}
+    assert math.isnan(resolve(observed, "history.fit.loss:min"))
+    assert math.isnan(resolve(observed, "history.fit.loss:max"))
+    assert resolve(observed, "history.fit.loss:first") == 0.5
+
+
+def test_a_best_epoch_on_a_diverged_series_says_why_it_failed():
+    verdict = check("best_epoch", path="history.fit.diverged", mode="min", window=[1, 3])
+    assert "holds NaN or an infinity" in verdict.message
+
+
+# -- the engine's own rule: training histories are finite ----------------------------------------
+DEMO_GOLDEN = {
+    "schema_version": 1, "example": "ch99_demo",
+    "sources": {"book": {"kind": "book", "section": "5.1.2", "printed": "10%",
+                         "quote": "the validation accuracy stays at chance"}},
+    "tiers": {"smoke": {"expectations": [
+        {"kind": "threshold", "source": "book", "name": "validation accuracy at chance",
+         "path": "history.fit.val_accuracy:max", "max": 0.2}]}},
+}
+
+
+def judged(history, tmp_path):
+    demo = golden.parse(DEMO_GOLDEN, tmp_path / "ch99_demo.json")
+    return judge_tier(demo, "smoke", {"history": history, "values": {}}, backend="tensorflow", profile_id="p")
+
+
+def test_a_run_whose_loss_went_nan_fails_though_every_expectation_passes(tmp_path):
+    """NaN weights answer one class, so a diverged run's accuracy is finite and at chance: the
+    golden file's expectation passes, the engine's rule does not."""
+    verdicts = judged({"fit": {"val_accuracy": [0.1, 0.098, 0.098], "val_loss": [2.3, float("nan"), float("nan")]}},
+                      tmp_path)
+    by_name = {v.name: v for v in verdicts}
+    assert by_name["validation accuracy at chance"].passed
+    finite = by_name[FINITE_HISTORIES]
+    assert not finite.passed
+    assert "history.fit.val_loss at epochs 2, 3" in finite.message
+
+
+def test_finite_histories_pass_the_engine_rule(tmp_path):
+    verdicts = judged({"fit": {"val_accuracy": [0.1, 0.11], "val_loss": [2.3, 2.4]}}, tmp_path)
+    assert all(v.passed for v in verdicts) and FINITE_HISTORIES in {v.name for v in verdicts}
+
+
+def test_an_outcome_without_a_history_gets_no_finite_check(tmp_path):
+    assert FINITE_HISTORIES not in {v.name for v in judged({}, tmp_path)}

@@ -2,7 +2,14 @@
 
 Paths address an Outcome's JSON form: ``models.model.params``, ``history.fit.val_loss``,
 ``values.test_acc``, ``values.grad_shapes[0]``. A suffix ``:first``, ``:last``, ``:min``,
-``:max``, ``:len`` reduces a list.
+``:max``, ``:len`` reduces a list; ``:min`` and ``:max`` of a list holding NaN or an infinity are
+NaN, so the best epoch of a run that diverged later does not stand in for the run.
+
+NaN passes nothing: every kind fails on a non-finite number. Beyond the golden file's expectations,
+every tier of every example is judged by one rule of the engine's own: each per-epoch series of
+each recorded training history is finite (``finite_histories``). A diverged run can keep a finite
+accuracy (NaN weights answer one class) or a finite best epoch from before it diverged; its
+losses cannot.
 
 Kinds:
   exact      actual == value (numbers, strings, shapes)
@@ -31,11 +38,17 @@ from scipy import stats
 from conformance.engine.golden import Expectation, Golden
 from conformance.results.records import CheckVerdict
 
+def _non_finite_poisons(pick: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
+    """``min`` or ``max`` that answers NaN when any element is NaN or infinite, where Python's
+    own would skip a NaN past the first element."""
+    return lambda xs: math.nan if any(_non_finite(x) for x in xs) else pick(xs)
+
+
 _REDUCERS: dict[str, Callable[[list[Any]], Any]] = {
     "first": lambda xs: xs[0],
     "last": lambda xs: xs[-1],
-    "min": min,
-    "max": max,
+    "min": _non_finite_poisons(min),
+    "max": _non_finite_poisons(max),
     "len": len,
 }
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
@@ -95,10 +108,35 @@ def evaluate(expectation: Expectation, observed: dict[str, Any], source: str) ->
 def judge_tier(golden: Golden, tier: str, observed: dict[str, Any], *, backend: str,
                profile_id: str) -> tuple[CheckVerdict, ...]:
     """Every expectation of ``golden`` for ``tier``, with the overrides of ``backend`` and
-    ``profile_id``, judged against one outcome."""
-    return tuple(evaluate(e.resolved(backend=backend, profile_id=profile_id), observed,
-                          golden.describe_source(e.source))
-                 for e in golden.expectations_for(tier))
+    ``profile_id``, judged against one outcome, then the engine's rule that its training
+    histories are finite (where it recorded any)."""
+    verdicts = tuple(evaluate(e.resolved(backend=backend, profile_id=profile_id), observed,
+                              golden.describe_source(e.source))
+                     for e in golden.expectations_for(tier))
+    finite = finite_histories(observed)
+    return verdicts + ((finite,) if finite else ())
+
+
+FINITE_HISTORIES = "every training history is finite"
+
+
+def finite_histories(observed: dict[str, Any]) -> CheckVerdict | None:
+    """The engine's own check, in every tier: no per-epoch value of any recorded history is NaN or
+    infinite. None where the outcome records no history."""
+    histories = observed.get("history") or {}
+    if not histories:
+        return None
+    broken = [f"history.{name}.{metric} at epoch{'s' if len(epochs) > 1 else ''} {', '.join(map(str, epochs))}"
+              for name, series in histories.items() for metric, values in series.items()
+              if (epochs := [i + 1 for i, v in enumerate(values) if _non_finite(v)])]
+    status = "failed" if broken else "passed"
+    expected = "no NaN or infinity in any recorded training history"
+    source = "engine rule: a diverged run fails, whatever its accuracy or best epoch (conformance/engine/checks.py)"
+    message = f"{FINITE_HISTORIES}: {status}; expected {expected}"
+    if broken:
+        message += f", actual non-finite values in {'; '.join(broken)}"
+    message += f" [source: {source}]"
+    return CheckVerdict(FINITE_HISTORIES, "finite", status, expected, broken, source, message)
 
 
 def _describe(expectation: Expectation) -> str:
@@ -185,17 +223,16 @@ def _best_epoch(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str,
     model that never does (its best at the last epoch) must fail whatever the window says."""
     series = _series(resolve(observed, f["path"]), f["path"])
     pick = min if f["mode"] == "min" else max
-    finite = [v for v in series if math.isfinite(v)]
-    if not finite:
-        raise TypeError(f"{f['path']} has no finite value")
-    epoch = series.index(pick(finite)) + 1
+    if not all(math.isfinite(v) for v in series):
+        raise ValueError(f"{f['path']} holds NaN or an infinity: a run that diverged has no best epoch")
+    epoch = series.index(pick(series)) + 1
     first, last = f["window"]
     exclude_last = f.get("exclude_last", 0)
     latest = min(last, len(series) - exclude_last)
     expected = f"{f['mode']} of {f['path']} in epochs {first}–{last}"
     if exclude_last:
         expected += f", not in the last {exclude_last} of the run"
-    detail = f"{f['mode']} {pick(finite):.4g} at epoch {epoch} of {len(series)}"
+    detail = f"{f['mode']} {pick(series):.4g} at epoch {epoch} of {len(series)}"
     return first <= epoch <= latest, expected, epoch, detail
 
 
