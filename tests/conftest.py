@@ -3,8 +3,8 @@
 Plain helper functions (running an example in-process, reading its failed checks, planting
 faults in Keras, ragged arrays) live in helpers.py and are imported by name; see its
 docstring for why. Keep this file free of heavy imports (Keras, TensorFlow, SciPy): pytest
-imports it in every process, pytest-xdist's controller included. The lanes (markers ``slow``
-and ``subprocess``) are declared in pyproject.toml under ``[tool.pytest.ini_options]``.
+imports it in every process, pytest-xdist's controller included. The lanes (markers ``slow``,
+``subprocess`` and ``nightly``) are declared in pyproject.toml under ``[tool.pytest.ini_options]``.
 """
 
 from __future__ import annotations
@@ -21,3 +21,14 @@ def offline_data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BOOK_DATA_HOME", str(tmp_path))
     monkeypatch.setenv("BOOK_DATA_OFFLINE", "1")
     return tmp_path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The nightly lane's tests run only when a mark expression names them (``-m nightly``): every
+    other run leaves them out, a plain ``pytest`` as much as the fast lane's ``-m "not slow"``."""
+    if "nightly" in (config.option.markexpr or ""):
+        return
+    nightly = [item for item in items if item.get_closest_marker("nightly")]
+    if nightly:
+        config.hook.pytest_deselected(items=nightly)
+        items[:] = [item for item in items if not item.get_closest_marker("nightly")]
