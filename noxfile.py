@@ -21,7 +21,7 @@ The upgrade sessions pass theirs to ``python -m conformance compare-stacks`` / `
 gets its own virtualenv, cached under .nox/stacks/:
     nox -s compare-stacks -- --a "keras==3.12.*" --b "keras==3.15.*" --examples 'ch02*,ch03*'
     nox -s bisect -- --package keras --good 3.12.0 --bad 3.15.1 --examples ch05_imdb_dropout \\
-        --check 'dropout delays overfitting'
+        --check 'dropout lowers overfitting'
 """
 
 import nox

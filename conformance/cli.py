@@ -42,6 +42,7 @@ EPILOG = """examples:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, for commands that import it
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     args, passthrough = parser.parse_known_args(argv)
@@ -73,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run examples and check them against golden/. Unknown options pass through to pytest "
                     "(e.g. --junitxml=report.xml, -x, -m ch02).")
     _add_run_options(run)
-    run.add_argument("--workers", default="auto", help="pytest-xdist workers: a number or 'auto' (default)")
+    run.add_argument("--workers", type=_workers, default="auto",
+                     help="pytest-xdist workers: a number or 'auto' (default)")
     run.add_argument("--results-dir", default="results", help="where run files go (default: results/)")
     run.add_argument("--run-id", help="name for the run file (default: time-tier-backend-random)")
     run.add_argument("--fault", help="plant this fault of the sensitivity catalogue in every example; the run "
@@ -94,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "then stamps that source with the command, seeds, versions, profile and date. Prints each "
                     "seed as it finishes, and every check a recorded seed fails under the file as recorded (a "
                     "structural check such as a falling loss, or the trivial-predictor check): exit 1 if any.")
-    _add_run_options(record)
-    record.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    _add_run_options(record, seed=False)
+    record.add_argument("--seeds", type=_seeds, default="0", help="comma-separated seeds or a range like 0-4 (default: 0)")
     record.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
     record.set_defaults(handler=_record)
 
@@ -112,15 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     sensitivity.add_argument("--backend", choices=backend.BACKENDS, default=None,
                              help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
     sensitivity.add_argument("--seed", type=int, default=0, help="default: 0")
-    sensitivity.add_argument("--workers", default="auto", help="pytest-xdist workers per run (default: auto)")
+    sensitivity.add_argument("--workers", type=_workers, default="auto",
+                             help="pytest-xdist workers per run (default: auto)")
     sensitivity.add_argument("--results-dir", default="results", help="default: results/")
     sensitivity.add_argument("--min-detection", type=float, metavar="RATE",
                              help="exit 1 when fewer than this fraction of the exercised faults are caught")
     sensitivity.add_argument("--list", action="store_true", help="print the catalogue and exit")
     sensitivity.set_defaults(handler=_sensitivity)
 
-    validate = commands.add_parser("validate", help="check every golden file against the schema")
-    validate.add_argument("--golden-dir", default=None)
+    validate = commands.add_parser("validate", help="check every golden file against the schema, and that every "
+                                                    "example has one")
+    validate.add_argument("--golden-dir", default=None, help="default: the project's golden/")
     validate.set_defaults(handler=_validate)
 
     bench = commands.add_parser(
@@ -133,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--models", help="comma-separated globs of benchmark models (default: all)")
     bench.add_argument("--precisions", help="comma-separated policies (default: float32 and the mixed policies "
                                             "this device runs: mixed_bfloat16 on CPU, both on GPU)")
-    bench.add_argument("--devices", help="comma-separated device counts (default: 1 and all; 1,2 emulated on CPU)")
+    bench.add_argument("--devices", type=_counts,
+                       help="comma-separated device counts (default: 1 and all; 1,2 emulated on CPU)")
     bench.add_argument("--rounds", type=int, default=5, help="timed rounds per item (default: 5; at least 4 "
                                                              "for a regression call at p < 0.05)")
     bench.add_argument("--repeats", type=int, default=3,
@@ -193,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--min-change", type=float, default=DEFAULT_MIN_CHANGE,
                         help=f"smallest relative change called (default: {DEFAULT_MIN_CHANGE})")
     report.add_argument("--out", type=Path, help="output path without suffix (default: "
-                                                 "<results-dir>/<profile-id>/report-<time>)")
+                                                 "<results-dir>/<profile-id>/reports/report-<time>)")
     report.add_argument("--golden-dir", default=None, help="golden files for the loss plots' expected epoch "
                                                             "windows (default: the project's golden/)")
     report.add_argument("--json", action="store_true", help="print the verdicts as JSON instead of Markdown")
@@ -258,7 +263,7 @@ def _add_stack_run_options(parser: argparse.ArgumentParser, seeds: str) -> None:
                         help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
     parser.add_argument("--seeds", default=seeds, help=f"comma-separated seeds or a range like 0-4, the same on "
                                                        f"both sides (default: {seeds})")
-    parser.add_argument("--workers", default="auto", help="pytest-xdist workers per run (default: auto)")
+    parser.add_argument("--workers", type=_workers, default="auto", help="pytest-xdist workers per run (default: auto)")
     parser.add_argument("--results-dir", default="results", help="default: results/")
     parser.add_argument("--stacks-dir", type=Path, default=None,
                         help="where environments are cached (default: the project's .nox/stacks/)")
@@ -271,15 +276,45 @@ def _add_stack_run_options(parser: argparse.ArgumentParser, seeds: str) -> None:
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="limit for each run")
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_run_options(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     parser.add_argument("--examples", help="comma-separated id globs, e.g. 'ch02*' (default: all)")
     parser.add_argument("--tier", choices=TIERS, default="smoke", help="default: smoke")
     parser.add_argument("--backend", choices=backend.BACKENDS, default=None,
                         help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
-    parser.add_argument("--seed", type=int, default=0, help="default: 0")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
-    parser.add_argument("--devices", type=int, default=1, help="data-parallel devices (CPU: emulated)")
+    if seed:
+        parser.add_argument("--seed", type=int, default=0, help="default: 0")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="the Keras dtype policy the examples run under (default: float32)")
+    parser.add_argument("--devices", type=_count, default=1, help="data-parallel devices (CPU: emulated; default: 1)")
     parser.add_argument("--golden-dir", default=None, help="default: the project's golden/")
+
+
+def _count(text: str) -> int:
+    """A whole number of at least 1: devices, workers."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _counts(text: str) -> list[int]:
+    return [_count(part) for part in text.split(",")]
+
+
+def _workers(text: str) -> int | str:
+    return text if text == "auto" else _count(text)
+
+
+def _seeds(text: str) -> list[int]:
+    from conformance.upgrade.workflows import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except ConformanceError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _list(args: argparse.Namespace, _: list[str]) -> int:
@@ -323,7 +358,7 @@ def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backe
         faults.get(args.fault)  # an unknown fault fails here, not in every example
         if args.probe_faults:
             raise ConformanceError("--fault plants a fault and --probe-faults watches for all of them: choose one")
-    workers = min(len(selected), os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
+    workers = min(len(selected), os.cpu_count() or 1) if args.workers == "auto" else args.workers
     suite = Path(__file__).parent / "engine" / "suite.py"
     pytest_args = [
         str(suite), "-p", "conformance.engine.plugin", "-p", "no:cacheprovider", "--rootdir", os.getcwd(),
@@ -355,10 +390,9 @@ def _record(args: argparse.Namespace, _: list[str]) -> int:
 
     chosen_backend = args.backend or backend.current()
     backend.select(chosen_backend)
-    seeds = [int(s) for s in args.seeds.split(",")]
     command = "python -m conformance " + shlex.join(args.argv)
     with compile_cache.for_run(chosen_backend):
-        return record.record(args.examples, tier=args.tier, backend=chosen_backend, seeds=seeds,
+        return record.record(args.examples, tier=args.tier, backend=chosen_backend, seeds=args.seeds,
                              precision=args.precision, devices=args.devices, command=command,
                              golden_dir=Path(args.golden_dir) if args.golden_dir else None, dry_run=args.dry_run)
 
@@ -372,7 +406,7 @@ def bench_options(args: argparse.Namespace) -> BenchOptions:
     return runner.BenchOptions(
         backend=args.backend or backend.current(), models=args.models,
         precisions=args.precisions.split(",") if args.precisions else [],
-        device_counts=[int(n) for n in args.devices.split(",")] if args.devices else [],
+        device_counts=args.devices or [],
         rounds=args.rounds, repeats=args.repeats, warmup=args.warmup, steps=args.steps, per_device_batch=args.batch,
         ceiling_size=args.ceiling_size, gate=not args.no_gate, results_dir=Path(args.results_dir),
         run_id=args.run_id, save_baseline=args.save_baseline,
@@ -473,7 +507,12 @@ def _validate(args: argparse.Namespace, _: list[str]) -> int:
     from conformance.bench.baseline import load_baseline
 
     directory = Path(args.golden_dir) if args.golden_dir else golden.golden_dir()
+    if not directory.is_dir():
+        raise ConformanceError(f"no golden folder at {directory}")
     problems = 0
+    for example_id in sorted(set(registry.all_examples()) - {path.stem for path in directory.glob("*.json")}):
+        problems += 1
+        print(f"error: {example_id} has no golden file ({golden.golden_path(example_id, directory)})", file=sys.stderr)
     for path in sorted(directory.glob("*.json")):
         try:
             golden.load(path.stem, directory)

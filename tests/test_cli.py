@@ -84,6 +84,22 @@ def test_malformed_golden_file_is_an_error_naming_file_and_field(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_id_that_holds_another_run_is_refused_and_its_file_kept(tmp_path):
+    """A --run-id resumes that run; naming one that was run with other settings would put results in the file that
+    its header does not describe."""
+    first = conformance("run", "--examples", "ch03_simple_dense_layer", "--run-id", "mine", "--results-dir", "r",
+                        cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (path,) = (tmp_path / "r").glob("*/conformance/mine.json")
+    before = path.read_text()
+    second = conformance("run", "--examples", "ch03_simple_dense_layer", "--run-id", "mine", "--results-dir", "r",
+                         "--seed", "7", cwd=tmp_path)
+    assert second.returncode == 4, second.stdout + second.stderr  # pytest's usage error, no traceback
+    assert "holds run 'mine' with other settings" in second.stderr and "Traceback" not in second.stderr
+    assert path.read_text() == before
+
+
+@pytest.mark.slow
 def test_unknown_pattern_exits_2_with_a_clear_message(tmp_path):
     done = conformance("run", "--examples", "ch99*", cwd=tmp_path)
     assert done.returncode == 2

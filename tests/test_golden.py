@@ -3,8 +3,11 @@
 import copy
 import json
 
+import shutil
+
 import pytest
 
+from conformance import cli
 from conformance.engine import golden
 from conformance.engine.golden import GoldenError
 
@@ -53,6 +56,11 @@ def test_valid_file_loads_with_tier_expectations_and_scale(tmp_path):
     (lambda d: d["sources"]["run-smoke"].pop("profile"), "sources.run-smoke.profile", "a recorded run must say"),
     (lambda d: d["sources"]["book"].update(kind="blog"), "sources.book.kind", "must be one of"),
     (lambda d: d["expectations"][0].update(kind="roughly"), "expectations[0].kind", "must be one of"),
+    (lambda d: d["expectations"][0].update(kind=["exact"]), "expectations[0].kind", "must be one of"),
+    (lambda d: d["sources"]["book"].update(kind=["book"]), "sources.book.kind", "must be one of"),
+    (lambda d: d["expectations"][0].update(source=["book"]), "expectations[0].source", "not one of the file's sources"),
+    (lambda d: d["expectations"].append({"kind": "compare", "source": "book", "left": "a", "op": [">"], "right": "b"}),
+     "expectations[1].op", "must be one of"),
     (lambda d: d["expectations"][0].pop("value"), "expectations[0].value", "required for kind 'exact'"),
     (lambda d: d["expectations"][0].update(source="nowhere"), "expectations[0].source", "not one of the file's sources"),
     (lambda d: d["expectations"][0].update(tolerance=1), "expectations[0].tolerance", "not a field of kind"),
@@ -112,3 +120,13 @@ def test_every_project_golden_file_is_valid():
     assert files, f"no golden files in {directory}"
     for path in files:
         golden.load(path.stem, directory)
+
+
+def test_validate_fails_on_an_example_without_a_golden_file_and_on_a_missing_folder(tmp_path, capsys):
+    for path in golden.golden_dir().glob("*.json"):
+        if path.stem != "ch02_mnist_dense":
+            shutil.copy(path, tmp_path / path.name)
+    assert cli.main(["validate", "--golden-dir", str(tmp_path)]) == 1
+    assert f"ch02_mnist_dense has no golden file ({tmp_path / 'ch02_mnist_dense.json'})" in capsys.readouterr().err
+    assert cli.main(["validate", "--golden-dir", str(tmp_path / "nowhere")]) == 2
+    assert "no golden folder at" in capsys.readouterr().err

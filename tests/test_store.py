@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from conformance.errors import ConformanceError
 from conformance.results import store
 from conformance.results.records import ConformanceRun, ExampleResult, MalformedRecord
 
@@ -84,6 +85,32 @@ def test_resumed_run_keeps_its_examples(tmp_path):
     store.add_example(path, result(1))
     store.create_run(path, {"id": "a"}, {}, [])
     assert len(store.read_run(path).examples) == 1
+
+
+def test_resuming_a_run_with_other_settings_is_refused_and_the_file_kept(tmp_path):
+    path = tmp_path / "run.json"
+    store.create_run(path, {"id": "a"}, {"tier": "smoke", "seed": 0}, [])
+    store.add_example(path, result(1))
+    before = path.read_text()
+    with pytest.raises(ConformanceError, match=r"holds run 'run' with other settings .*seed 0.*this run: .*seed 7"):
+        store.create_run(path, {"id": "a"}, {"tier": "smoke", "seed": 7}, [])
+    with pytest.raises(ConformanceError, match="profile a.*this run: .*profile b"):
+        store.create_run(path, {"id": "b"}, {"tier": "smoke", "seed": 0}, [])
+    assert path.read_text() == before
+
+
+def test_a_missing_run_file_is_a_clear_error(tmp_path):
+    with pytest.raises(MalformedRecord, match=r"nope\.json: \(file\): cannot be read"):
+        store.read_run(tmp_path / "nope.json")
+
+
+def test_a_history_that_is_not_a_set_of_series_is_named_by_file_and_field(tmp_path):
+    path = tmp_path / "run.json"
+    document = ConformanceRun(run_id="r", started="t", profile={}, settings={}, examples=[result(1)]).to_json()
+    document["examples"][0]["history"] = {"fit": [0.5, 0.4]}
+    path.write_text(json.dumps(document))
+    with pytest.raises(MalformedRecord, match=r"run\.json: examples\[0\]\.history: must map each history's name"):
+        store.read_run(path)
 
 
 def test_a_malformed_example_is_named_by_file_and_field(tmp_path):

@@ -227,7 +227,8 @@ def _check_source(source: Any, path: Path, where: str) -> None:
 
     _require(isinstance(source, dict), path, where, "must be an object")
     kind = source.get("kind")
-    _require(kind in SOURCE_KINDS, path, f"{where}.kind", f"must be one of {sorted(SOURCE_KINDS)}, got {kind!r}")
+    _require(isinstance(kind, str) and kind in SOURCE_KINDS, path, f"{where}.kind",
+             f"must be one of {sorted(SOURCE_KINDS)}, got {kind!r}")
     for name, text in texts(source, ""):
         for marker in foreign_files:
             _require(marker not in text.lower(), path, f"{where}.{name}",
@@ -272,14 +273,16 @@ def _parse_expectations(items: Any, sources: dict[str, Any], path: Path, where: 
 def _parse_expectation(item: Any, sources: dict[str, Any], path: Path, where: str, pending_ok: bool) -> Expectation:
     _require(isinstance(item, dict), path, where, "must be an object")
     kind = item.get("kind")
-    _require(kind in KIND_FIELDS, path, f"{where}.kind", f"must be one of {sorted(KIND_FIELDS)}, got {kind!r}")
+    _require(isinstance(kind, str) and kind in KIND_FIELDS, path, f"{where}.kind",
+             f"must be one of {sorted(KIND_FIELDS)}, got {kind!r}")
     required, optional = KIND_FIELDS[kind]
     for name in sorted(required):
         _require(name in item, path, f"{where}.{name}", f"required for kind {kind!r}")
     unknown = set(item) - required - optional - COMMON_FIELDS
     _require(not unknown, path, f"{where}.{','.join(sorted(unknown))}", f"not a field of kind {kind!r}")
     source = item.get("source")
-    _require(source in sources, path, f"{where}.source", f"{source!r} is not one of the file's sources")
+    _require(isinstance(source, str) and source in sources, path, f"{where}.source",
+             f"{source!r} is not one of the file's sources")
     _require(not (sources[source].get("kind") == "book" and sources[source].get("confirmed") is False), path,
              f"{where}.source", f"{source!r} cites a number the book's printing could not confirm")
     fields = {k: v for k, v in item.items() if k not in COMMON_FIELDS}
@@ -330,7 +333,8 @@ def _check_kind_fields(kind: str, fields: dict[str, Any], path: Path, where: str
         _require(isinstance(exclude_last, int) and exclude_last >= 0, path, f"{where}.exclude_last",
                  "must be a whole number of epochs")
     elif kind == "compare":
-        _require(fields["op"] in COMPARE_OPS, path, f"{where}.op", f"must be one of {sorted(COMPARE_OPS)}")
+        _require(isinstance(fields["op"], str) and fields["op"] in COMPARE_OPS, path, f"{where}.op",
+                 f"must be one of {sorted(COMPARE_OPS)}")
         by = fields.get("by", 0)
         _require(isinstance(by, number) and by >= 0, path, f"{where}.by", "must be a non-negative number")
     elif kind == "beats_baseline":

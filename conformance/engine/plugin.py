@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from conformance.engine.runner import PRECISIONS, Settings
+from conformance.errors import ConformanceError
 from conformance.results import store
 from conformance.stack import backend, devices, profile
 from reference_impl.api import TIERS
@@ -53,6 +54,13 @@ def pytest_configure(config: pytest.Config) -> None:
     for marker in markers:
         config.addinivalue_line("markers", marker)
 
+    try:
+        config.stash[_STATE] = _conformance_state(config)
+    except ConformanceError as error:  # a bad option or run file: pytest prints it, no traceback
+        raise pytest.UsageError(str(error)) from error
+
+
+def _conformance_state(config: pytest.Config) -> Conformance:
     option = config.option
     settings = Settings(tier=option.tier, backend=option.backend or backend.current(), precision=option.precision,
                         devices=option.devices, seed=option.seed, fault=option.fault,
@@ -62,18 +70,16 @@ def pytest_configure(config: pytest.Config) -> None:
     golden_dir = Path(option.golden_dir) if option.golden_dir else None
     worker_input = getattr(config, "workerinput", None)
     if worker_input is not None:  # an xdist worker: the controller chose the run file
-        state = Conformance(settings, worker_input["conformance_profile"], Path(worker_input["conformance_run"]),
-                            golden_dir)
-    else:
-        from conformance.engine import registry
+        return Conformance(settings, worker_input["conformance_profile"], Path(worker_input["conformance_run"]),
+                           golden_dir)
+    from conformance.engine import registry
 
-        fingerprint = profile.fingerprint(settings.backend)
-        run_id = option.run_id or store.new_run_id(settings.tier, settings.backend)
-        path = store.run_path(option.results_dir, fingerprint["id"], "conformance", run_id)
-        planned = [spec.id for spec in registry.select(option.examples)]
-        store.create_run(path, fingerprint, settings.to_json(), planned, selection=option.examples)
-        state = Conformance(settings, fingerprint["id"], path, golden_dir)
-    config.stash[_STATE] = state
+    fingerprint = profile.fingerprint(settings.backend)
+    run_id = option.run_id or store.new_run_id(settings.tier, settings.backend)
+    path = store.run_path(option.results_dir, fingerprint["id"], "conformance", run_id)
+    planned = [spec.id for spec in registry.select(option.examples)]
+    store.create_run(path, fingerprint, settings.to_json(), planned, selection=option.examples)
+    return Conformance(settings, fingerprint["id"], path, golden_dir)
 
 
 _STATE = pytest.StashKey[Conformance]()

@@ -61,11 +61,21 @@ class _Fields:
     def mapping(self, name: str, default: Any = ...) -> dict[str, Any]:
         return self.require(name, lambda v: isinstance(v, dict), "must be an object", default)
 
+    def histories(self, name: str) -> dict[str, dict[str, list[Any]]]:
+        return self.require(name, _is_histories, "must map each history's name to its series ({metric: [per-epoch "
+                                                  "values]})", {})
+
     def listing(self, name: str, default: Any = ...) -> list[Any]:
         return self.require(name, lambda v: isinstance(v, list), "must be a list", default)
 
     def choice(self, name: str, choices: tuple[str, ...]) -> str:
         return self.require(name, lambda v: v in choices, f"must be one of {', '.join(choices)}")
+
+
+def _is_histories(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(series, dict) and all(isinstance(values, list) for values in series.values())
+        for series in value.values())
 
 
 def _is_int(value: Any) -> bool:
@@ -176,7 +186,7 @@ class ExampleResult:
         return cls(id=f.text("id"), tier=f.text("tier"), backend=f.text("backend"), seed=f.integer("seed"),
                    status=f.choice("status", EXAMPLE_STATUSES), reason=f.text("reason", ""),
                    duration_s=f.number("duration_s", 0.0) or 0.0, checks=checks, metrics=f.mapping("metrics", {}),
-                   models=f.mapping("models", {}), history=f.mapping("history", {}), data=f.mapping("data", {}),
+                   models=f.mapping("models", {}), history=f.histories("history"), data=f.mapping("data", {}),
                    traceback=f.text("traceback", ""), fault_hits=f.integer("fault_hits", None),
                    fault_reach=f.mapping("fault_reach", None))
 

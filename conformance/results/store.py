@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from conformance.errors import ConformanceError
 from conformance.results.records import ConformanceRun, ExampleResult, MalformedRecord
 
 RUN_KINDS = ("conformance", "bench")
@@ -50,12 +51,22 @@ def runs(results_dir: Path | str, profile_id: str, kind: str) -> list[Path]:
 def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any], planned: list[str],
                selection: str | None = None) -> None:
     """Start a conformance run file with what it plans to run; an existing one (a resumed run) keeps
-    its examples."""
+    its examples. Resuming a run with other settings, or from another machine, is an error: the file
+    would hold results its header does not describe."""
     with locked(path):
         if path.exists():
+            existing = read_run(path)
+            if existing.settings != settings or existing.profile.get("id") != profile.get("id"):
+                raise ConformanceError(
+                    f"{path} holds run {existing.run_id!r} with other settings ({_describe(existing.settings, existing.profile)}; "
+                    f"this run: {_describe(settings, profile)}): choose another --run-id")
             return
         write_json_atomically(path, ConformanceRun(run_id=path.stem, started=_now(), profile=profile,
                                                    settings=settings, planned=planned, selection=selection).to_json())
+
+
+def _describe(settings: dict[str, Any], profile: dict[str, Any]) -> str:
+    return ", ".join([f"{key} {value}" for key, value in sorted(settings.items())] + [f"profile {profile.get('id')}"])
 
 
 def add_example(path: Path, result: ExampleResult) -> None:
@@ -92,9 +103,12 @@ def read_run(path: Path) -> ConformanceRun:
 
 
 def read_json(path: Path | str) -> Any:
-    """A JSON file's content; a file that is not JSON is a :class:`MalformedRecord` (and is left untouched)."""
+    """A JSON file's content; a missing file, or one that is not JSON, is a :class:`MalformedRecord` (and
+    is left untouched)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, IsADirectoryError) as error:
+        raise MalformedRecord(path, "(file)", f"cannot be read ({error.strerror})") from error
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedRecord(path, "(file)", f"not valid JSON ({error}); it was left untouched") from error
 

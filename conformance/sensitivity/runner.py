@@ -36,7 +36,7 @@ class SensitivityOptions:
     tier: str
     backend: str
     seed: int
-    workers: str
+    workers: int | str
     results_dir: Path
     command: str
     min_detection: float | None = None
@@ -95,7 +95,7 @@ def _run_step(announcement: str, options: SensitivityOptions, name: str, folder:
 
 def _run_tier(options: SensitivityOptions, name: str, folder: Path, examples: str | None) -> ConformanceRun | None:
     command = [sys.executable, "-m", "conformance", "run", "--tier", options.tier, "--backend", options.backend,
-               "--seed", str(options.seed), "--workers", options.workers, "--results-dir", str(folder / "runs"),
+               "--seed", str(options.seed), "--workers", str(options.workers), "--results-dir", str(folder / "runs"),
                "--run-id", name]
     if examples:
         command += ["--examples", examples]

@@ -28,7 +28,11 @@ def select(backend: str) -> None:
 
 
 def current() -> str:
-    return os.environ.get("KERAS_BACKEND", "tensorflow")
+    """The backend ``$KERAS_BACKEND`` names (TensorFlow when unset): one of :data:`BACKENDS`."""
+    chosen = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if chosen not in BACKENDS:
+        raise BackendError(f"KERAS_BACKEND={chosen!r} is not a backend this suite runs ({', '.join(BACKENDS)})")
+    return chosen
 
 
 def require_installed(backend: str) -> None:

@@ -23,7 +23,7 @@ class RunPlan:
     tier: str
     examples: str | None
     backend: str
-    workers: str = "auto"
+    workers: int | str = "auto"
     timeout_s: float | None = None
     project: Path = PROJECT_ROOT
 
