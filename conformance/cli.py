@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     prof = commands.add_parser("profile", help="print this machine's hardware/software profile and its id")
-    prof.add_argument("--backend", choices=backend.BACKENDS, default=None)
+    prof.add_argument("--backend", choices=backend.BACKENDS, default=None,
+                      help="the Keras backend whose devices and versions to describe (default: $KERAS_BACKEND or "
+                           "tensorflow)")
     prof.set_defaults(handler=_profile)
 
     record = commands.add_parser(
@@ -261,8 +263,8 @@ def _add_stack_run_options(parser: argparse.ArgumentParser, seeds: str) -> None:
     parser.add_argument("--tier", choices=TIERS, default="smoke", help="default: smoke")
     parser.add_argument("--backend", choices=backend.BACKENDS, default=None,
                         help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
-    parser.add_argument("--seeds", default=seeds, help=f"comma-separated seeds or a range like 0-4, the same on "
-                                                       f"both sides (default: {seeds})")
+    parser.add_argument("--seeds", default=seeds, help=f"comma-separated seeds or a range like 0-4, each run in "
+                                                       f"every environment compared (default: {seeds})")
     parser.add_argument("--workers", type=_workers, default="auto", help="pytest-xdist workers per run (default: auto)")
     parser.add_argument("--results-dir", default="results", help="default: results/")
     parser.add_argument("--stacks-dir", type=Path, default=None,
