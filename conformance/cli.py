@@ -377,7 +377,11 @@ def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backe
             pytest_args += [option, value]
     if args.probe_faults:
         pytest_args.append("--probe-faults")
-    return int(pytest.main(pytest_args + passthrough))
+    status = int(pytest.main(pytest_args + passthrough))
+    if status == pytest.ExitCode.USAGE_ERROR and passthrough:
+        print(f"note: options 'python -m conformance run' does not know went to pytest: {shlex.join(passthrough)} "
+              f"(see 'python -m conformance run --help')", file=sys.stderr)
+    return status
 
 
 def _profile(args: argparse.Namespace, _: list[str]) -> int:

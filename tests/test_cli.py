@@ -100,6 +100,13 @@ def test_a_run_id_that_holds_another_run_is_refused_and_its_file_kept(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_mistyped_option_is_named_as_one_the_command_passed_to_pytest(tmp_path):
+    done = conformance("run", "--examples", "ch03_simple_dense_layer", "--seeds", "1", cwd=tmp_path)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "options 'python -m conformance run' does not know went to pytest: --seeds 1" in done.stderr
+
+
+@pytest.mark.slow
 def test_unknown_pattern_exits_2_with_a_clear_message(tmp_path):
     done = conformance("run", "--examples", "ch99*", cwd=tmp_path)
     assert done.returncode == 2
