@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "seed as it finishes, and every check a recorded seed fails under the file as recorded (a "
                     "structural check such as a falling loss, or the trivial-predictor check): exit 1 if any.")
     _add_run_options(record, seed=False)
-    record.add_argument("--seeds", type=_seeds, default="0", help="comma-separated seeds or a range like 0-4 (default: 0)")
+    record.add_argument("--seeds", type=_seeds, default="0",
+                        help="comma-separated seeds or a range like 0-4 (default: 0)")
     record.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
     record.set_defaults(handler=_record)
 

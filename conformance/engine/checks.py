@@ -38,6 +38,7 @@ from scipy import stats
 from conformance.engine.golden import Expectation, Golden
 from conformance.results.records import CheckVerdict
 
+
 def _non_finite_poisons(pick: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
     """``min`` or ``max`` that answers NaN when any element is NaN or infinite, where Python's
     own would skip a NaN past the first element."""

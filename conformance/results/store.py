@@ -58,8 +58,9 @@ def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any], pl
             existing = read_run(path)
             if existing.settings != settings or existing.profile.get("id") != profile.get("id"):
                 raise ConformanceError(
-                    f"{path} holds run {existing.run_id!r} with other settings ({_describe(existing.settings, existing.profile)}; "
-                    f"this run: {_describe(settings, profile)}): choose another --run-id")
+                    f"{path} holds run {existing.run_id!r} with other settings "
+                    f"({_describe(existing.settings, existing.profile)}; this run: {_describe(settings, profile)}): "
+                    f"choose another --run-id")
             return
         write_json_atomically(path, ConformanceRun(run_id=path.stem, started=_now(), profile=profile,
                                                    settings=settings, planned=planned, selection=selection).to_json())
