@@ -5,7 +5,7 @@ hand and with ``TextVectorization`` (§11.2), the raw IMDB reviews read with
 ``text_dataset_from_directory`` (§11.3.1), bag-of-words models — single words, word pairs, TF-IDF —
 and the model that takes raw strings (§11.3.2), sequence models — a bidirectional LSTM on one-hot
 vectors, on learnt embeddings, with masking (§11.3.3) — and the Transformer encoder without and
-with positional embeddings (§11.4.3–11.4.4).
+with positional embeddings (§11.4.3).
 
 The reviews come with the vocabulary size and sequence length to use (``max_tokens``,
 ``max_length``): the book's 20,000 and 600 on its reviews, a stand-in's own on other data. The
@@ -260,7 +260,7 @@ def self_attention(input_sequence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return output, attention
 
 
-# 11.4.3 The Transformer encoder; 11.4.4 with positional embedding ------------------------
+# 11.4.3 The Transformer encoder, then positional embedding ----------------------------
 @benchmark("imdb_transformer", example="ch11_transformer_encoder", section="11.4.3",
            title="IMDB Transformer encoder, 600 words × 256", input_shape=(BOOK_MAX_LENGTH,), batch_size=BATCH_SIZE,
            loss="binary_crossentropy", inputs="tokens", vocabulary=BOOK_MAX_TOKENS)
@@ -300,7 +300,7 @@ def vectorizer_by_hand(run: Run) -> None:
     run.value("decoded_sentence", decoded_sentence)
 
 
-@example("ch11_text_vectorization_layer", section="11.2.3", title="The TextVectorization layer with a custom "
+@example("ch11_text_vectorization_layer", section="11.2.4", title="The TextVectorization layer with a custom "
          "standardization and split", backends=("tensorflow",))
 def text_vectorization_layer(run: Run) -> None:
     def custom_standardization_fn(string_tensor):
@@ -510,7 +510,7 @@ def transformer_encoder(run: Run) -> None:
                      epochs=run.epochs(20))
 
 
-@example("ch11_transformer_positional", section="11.4.4", title="A Transformer encoder with positional embedding",
+@example("ch11_transformer_positional", section="11.4.3", title="A Transformer encoder with positional embedding",
          datasets=("imdb_reviews",))
 def transformer_positional(run: Run) -> None:
     reviews, train_ds, val_ds, test_ds = imdb_datasets(run)

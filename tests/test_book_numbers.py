@@ -58,6 +58,8 @@ PRINTED = [
     ("ch11_onehot_bilstm", "values.one_hot_bidir_lstm_test_acc", 0.87, "fraction"),
     ("ch11_embedding_bilstm", "values.embeddings_bidir_lstm_test_acc", 0.87, "fraction"),
     ("ch11_embedding_bilstm", "values.embeddings_bidir_lstm_with_masking_test_acc", 0.88, "fraction"),
+    ("ch11_transformer_encoder", "values.transformer_encoder_test_acc", 0.875, "fraction"),
+    ("ch11_transformer_positional", "values.full_transformer_encoder_test_acc", 0.883, "fraction"),
     ("ch11_seq2seq_gru", "history.seq2seq_rnn.val_accuracy:last", 0.64, "fraction"),
 ]
 
@@ -67,6 +69,7 @@ WIDER_THAN_TWO_POINTS = {
     ("ch04_reuters_bottleneck", "history.bottleneck.val_accuracy:max"): "a rerun peaked at 0.666",
     ("ch05_mnist_learning_rate", "history.lr_1.val_accuracy:last"): "reruns ended at 0.2466 and 0.20–0.26",
     ("ch08_vgg16_finetuning", "values.test_acc"): "a rerun scored 0.974",
+    ("ch11_bow_tfidf", "values.tfidf_2gram_test_acc"): "a rerun scored 0.886",
 }
 
 # (example, path of the validation curve, printed epoch or range, offset of the curve's index from the epoch)

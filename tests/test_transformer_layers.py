@@ -30,7 +30,7 @@ def test_encoder_classifier_has_the_books_parameter_count():
 
 
 def test_positional_encoder_classifier_has_the_books_parameter_count():
-    assert transformer_classifier(positional=True).count_params() == 5_817_633  # §11.4.4 model.summary()
+    assert transformer_classifier(positional=True).count_params() == 5_817_633  # §11.4.3 model.summary()
 
 
 def test_encoder_weights_break_down_as_the_book_describes():
