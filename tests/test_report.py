@@ -164,6 +164,27 @@ def test_a_run_cut_short_is_a_regression_and_never_a_baseline(tmp_path):
     assert built.regressions == []
 
 
+def test_the_latest_run_and_its_baseline_go_by_start_time_not_by_name(tmp_path):
+    """A --run-id of the user's sorts after every timestamped name; it must not stay "the latest" for good."""
+    results = tmp_path / "results"
+    named = conformance_run(acc_status="failed", acc=0.5)
+    named.started = "2026-01-01T08:00:00+00:00"
+    write_run(results, "conformance", "zz-my-run", named)
+    clean = conformance_run()
+    clean.started = "2026-01-01T09:00:00+00:00"
+    write_run(results, "conformance", "20260101T090000Z-smoke-tensorflow-aaaaaa", clean)
+    later = conformance_run(acc_status="failed", acc=0.5)
+    later.started = "2026-01-01T10:00:00+00:00"
+    write_run(results, "conformance", "20260101T100000Z-smoke-tensorflow-bbbbbb", later)
+    built = report.build(PROFILE, results_dir=results, conformance_only=True)
+    assert built.conformance_run_path.name.startswith("20260101T100000Z")
+    assert built.conformance_baseline_path.name.startswith("20260101T090000Z")
+    assert built.regressions  # passed at 09:00, failed at 10:00
+    named_run = report.build(PROFILE, results_dir=results, conformance_only=True,
+                             conformance_run=results / PROFILE / "conformance" / "zz-my-run.json")
+    assert named_run.conformance_baseline_path is None  # nothing started before it
+
+
 def test_html_report_is_self_contained(tmp_path):
     results, baseline = files(tmp_path, new_scale=0.7, regress_check=True)
     built = report.build(PROFILE, results_dir=results, baseline=baseline)

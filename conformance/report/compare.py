@@ -189,16 +189,17 @@ def _is_number(value: Any) -> bool:
 
 
 def previous_matching_run(runs: list[Path], current: Path) -> Path | None:
-    """The latest complete run before ``current`` with the same settings (tier, backend, precision,
-    devices, seed). A run that did not finish is never a baseline: it would hide what it did not run."""
-    settings = store.read_run(current).settings
-    earlier = [p for p in runs if p.name < current.name]
+    """The latest complete run that started before ``current`` (``runs`` is oldest first, as
+    :func:`store.runs` lists them) with the same settings (tier, backend, precision, devices, seed).
+    A run that did not finish is never a baseline: it would hide what it did not run."""
+    current_run = store.read_run(current)
+    earlier = [p for p in runs if store.start_order(p) < store.start_order(current)]
     for path in reversed(earlier):
         try:
             candidate = store.read_run(path)
         except MalformedRecord:
             continue
-        if candidate.settings == settings and candidate.complete:
+        if candidate.settings == current_run.settings and candidate.complete:
             return path
     return None
 

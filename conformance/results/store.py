@@ -43,9 +43,23 @@ def run_path(results_dir: Path | str, profile_id: str, kind: str, run_id: str) -
 
 
 def runs(results_dir: Path | str, profile_id: str, kind: str) -> list[Path]:
-    """This profile's run files of ``kind``, oldest first."""
+    """This profile's run files of ``kind``, oldest first: in the order the runs started, whatever
+    they are called (a ``--run-id`` of the user's does not sort by time)."""
     folder = run_folder(results_dir, profile_id, kind)
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return sorted(folder.glob("*.json"), key=start_order) if folder.is_dir() else []
+
+
+def start_order(path: Path) -> tuple[str, str]:
+    """When the run in ``path`` started (UTC, ISO 8601), then its name. A file that cannot be read
+    sorts by its modification time, so that the newest is still the one a report reads, and names."""
+    try:
+        started = json.loads(path.read_text(encoding="utf-8")).get("started")
+        if isinstance(started, str) and started:
+            return dt.datetime.fromisoformat(started).astimezone(dt.timezone.utc).isoformat(), path.name
+    except (OSError, ValueError, AttributeError):
+        pass
+    modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+    return modified.isoformat(timespec="seconds"), path.name
 
 
 def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any], planned: list[str],
