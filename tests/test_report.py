@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from conformance.engine import summary
 from conformance.bench.baseline import load_baseline, save_baseline
 from conformance.bench.measurements import derive
 from conformance.report import compare as report
@@ -183,6 +184,33 @@ def test_the_latest_run_and_its_baseline_go_by_start_time_not_by_name(tmp_path):
     named_run = report.build(PROFILE, results_dir=results, conformance_only=True,
                              conformance_run=results / PROFILE / "conformance" / "zz-my-run.json")
     assert named_run.conformance_baseline_path is None  # nothing started before it
+
+
+def test_a_run_without_a_baseline_still_shows_its_failures(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, "conformance", "20260101T000000Z-smoke-tensorflow-aaaaaa",
+              conformance_run(acc_status="failed", acc=0.5))
+    built = report.build(PROFILE, results_dir=results, conformance_only=True)
+    assert built.regressions == []  # nothing to compare with: no regression, but not silence
+    page = markdown.render(built)
+    assert "1 example, 1 failed; red: ch02_mnist_dense" in page
+    assert "1 failed" in report_html.render(built)
+
+
+def test_a_planted_fault_and_a_baseline_under_other_settings_are_named(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, "conformance", "clean", conformance_run())
+    faulty = conformance_run(acc_status="failed", acc=0.5)
+    faulty.settings = {**faulty.settings, "fault": "labels-shuffled"}
+    write_run(results, "conformance", "faulty", faulty)
+    folder = results / PROFILE / "conformance"
+    built = report.build(PROFILE, results_dir=results, conformance_only=True, conformance_run=folder / "faulty.json",
+                         conformance_baseline=folder / "clean.json")
+    page = markdown.render(built)
+    assert "The fault 'labels-shuffled' of the sensitivity catalogue was planted in this run" in page
+    assert "the baseline ran under other settings (fault (none) → labels-shuffled)" in page
+    assert "FAULT PLANTED: labels-shuffled" in summary.format_table(faulty)
+    assert "FAULT" not in summary.format_table(conformance_run())
 
 
 def test_html_report_is_self_contained(tmp_path):

@@ -15,6 +15,8 @@ def format_table(run: ConformanceRun, width: int = 120) -> str:
         f"precision {settings.get('precision')}, devices {settings.get('devices')}, seed {settings.get('seed')}, "
         f"profile {profile.get('id')}"
     )
+    if "fault" in settings:
+        header += f"\nFAULT PLANTED: {settings['fault']} (sensitivity catalogue): red here is the fault, not the stack"
     id_width = max([len("example")] + [len(e.id) for e in examples])
     lines = [header, f"{'example':<{id_width}}  {'status':<7}  {'time':>7}  {'checks':>6}  note"]
     for entry in examples:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,36 @@ def compare_conformance(run: ConformanceRun, baseline: ConformanceRun,
     return changes, metrics
 
 
+def describe_settings(settings: dict[str, Any]) -> str:
+    """``tier smoke, backend jax, precision float32, devices 1, seed 0`` (and the planted fault, if any)."""
+    order = ("tier", "backend", "precision", "devices", "seed", "fault")
+    keys = [key for key in order if key in settings] + sorted(set(settings) - set(order))
+    return ", ".join(f"{key} {settings[key]}" for key in keys)
+
+
+def outcome_note(run: ConformanceRun) -> str:
+    """What the run itself says, baseline or not: its settings, its counts, and the examples that failed."""
+    counts = Counter(e.status for e in run.examples)
+    red = sorted(e.id for e in run.examples if e.status in ("failed", "error"))
+    note = (f"this run ({describe_settings(run.settings)}): {plural(len(run.examples), 'example')}, "
+            + ", ".join(f"{counts[status]} {status}" for status in ("passed", "failed", "error", "skipped")
+                        if counts[status]))
+    if red:
+        note += f"; red: {', '.join(red[:10])}" + (f" and {len(red) - 10} more" if len(red) > 10 else "")
+    if "fault" in run.settings:
+        note += (f". The fault {run.settings['fault']!r} of the sensitivity catalogue was planted in this run: "
+                 f"its failures are the fault's, not the stack's")
+    return note
+
+
+def settings_note(run: ConformanceRun, baseline: ConformanceRun) -> str:
+    """A baseline given by hand may have run under other settings; the report says which differ."""
+    keys = sorted(set(run.settings) | set(baseline.settings))
+    differ = [f"{key} {baseline.settings.get(key, '(none)')} → {run.settings.get(key, '(none)')}"
+              for key in keys if run.settings.get(key) != baseline.settings.get(key)]
+    return f"the baseline ran under other settings ({'; '.join(differ)}): a change may come from them"
+
+
 def selection_note(run: ConformanceRun, baseline: ConformanceRun) -> str:
     now = {e.key for e in run.examples}
     before = {e.key for e in baseline.examples}
@@ -242,6 +273,7 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
             report.notes.append(f"no conformance run under {store.run_folder(results_dir, profile_id, 'conformance')}")
         else:
             report.conformance_run = store.read_run(report.conformance_run_path)
+            report.notes.append(outcome_note(report.conformance_run))
             report.conformance_baseline_path = conformance_baseline or previous_matching_run(
                 runs, report.conformance_run_path)
             if report.conformance_baseline_path is None:
@@ -249,6 +281,8 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
                                     "(give one with --conformance-baseline)")
             else:
                 report.conformance_baseline = store.read_run(report.conformance_baseline_path)
+                if report.conformance_baseline.settings != report.conformance_run.settings:
+                    report.notes.append(settings_note(report.conformance_run, report.conformance_baseline))
                 report.status_changes, report.metric_changes = compare_conformance(
                     report.conformance_run, report.conformance_baseline, metric_rtol)
                 report.notes.append(selection_note(report.conformance_run, report.conformance_baseline))
