@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import sys
 import textwrap
@@ -64,8 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    listing = commands.add_parser("list", help="show every example with its chapter, data and tiers")
-    listing.add_argument("--examples", help="comma-separated id globs")
+    listing = commands.add_parser(
+        "list", help="show every example with its chapter, data and tiers",
+        description="One line per example: id, chapter, section, the data it loads, the tiers it runs in (a tier "
+                    "without offline data is left out), the backends it runs on, what else it needs, and its title.")
+    listing.add_argument("--examples", type=_patterns, help="comma-separated id globs")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(handler=_list)
 
@@ -77,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_workers, default="auto",
                      help="pytest-xdist workers: a number or 'auto' (default)")
     run.add_argument("--results-dir", default="results", help="where run files go (default: results/)")
-    run.add_argument("--run-id", help="name for the run file (default: time-tier-backend-random)")
+    run.add_argument("--run-id", type=_run_id,
+                     help="name for the run file: letters, digits, '.', '_', '-' (default: time-tier-backend-random)")
     run.add_argument("--fault", help="plant this fault of the sensitivity catalogue in every example; the run "
                                      "file records it (see `sensitivity --list`)")
     run.add_argument("--probe-faults", action="store_true",
@@ -85,7 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "changing nothing (`sensitivity` runs each fault only where it reaches)")
     run.set_defaults(handler=_run)
 
-    prof = commands.add_parser("profile", help="print this machine's hardware/software profile and its id")
+    prof = commands.add_parser(
+        "profile", help="print this machine's hardware/software profile and its id",
+        description="Prints the fingerprint results and baselines are filed under (results/<profile-id>/, "
+                    "golden/bench/<profile-id>.json): the id names the hardware only; the versions are recorded "
+                    "beside it.")
     prof.add_argument("--backend", choices=backend.BACKENDS, default=None,
                       help="the Keras backend whose devices and versions to describe (default: $KERAS_BACKEND or "
                            "tensorflow)")
@@ -111,22 +120,25 @@ def build_parser() -> argparse.ArgumentParser:
                     "regulariser ignored ...), and reports per fault the examples and checks that caught it, per "
                     "example the faults it catches, and the detection rate. Writes "
                     "<results-dir>/<profile-id>/sensitivity/<time>/report.md and report.json.")
-    sensitivity.add_argument("--faults", help="comma-separated globs of fault ids (default: the whole catalogue)")
-    sensitivity.add_argument("--examples", help="comma-separated id globs (default: all)")
+    sensitivity.add_argument("--faults", type=_patterns,
+                             help="comma-separated globs of fault ids (default: the whole catalogue)")
+    sensitivity.add_argument("--examples", type=_patterns, help="comma-separated id globs (default: all)")
     sensitivity.add_argument("--tier", choices=TIERS, default="smoke", help="default: smoke")
     sensitivity.add_argument("--backend", choices=backend.BACKENDS, default=None,
                              help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
-    sensitivity.add_argument("--seed", type=int, default=0, help="default: 0")
+    sensitivity.add_argument("--seed", type=_seed, default=0, help="default: 0")
     sensitivity.add_argument("--workers", type=_workers, default="auto",
                              help="pytest-xdist workers per run (default: auto)")
     sensitivity.add_argument("--results-dir", default="results", help="default: results/")
-    sensitivity.add_argument("--min-detection", type=float, metavar="RATE",
+    sensitivity.add_argument("--min-detection", type=_fraction, metavar="RATE",
                              help="exit 1 when fewer than this fraction of the exercised faults are caught")
     sensitivity.add_argument("--list", action="store_true", help="print the catalogue and exit")
     sensitivity.set_defaults(handler=_sensitivity)
 
-    validate = commands.add_parser("validate", help="check every golden file against the schema, and that every "
-                                                    "example has one")
+    validate = commands.add_parser(
+        "validate", help="check every golden file against the schema, and that every example has one",
+        description="Reads every golden file and benchmark baseline, prints each problem with its file and field, "
+                    "and exits 1 if there is any. Trains nothing.")
     validate.add_argument("--golden-dir", default=None, help="default: the project's golden/")
     validate.set_defaults(handler=_validate)
 
@@ -137,25 +149,26 @@ def build_parser() -> argparse.ArgumentParser:
                     "results/<profile-id>/bench/<run-id>.json. Exits non-zero when an item or the accuracy gate fails.")
     bench.add_argument("--backend", choices=backend.BACKENDS, default=None,
                        help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
-    bench.add_argument("--models", help="comma-separated globs of benchmark models (default: all)")
+    bench.add_argument("--models", type=_patterns, help="comma-separated globs of benchmark models (default: all)")
     bench.add_argument("--precisions", help="comma-separated policies (default: float32 and the mixed policies "
                                             "this device runs: mixed_bfloat16 on CPU, both on GPU)")
     bench.add_argument("--devices", type=_counts,
                        help="comma-separated device counts (default: 1 and all; 1,2 emulated on CPU)")
-    bench.add_argument("--rounds", type=int, default=5, help="timed rounds per item (default: 5; at least 4 "
+    bench.add_argument("--rounds", type=_count, default=5, help="timed rounds per item (default: 5; at least 4 "
                                                              "for a regression call at p < 0.05)")
-    bench.add_argument("--repeats", type=int, default=3,
+    bench.add_argument("--repeats", type=_count, default=3,
                        help="independent runs of the whole plan, each in fresh processes, interleaved (default: 3); "
                             "the report judges changes against the spread between runs, and the median of three "
                             "runs is not thrown by one run caught in a slow spell of the machine")
-    bench.add_argument("--warmup", type=int, default=1, help="untimed rounds after compilation (default: 1)")
-    bench.add_argument("--steps", type=int, default=0, help="batches per round (default: about a second of work)")
-    bench.add_argument("--batch", type=int, default=0, help="per-device batch size (default: the book's)")
-    bench.add_argument("--ceiling-size", type=int, default=0,
+    bench.add_argument("--warmup", type=_whole, default=1, help="untimed rounds after compilation (default: 1)")
+    bench.add_argument("--steps", type=_whole, default=0, help="batches per round (default: about a second of work)")
+    bench.add_argument("--batch", type=_whole, default=0, help="per-device batch size (default: the book's)")
+    bench.add_argument("--ceiling-size", type=_whole, default=0,
                        help="matmul ceiling size (default 2048 CPU, 8192 GPU, halved while one matmul would take over 10 s)")
     bench.add_argument("--no-gate", action="store_true", help="skip the mixed-precision accuracy gate")
     bench.add_argument("--results-dir", default="results", help="where run files go (default: results/)")
-    bench.add_argument("--run-id", help="name for the run file (default: time-bench-backend-random)")
+    bench.add_argument("--run-id", type=_run_id,
+                       help="name for the run file: letters, digits, '.', '_', '-' (default: time-bench-backend-random)")
     bench.add_argument("--save-baseline", action="store_true",
                        help="file this run as golden/bench/<profile-id>.json (with provenance)")
     bench.add_argument("--promote", type=Path, metavar="RUN_FILE", action="append",
@@ -163,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "are listed in the provenance) instead of running; repeat it to file several runs of "
                             "one profile and backend as one, their runs of a configuration becoming repeats")
     bench.add_argument("--baseline-dir", default=None, help="default: the project's golden/bench/")
-    bench.add_argument("--timeout", type=int, default=3600, help="seconds per device-count process")
+    bench.add_argument("--timeout", type=_count, default=3600,
+                       help="seconds per device-count process (default: 3600)")
     cluster = bench.add_argument_group(
         "across machines (JAX)",
         "Run the same command on every machine, each with its own --process-id: the devices of all of them "
@@ -196,9 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--conformance-baseline", type=Path,
                         help="conformance run to compare with (default: the previous one with the same settings)")
     report.add_argument("--only", choices=("bench", "conformance"), help="report on one part only")
-    report.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+    report.add_argument("--alpha", type=_probability, default=DEFAULT_ALPHA,
                         help=f"significance level, after Holm's adjustment (default: {DEFAULT_ALPHA})")
-    report.add_argument("--min-change", type=float, default=DEFAULT_MIN_CHANGE,
+    report.add_argument("--min-change", type=_fraction, default=DEFAULT_MIN_CHANGE,
                         help=f"smallest relative change called (default: {DEFAULT_MIN_CHANGE})")
     report.add_argument("--out", type=Path, help="output path without suffix (default: "
                                                  "<results-dir>/<profile-id>/reports/report-<time>)")
@@ -225,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare_stacks.add_argument("--a", required=True, metavar="SPEC", help="the stack to compare from (the old one)")
     compare_stacks.add_argument("--b", required=True, metavar="SPEC", help="the stack to compare to (the new one)")
     _add_stack_run_options(compare_stacks, seeds="0,1,2")
-    compare_stacks.add_argument("--examples", help="comma-separated id globs, e.g. 'ch02*,ch03*' (default: all)")
+    compare_stacks.add_argument("--examples", type=_patterns, help="comma-separated id globs, e.g. 'ch02*,ch03*' (default: all)")
     compare_stacks.add_argument("--fail-on-change", action="store_true",
                                 help="exit 1 when an example or check changed status or a metric moved")
     compare_stacks.set_defaults(handler=_compare_stacks)
@@ -276,16 +290,17 @@ def _add_stack_run_options(parser: argparse.ArgumentParser, seeds: str) -> None:
     parser.add_argument("--inherit", action="store_true",
                         help="build each stack on top of this interpreter's packages (only the stack's pins are "
                              "installed; they shadow the inherited copies): quick, and offline with --find-links")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="limit for each run")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="limit for each run (default: none)")
 
 
 def _add_run_options(parser: argparse.ArgumentParser, seed: bool = True) -> None:
-    parser.add_argument("--examples", help="comma-separated id globs, e.g. 'ch02*' (default: all)")
+    parser.add_argument("--examples", type=_patterns, help="comma-separated id globs, e.g. 'ch02*' (default: all)")
     parser.add_argument("--tier", choices=TIERS, default="smoke", help="default: smoke")
     parser.add_argument("--backend", choices=backend.BACKENDS, default=None,
                         help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
     if seed:
-        parser.add_argument("--seed", type=int, default=0, help="default: 0")
+        parser.add_argument("--seed", type=_seed, default=0, help=f"0 to {MAX_SEED} (default: 0)")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="the Keras dtype policy the examples run under (default: float32)")
     parser.add_argument("--devices", type=_count, default=1, help="data-parallel devices (CPU: emulated; default: 1)")
@@ -301,6 +316,61 @@ def _count(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _whole(text: str) -> int:
+    """A whole number of at least 0: warm-up rounds, steps (0 where 0 means "choose for me")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+MAX_SEED = 2**32 - 1  # what keras.utils.set_random_seed (NumPy's seeding) accepts
+
+
+def _seed(text: str) -> int:
+    value = _whole(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SEED}, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    """A number from 0 to 1: a detection rate, a relative change."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    """A significance level: above 0 and below 1."""
+    value = _fraction(text)
+    if value in (0, 1):
+        raise argparse.ArgumentTypeError(f"must be above 0 and below 1, got {value}")
+    return value
+
+
+def _patterns(text: str) -> str:
+    """Comma-separated globs; an empty one (an unset shell variable) would select everything."""
+    if not text.strip(" ,"):
+        raise argparse.ArgumentTypeError("is empty: give comma-separated globs, or leave the option out for all")
+    return text
+
+
+def _run_id(text: str) -> str:
+    """A run file's name: it stays in the profile's folder, where reports look for it."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: use letters, digits, '.', '_' and '-', starting with a "
+                                         f"letter or digit (the run file stays in its profile's folder)")
+    return text
 
 
 def _counts(text: str) -> list[int]:
@@ -355,6 +425,7 @@ def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backe
     import pytest
 
     selected = registry.select(args.examples)  # fail fast on a pattern that matches nothing
+    _require_golden_dir(args.golden_dir)
     if args.fault:
         from conformance.sensitivity import faults
 
@@ -379,10 +450,17 @@ def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backe
     if args.probe_faults:
         pytest_args.append("--probe-faults")
     status = int(pytest.main(pytest_args + passthrough))
-    if status == pytest.ExitCode.USAGE_ERROR and passthrough:
+    if status == pytest.ExitCode.USAGE_ERROR:
+        if not passthrough:  # every option given to pytest is the CLI's own: the plugin refused the run file
+            return 2
         print(f"note: options 'python -m conformance run' does not know went to pytest: {shlex.join(passthrough)} "
               f"(see 'python -m conformance run --help')", file=sys.stderr)
     return status
+
+
+def _require_golden_dir(golden_dir: str | None) -> None:
+    if golden_dir and not Path(golden_dir).is_dir():
+        raise ConformanceError(f"no golden folder at {golden_dir}")
 
 
 def _profile(args: argparse.Namespace, _: list[str]) -> int:
@@ -395,6 +473,7 @@ def _profile(args: argparse.Namespace, _: list[str]) -> int:
 def _record(args: argparse.Namespace, _: list[str]) -> int:
     from conformance.engine import record
 
+    _require_golden_dir(args.golden_dir)
     chosen_backend = args.backend or backend.current()
     backend.select(chosen_backend)
     command = "python -m conformance " + shlex.join(args.argv)

@@ -94,7 +94,7 @@ def test_a_run_id_that_holds_another_run_is_refused_and_its_file_kept(tmp_path):
     before = path.read_text()
     second = conformance("run", "--examples", "ch03_simple_dense_layer", "--run-id", "mine", "--results-dir", "r",
                          "--seed", "7", cwd=tmp_path)
-    assert second.returncode == 4, second.stdout + second.stderr  # pytest's usage error, no traceback
+    assert second.returncode == 2, second.stdout + second.stderr  # a usage error, no traceback
     assert "holds run 'mine' with other settings" in second.stderr and "Traceback" not in second.stderr
     assert path.read_text() == before
 

@@ -14,6 +14,23 @@ from conformance import cli
     (["record", "--seeds", "0-x"], "argument --seeds: --seeds '0-x': give comma-separated integers or a range"),
     (["record", "--seeds", "1,1"], "give at least one seed, each once"),
     (["bench", "--devices", "1,two"], "argument --devices: 'two' is not a whole number"),
+    (["run", "--examples", ""], "argument --examples: is empty"),  # an unset shell variable must not mean "all"
+    (["run", "--examples", " , "], "argument --examples: is empty"),
+    (["list", "--examples", ""], "argument --examples: is empty"),
+    (["sensitivity", "--faults", ""], "argument --faults: is empty"),
+    (["bench", "--models", ""], "argument --models: is empty"),
+    (["run", "--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    (["run", "--seed", "4294967296"], "argument --seed: must be at most 4294967295"),
+    (["sensitivity", "--seed", "x"], "argument --seed: 'x' is not a whole number"),
+    (["run", "--run-id", "../../escape"], "argument --run-id: '../../escape': use letters, digits"),
+    (["run", "--run-id", "a/b"], "argument --run-id: 'a/b'"),
+    (["bench", "--run-id", ".hidden"], "argument --run-id: '.hidden'"),
+    (["bench", "--rounds", "0"], "argument --rounds: must be at least 1, got 0"),
+    (["bench", "--warmup", "-1"], "argument --warmup: must be at least 0, got -1"),
+    (["report", "--alpha", "2"], "argument --alpha: must be from 0 to 1, got 2.0"),
+    (["report", "--alpha", "0"], "argument --alpha: must be above 0 and below 1, got 0.0"),
+    (["report", "--min-change", "-1"], "argument --min-change: must be from 0 to 1, got -1.0"),
+    (["sensitivity", "--min-detection", "1.5"], "argument --min-detection: must be from 0 to 1, got 1.5"),
 ])
 def test_a_bad_value_is_an_error_naming_the_option(argv, message, capsys):
     with pytest.raises(SystemExit) as exited:
@@ -34,6 +51,20 @@ def test_workers_and_device_counts_parse_to_numbers():
     assert parser.parse_args(["run"]).workers == "auto"
     assert parser.parse_args(["run", "--workers", "2"]).workers == 2
     assert parser.parse_args(["bench", "--devices", "1,2"]).devices == [1, 2]
+
+
+def test_good_values_still_parse():
+    parser = cli.build_parser()
+    assert parser.parse_args(["run", "--seed", "4294967295", "--run-id", "nightly-2026.12_02"]).seed == 2**32 - 1
+    assert parser.parse_args(["report", "--alpha", "0.01", "--min-change", "0"]).alpha == 0.01
+    assert parser.parse_args(["bench", "--warmup", "0", "--rounds", "1"]).warmup == 0
+
+
+def test_a_missing_golden_folder_is_refused_before_anything_runs(tmp_path, capsys):
+    assert cli.main(["run", "--examples", "ch02*", "--golden-dir", str(tmp_path / "nowhere"),
+                     "--results-dir", str(tmp_path / "results")]) == 2
+    assert f"error: no golden folder at {tmp_path / 'nowhere'}" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
 
 
 def test_an_unknown_keras_backend_in_the_environment_is_a_clear_error(monkeypatch, capsys):

@@ -99,6 +99,18 @@ def test_resuming_a_run_with_other_settings_is_refused_and_the_file_kept(tmp_pat
     assert path.read_text() == before
 
 
+def test_resuming_a_run_for_other_examples_is_refused_and_the_file_kept(tmp_path):
+    path = tmp_path / "run.json"
+    store.create_run(path, {"id": "a"}, {}, ["ch05_a", "ch05_b"], selection="ch05*")
+    store.add_example(path, result(1))
+    before = path.read_text()
+    store.create_run(path, {"id": "a"}, {}, ["ch05_b", "ch05_a"], selection="ch05_b,ch05_a")  # the same plan
+    with pytest.raises(ConformanceError, match=r"holds run 'run' of other examples \(--examples ch05\*: 2 planned; "
+                                               r"this run: ch02\*, 1\)"):
+        store.create_run(path, {"id": "a"}, {}, ["ch02_a"], selection="ch02*")
+    assert path.read_text() == before
+
+
 def test_a_missing_run_file_is_a_clear_error(tmp_path):
     with pytest.raises(MalformedRecord, match=r"nope\.json: \(file\): cannot be read"):
         store.read_run(tmp_path / "nope.json")

@@ -65,8 +65,8 @@ def start_order(path: Path) -> tuple[str, str]:
 def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any], planned: list[str],
                selection: str | None = None) -> None:
     """Start a conformance run file with what it plans to run; an existing one (a resumed run) keeps
-    its examples. Resuming a run with other settings, or from another machine, is an error: the file
-    would hold results its header does not describe."""
+    its examples. Resuming a run with other settings, from another machine, or for other examples is
+    an error: the file would hold results its header does not describe."""
     with locked(path):
         if path.exists():
             existing = read_run(path)
@@ -75,6 +75,12 @@ def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any], pl
                     f"{path} holds run {existing.run_id!r} with other settings "
                     f"({_describe(existing.settings, existing.profile)}; this run: {_describe(settings, profile)}): "
                     f"choose another --run-id")
+            if sorted(existing.planned) != sorted(planned):
+                raise ConformanceError(
+                    f"{path} holds run {existing.run_id!r} of other examples (--examples "
+                    f"{existing.selection or '(all)'}: {len(existing.planned)} planned; this run: "
+                    f"{selection or '(all)'}, {len(planned)}): resume it with the same --examples, or choose "
+                    f"another --run-id")
             return
         write_json_atomically(path, ConformanceRun(run_id=path.stem, started=_now(), profile=profile,
                                                    settings=settings, planned=planned, selection=selection).to_json())
