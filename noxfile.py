@@ -152,8 +152,9 @@ def report(session: nox.Session) -> None:
 
 @nox.session(name="seed-sweep", python=PYTHON)
 def seed_sweep(session: nox.Session) -> None:
-    """The smoke tier once per seed and backend; fails listing every (seed, backend) that failed, so a
-    check that flakes with the seed shows up here before users see it."""
+    """The smoke tier once per seed (default 0-9) and backend (default tensorflow,jax), listing each that failed.
+
+    A check that flakes with the seed shows up here before users see it."""
     args = list(session.posargs)
     seeds = _seed_range(args.pop(0) if args and args[0][0].isdigit() else "0-9")
     backends = (args.pop(0) if args and not args[0].startswith("-") else "tensorflow,jax").split(",")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from conformance.results.records import ConformanceRun, ExampleResult
 
 STATUS_LABELS = {"passed": "passed", "failed": "failed", "error": "errors", "skipped": "skipped"}
+MIN_NOTE_WIDTH = 80
 
 
 def format_table(run: ConformanceRun, width: int = 120) -> str:
@@ -18,14 +19,16 @@ def format_table(run: ConformanceRun, width: int = 120) -> str:
     if "fault" in settings:
         header += f"\nFAULT PLANTED: {settings['fault']} (sensitivity catalogue): red here is the fault, not the stack"
     id_width = max([len("example")] + [len(e.id) for e in examples])
-    lines = [header, f"{'example':<{id_width}}  {'status':<7}  {'time':>7}  {'checks':>6}  note"]
+    lines = [header, f"{'example':<{id_width}}  {'status':<7}  {'time':>7}  {'checks':>6}  "
+                     f"note (checks: passed/total; a red example's first failed check)"]
     for entry in examples:
         passed = sum(c.passed for c in entry.checks)
         counts = f"{passed}/{len(entry.checks)}" if entry.checks else "-"
         status = entry.status if entry.status in ("passed", "skipped") else entry.status.upper()
         time = f"{entry.duration_s:.1f}s" if entry.duration_s else "-"
         prefix = f"{entry.id:<{id_width}}  {status:<7}  {time:>7}  {counts:>6}  "
-        lines.append(prefix + _clip(_note(entry), max(20, width - len(prefix))))
+        # a narrow terminal (80 columns in a CI log) still gets enough of the note to say what went wrong
+        lines.append(prefix + _clip(_note(entry), max(MIN_NOTE_WIDTH, width - len(prefix))))
     totals = {label: sum(e.status == s for e in examples) for s, label in STATUS_LABELS.items()}
     total_time = sum(e.duration_s for e in examples)
     for example_id, reason in sorted(run.not_run.items()):
