@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conformance.engine import golden, registry
-from conformance.engine.runner import PRECISIONS
+from conformance.engine.runner import MAX_SEED, PRECISIONS
 from conformance.errors import ConformanceError
 from conformance.report.stats import DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, regression_rule
 from conformance.stack import backend, compile_cache
@@ -327,9 +327,6 @@ def _whole(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
     return value
-
-
-MAX_SEED = 2**32 - 1  # what keras.utils.set_random_seed (NumPy's seeding) accepts
 
 
 def _seed(text: str) -> int:

@@ -13,6 +13,10 @@ from conformance import cli
     (["sensitivity", "--workers", "0"], "argument --workers: must be at least 1, got 0"),
     (["record", "--seeds", "0-x"], "argument --seeds: --seeds '0-x': give comma-separated integers or a range"),
     (["record", "--seeds", "1,1"], "give at least one seed, each once"),
+    (["record", "--seeds", "4-1"], "give at least one seed, each once"),
+    (["record", "--seeds", "0-1-2"], "give comma-separated integers or a range like 0-4"),
+    (["record", "--seeds", "0,4294967296"], "each seed must be from 0 to 4294967295"),
+    (["record", "--seeds", "0-4294967295"], "4294967296 seeds; a sweep takes at most 1000"),  # refused before the list
     (["bench", "--devices", "1,two"], "argument --devices: 'two' is not a whole number"),
     (["run", "--examples", ""], "argument --examples: is empty"),  # an unset shell variable must not mean "all"
     (["run", "--examples", " , "], "argument --examples: is empty"),

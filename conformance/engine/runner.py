@@ -18,6 +18,7 @@ from reference_impl import datasets
 from reference_impl.api import TIERS, ExampleSpec, Run, Scale, Unavailable
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+MAX_SEED = 2**32 - 1  # what keras.utils.set_random_seed (NumPy's seeding) accepts
 
 
 class SettingsError(ConformanceError):

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from packaging.version import Version
 
 from conformance.engine import golden
+from conformance.engine.runner import MAX_SEED
 from conformance.errors import ConformanceError
 from conformance.upgrade import bisect as search
 from conformance.upgrade import report as stacks_report
@@ -63,16 +64,25 @@ class BisectOptions:
     pre: bool = False
 
 
+MAX_SEEDS = 1000  # a range beyond it is a typo, not a sweep (each seed is a whole run)
+
+
 def parse_seeds(text: str) -> list[int]:
     """``"0,1,2"`` or ``"0-4"`` → the seeds."""
+    is_range = "-" in text and "," not in text
     try:
-        if "-" in text and "," not in text:
-            first, last = text.split("-")
-            seeds = list(range(int(first), int(last) + 1))
-        else:
-            seeds = [int(s) for s in text.split(",") if s.strip()]
+        parts = text.split("-") if is_range else [s for s in text.split(",") if s.strip()]
+        if is_range and len(parts) != 2:
+            raise ValueError(text)
+        given = [int(s) for s in parts]
     except ValueError as error:
         raise ConformanceError(f"--seeds {text!r}: give comma-separated integers or a range like 0-4") from error
+    if any(not 0 <= seed <= MAX_SEED for seed in given):
+        raise ConformanceError(f"--seeds {text!r}: each seed must be from 0 to {MAX_SEED}")
+    count = given[1] - given[0] + 1 if is_range else len(given)
+    if count > MAX_SEEDS:
+        raise ConformanceError(f"--seeds {text!r}: {count} seeds; a sweep takes at most {MAX_SEEDS}")
+    seeds = list(range(given[0], given[1] + 1)) if is_range else given
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConformanceError(f"--seeds {text!r}: give at least one seed, each once")
     return seeds
