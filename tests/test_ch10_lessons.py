@@ -42,7 +42,9 @@ def test_lstm_beats_the_forecast_refuses_an_lstm_at_the_forecast():
     assert judge(check, outcome(lstm_best_val_mae=2.6, naive_val_mae=2.44)) == "failed"
     on_test = golden_expectation("ch10_jena_lstm", "book", kind="beats_baseline")
     assert judge(on_test, outcome(lstm_test_mae=2.55, naive_test_mae=2.62)) == "passed"
-    assert judge(on_test, outcome(lstm_test_mae=2.61, naive_test_mae=2.62)) == "failed"
+    assert judge(on_test, outcome(lstm_test_mae=2.60, naive_test_mae=2.62)) == "passed"  # the reader's Keras 3 run
+    assert judge(on_test, outcome(lstm_test_mae=2.615, naive_test_mae=2.62)) == "failed"
+    assert judge(on_test, outcome(lstm_test_mae=2.62, naive_test_mae=2.62)) == "failed"
 
 
 def test_reversed_worse_than_the_forecast_refuses_a_reversed_lstm_that_matches_it():
