@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shlex
 import sys
 import textwrap
@@ -82,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pytest-xdist workers: a number or 'auto' (default)")
     run.add_argument("--results-dir", default="results", help="where run files go (default: results/)")
     run.add_argument("--run-id", type=_run_id,
-                     help="name for the run file: letters, digits, '.', '_', '-' (default: time-tier-backend-random)")
+                     help="name for the run file: letters, digits, '.', '_', '+', '-' (default: "
+                          "time-tier-backend-random)")
     run.add_argument("--fault", help="plant this fault of the sensitivity catalogue in every example; the run "
                                      "file records it (see `sensitivity --list`)")
     run.add_argument("--probe-faults", action="store_true",
@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-gate", action="store_true", help="skip the mixed-precision accuracy gate")
     bench.add_argument("--results-dir", default="results", help="where run files go (default: results/)")
     bench.add_argument("--run-id", type=_run_id,
-                       help="name for the run file: letters, digits, '.', '_', '-' (default: time-bench-backend-random)")
+                       help="name for the run file: letters, digits, '.', '_', '+', '-' (default: "
+                            "time-bench-backend-random)")
     bench.add_argument("--save-baseline", action="store_true",
                        help="file this run as golden/bench/<profile-id>.json (with provenance)")
     bench.add_argument("--promote", type=Path, metavar="RUN_FILE", action="append",
@@ -212,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--only", choices=("bench", "conformance"), help="report on one part only")
     report.add_argument("--alpha", type=_probability, default=DEFAULT_ALPHA,
                         help=f"significance level, after Holm's adjustment (default: {DEFAULT_ALPHA})")
-    report.add_argument("--min-change", type=_fraction, default=DEFAULT_MIN_CHANGE,
+    report.add_argument("--min-change", type=_non_negative, default=DEFAULT_MIN_CHANGE,
                         help=f"smallest relative change called (default: {DEFAULT_MIN_CHANGE})")
     report.add_argument("--out", type=Path, help="output path without suffix (default: "
                                                  "<results-dir>/<profile-id>/reports/report-<time>)")
@@ -239,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare_stacks.add_argument("--a", required=True, metavar="SPEC", help="the stack to compare from (the old one)")
     compare_stacks.add_argument("--b", required=True, metavar="SPEC", help="the stack to compare to (the new one)")
     _add_stack_run_options(compare_stacks, seeds="0,1,2")
-    compare_stacks.add_argument("--examples", type=_patterns, help="comma-separated id globs, e.g. 'ch02*,ch03*' (default: all)")
+    compare_stacks.add_argument("--examples", type=_patterns,
+                                help="comma-separated id globs, e.g. 'ch02*,ch03*' (default: all)")
     compare_stacks.add_argument("--fail-on-change", action="store_true",
                                 help="exit 1 when an example or check changed status or a metric moved")
     compare_stacks.set_defaults(handler=_compare_stacks)
@@ -290,7 +292,7 @@ def _add_stack_run_options(parser: argparse.ArgumentParser, seeds: str) -> None:
     parser.add_argument("--inherit", action="store_true",
                         help="build each stack on top of this interpreter's packages (only the stack's pins are "
                              "installed; they shadow the inherited copies): quick, and offline with --find-links")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS",
                         help="limit for each run (default: none)")
 
 
@@ -309,23 +311,17 @@ def _add_run_options(parser: argparse.ArgumentParser, seed: bool = True) -> None
 
 def _count(text: str) -> int:
     """A whole number of at least 1: devices, workers."""
+    return _whole(text, least=1)
+
+
+def _whole(text: str, least: int = 0) -> int:
+    """A whole number of at least ``least``: warm-up rounds, steps (where 0 means "choose for me")."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _whole(text: str) -> int:
-    """A whole number of at least 0: warm-up rounds, steps (0 where 0 means "choose for me")."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
     return value
 
 
@@ -336,12 +332,35 @@ def _seed(text: str) -> int:
     return value
 
 
-def _fraction(text: str) -> float:
-    """A number from 0 to 1: a detection rate, a relative change."""
+def _number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    """A relative change: 0 or more (a speed-up can exceed 100 %)."""
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    """A time limit in seconds."""
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    """A number from 0 to 1: a detection rate."""
+    value = _number(text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
     return value
@@ -363,11 +382,12 @@ def _patterns(text: str) -> str:
 
 
 def _run_id(text: str) -> str:
-    """A run file's name: it stays in the profile's folder, where reports look for it."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", text):
-        raise argparse.ArgumentTypeError(f"{text!r}: use letters, digits, '.', '_' and '-', starting with a "
-                                         f"letter or digit (the run file stays in its profile's folder)")
-    return text
+    from conformance.results import store
+
+    try:
+        return store.check_run_id(text)
+    except ConformanceError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _counts(text: str) -> list[int]:
@@ -447,9 +467,7 @@ def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backe
     if args.probe_faults:
         pytest_args.append("--probe-faults")
     status = int(pytest.main(pytest_args + passthrough))
-    if status == pytest.ExitCode.USAGE_ERROR:
-        if not passthrough:  # every option given to pytest is the CLI's own: the plugin refused the run file
-            return 2
+    if status == pytest.ExitCode.USAGE_ERROR and passthrough:
         print(f"note: options 'python -m conformance run' does not know went to pytest: {shlex.join(passthrough)} "
               f"(see 'python -m conformance run --help')", file=sys.stderr)
     return status
@@ -589,9 +607,8 @@ def _bisect(args: argparse.Namespace, _: list[str]) -> int:
 def _validate(args: argparse.Namespace, _: list[str]) -> int:
     from conformance.bench.baseline import load_baseline
 
+    _require_golden_dir(args.golden_dir)
     directory = Path(args.golden_dir) if args.golden_dir else golden.golden_dir()
-    if not directory.is_dir():
-        raise ConformanceError(f"no golden folder at {directory}")
     problems = 0
     for example_id in sorted(set(registry.all_examples()) - {path.stem for path in directory.glob("*.json")}):
         problems += 1

@@ -33,7 +33,7 @@ from reference_impl.api import LazyModule, Run, benchmark, example
 from reference_impl.datasets.imdb_reviews import BOOK_MAX_LENGTH, BOOK_MAX_TOKENS, CLASSES
 from reference_impl.transformer import PositionalEmbedding, TransformerEncoder
 
-tf = LazyModule("tensorflow")  # §11.2.3's custom standardization and the raw-string inference model
+tf = LazyModule("tensorflow")  # §11.2.4's custom standardization and the raw-string inference model
 
 BATCH_SIZE = 32
 

@@ -18,7 +18,7 @@ stated choices:
   ``embed_dim = 256``, ``dense_dim = 32``, ``num_heads = 4``;
 - the Transformer text classifier: chapter 11's IMDB sizes (``vocab_size = 20000``,
   ``sequence_length = 600``, ``embed_dim = 256``, ``dense_dim = 32``, ``num_heads = 2``), so that its
-  parameter count is the one §11.4.4 prints for the same network with a dropout layer (none of whose
+  parameter count is the one §11.4.3 prints for the same network with a dropout layer (none of whose
   weights count).
 
 The Transformer layers are the shared ones of ``reference_impl.transformer`` (§11.4.3–§11.5.3).

@@ -1,4 +1,4 @@
-"""The book's Transformer layers (§11.4.3, §11.4.4, §11.5.3), written once for every chapter that uses them.
+"""The book's Transformer layers (§11.4.3, §11.5.3), written once for every chapter that uses them.
 
 ``TransformerEncoder`` and ``PositionalEmbedding`` are the layers of chapter 11's text classifier,
 ``TransformerDecoder`` the decoder of its English-to-Spanish translator; chapter 14 (§14.1.6) builds
@@ -77,7 +77,7 @@ class TransformerEncoder(layers.Layer):
         return config
 
 
-# 11.4.4 Implementing positional embedding as a subclassed layer ------------------------------
+# 11.4.3 Implementing positional embedding as a subclassed layer ------------------------------
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class PositionalEmbedding(layers.Layer):
     def __init__(self, sequence_length, input_dim, output_dim, **kwargs):

@@ -111,6 +111,25 @@ def test_resuming_a_run_for_other_examples_is_refused_and_the_file_kept(tmp_path
     assert path.read_text() == before
 
 
+def test_runs_are_listed_by_start_time_whatever_their_names_or_state(tmp_path):
+    folder = tmp_path / "p" / "conformance"
+    folder.mkdir(parents=True)
+    (folder / "zz-named.json").write_text('{"started": "2026-01-01T08:00:00Z"}')  # "Z", as Python 3.11 writes none
+    (folder / "20260101T090000Z-x.json").write_text('{"started": "2026-01-01T09:00:00"}')  # naive: the store's UTC
+    (folder / "aa-later.json").write_text('{"started": "2026-01-01T11:00:00+01:00"}')  # 10:00 UTC
+    (folder / "dangling.json").symlink_to(tmp_path / "gone.json")  # cannot be looked at: first, no traceback
+    assert [p.name for p in store.runs(tmp_path, "p", "conformance")] == [
+        "dangling.json", "zz-named.json", "20260101T090000Z-x.json", "aa-later.json"]
+
+
+def test_a_run_id_must_name_a_file_in_the_run_folder(tmp_path):
+    local_build = store.run_path(tmp_path, "p", "conformance", "keras-3.13.0.dev5+g1a-seed0")  # bisect's names
+    assert local_build.parent == tmp_path / "p" / "conformance"
+    for bad in ("../escape", "a/b", ".hidden", ""):
+        with pytest.raises(ConformanceError, match="use letters, digits"):
+            store.run_path(tmp_path, "p", "conformance", bad)
+
+
 def test_a_missing_run_file_is_a_clear_error(tmp_path):
     with pytest.raises(MalformedRecord, match=r"nope\.json: \(file\): cannot be read"):
         store.read_run(tmp_path / "nope.json")

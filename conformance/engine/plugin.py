@@ -56,8 +56,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     try:
         config.stash[_STATE] = _conformance_state(config)
-    except ConformanceError as error:  # a bad option or run file: pytest prints it, no traceback
-        raise pytest.UsageError(str(error)) from error
+    except ConformanceError as error:  # a bad option or run file: the CLI's usage error (exit 2), no traceback
+        pytest.exit(f"error: {error}", returncode=2)
 
 
 def _conformance_state(config: pytest.Config) -> Conformance:

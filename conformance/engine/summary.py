@@ -20,7 +20,7 @@ def format_table(run: ConformanceRun, width: int = 120) -> str:
         header += f"\nFAULT PLANTED: {settings['fault']} (sensitivity catalogue): red here is the fault, not the stack"
     id_width = max([len("example")] + [len(e.id) for e in examples])
     lines = [header, f"{'example':<{id_width}}  {'status':<7}  {'time':>7}  {'checks':>6}  "
-                     f"note (checks: passed/total; a red example's first failed check)"]
+                     f"note (checks: passed/total)"]
     for entry in examples:
         passed = sum(c.passed for c in entry.checks)
         counts = f"{passed}/{len(entry.checks)}" if entry.checks else "-"

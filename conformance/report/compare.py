@@ -188,9 +188,10 @@ def outcome_note(run: ConformanceRun) -> str:
     """What the run itself says, baseline or not: its settings, its counts, and the examples that failed."""
     counts = Counter(e.status for e in run.examples)
     red = sorted(e.id for e in run.examples if e.status in ("failed", "error"))
-    note = (f"this run ({describe_settings(run.settings)}): {plural(len(run.examples), 'example')}, "
-            + ", ".join(f"{counts[status]} {status}" for status in ("passed", "failed", "error", "skipped")
-                        if counts[status]))
+    note = f"this run ({describe_settings(run.settings)}): " + (", ".join(
+        [plural(len(run.examples), "example")] + [f"{counts[status]} {status}" for status in
+                                                  ("passed", "failed", "error", "skipped") if counts[status]])
+        if run.examples else "no results")
     if red:
         note += f"; red: {', '.join(red[:10])}" + (f" and {len(red) - 10} more" if len(red) > 10 else "")
     if "fault" in run.settings:
@@ -224,7 +225,8 @@ def previous_matching_run(runs: list[Path], current: Path) -> Path | None:
     :func:`store.runs` lists them) with the same settings (tier, backend, precision, devices, seed).
     A run that did not finish is never a baseline: it would hide what it did not run."""
     current_run = store.read_run(current)
-    earlier = [p for p in runs if store.start_order(p) < store.start_order(current)]
+    current_start = store.start_order(current)
+    earlier = [p for p in runs if store.start_order(p) < current_start]
     for path in reversed(earlier):
         try:
             candidate = store.read_run(path)

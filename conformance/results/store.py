@@ -15,6 +15,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -38,8 +39,19 @@ def run_folder(results_dir: Path | str, profile_id: str, kind: str) -> Path:
     return Path(results_dir) / profile_id / kind
 
 
+RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._+-]*"  # a file name in its profile's folder: no path, no hidden file
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it names a file in the run folder, where reports look for it; else a ConformanceError."""
+    if not re.fullmatch(RUN_ID_PATTERN, run_id):
+        raise ConformanceError(f"run id {run_id!r}: use letters, digits, '.', '_', '+' and '-', starting with a "
+                               f"letter or digit (the run file stays in its profile's folder)")
+    return run_id
+
+
 def run_path(results_dir: Path | str, profile_id: str, kind: str, run_id: str) -> Path:
-    return run_folder(results_dir, profile_id, kind) / f"{run_id}.json"
+    return run_folder(results_dir, profile_id, kind) / f"{check_run_id(run_id)}.json"
 
 
 def runs(results_dir: Path | str, profile_id: str, kind: str) -> list[Path]:
@@ -50,16 +62,22 @@ def runs(results_dir: Path | str, profile_id: str, kind: str) -> list[Path]:
 
 
 def start_order(path: Path) -> tuple[str, str]:
-    """When the run in ``path`` started (UTC, ISO 8601), then its name. A file that cannot be read
-    sorts by its modification time, so that the newest is still the one a report reads, and names."""
+    """When the run in ``path`` started (UTC, ISO 8601), then its name, to break ties. A file that
+    cannot be read sorts by when it was last written, so that a broken newest run is still the one a
+    report reads (and names as broken); one that cannot even be looked at sorts first."""
     try:
         started = json.loads(path.read_text(encoding="utf-8")).get("started")
         if isinstance(started, str) and started:
-            return dt.datetime.fromisoformat(started).astimezone(dt.timezone.utc).isoformat(), path.name
+            moment = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))  # Python 3.10 reads no "Z"
+            if moment.tzinfo is None:  # the store writes UTC
+                moment = moment.replace(tzinfo=dt.timezone.utc)
+            return moment.astimezone(dt.timezone.utc).isoformat(), path.name
     except (OSError, ValueError, AttributeError):
         pass
-    modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
-    return modified.isoformat(timespec="seconds"), path.name
+    try:
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).isoformat(), path.name
+    except OSError:  # a dangling link, or a file removed since the folder was listed
+        return "", path.name
 
 
 def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any], planned: list[str],

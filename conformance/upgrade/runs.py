@@ -8,6 +8,7 @@ fails examples exits non-zero, as it should; only a run that leaves no readable 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ class SeedRun:
 
 def run_seed(environment: Environment, plan: RunPlan, seed: int, folder: Path, label: str) -> SeedRun:
     """Run the plan's tier and examples on ``seed`` in ``environment``."""
-    run_id = f"{label}-seed{seed}"
+    run_id = re.sub(r"[^A-Za-z0-9._+-]", "_", f"{label}-seed{seed}")  # a version may hold '!' (an epoch)
     results = folder / "runs"
     log = folder / "logs" / f"{run_id}.log"
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -80,6 +80,8 @@ def parse_seeds(text: str) -> list[int]:
     if any(not 0 <= seed <= MAX_SEED for seed in given):
         raise ConformanceError(f"--seeds {text!r}: each seed must be from 0 to {MAX_SEED}")
     count = given[1] - given[0] + 1 if is_range else len(given)
+    if is_range and count < 1:
+        raise ConformanceError(f"--seeds {text!r}: the range ends before it starts")
     if count > MAX_SEEDS:
         raise ConformanceError(f"--seeds {text!r}: {count} seeds; a sweep takes at most {MAX_SEEDS}")
     seeds = list(range(given[0], given[1] + 1)) if is_range else given
