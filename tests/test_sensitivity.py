@@ -35,6 +35,7 @@ def test_every_fault_of_the_catalogue_names_targets_that_exist():
     ('id = "x"\ndescription = "d"\ntargets = ["keras.layers.Dense.__init__"]\nchange = "argument"\nargument = "units"',
      "becomes"),
     ('id = "x"\ndescription = "d"\ntargets = ["keras.layers.Dense.call"]\nchange = "passthrough"\ncolour = 1', "colour"),
+    ('id = "relu/dropped"\ndescription = "d"\ntargets = ["keras.layers.Dense.call"]\nchange = "passthrough"', "id"),
 ])
 def test_a_malformed_fault_is_an_error_naming_its_field(tmp_path, entry, field):
     path = tmp_path / "faults.toml"

@@ -13,6 +13,7 @@ import fnmatch
 import functools
 import importlib
 import inspect
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from conformance.errors import ConformanceError, MalformedFile
+from conformance.results import store
 
 CATALOGUE = Path(__file__).with_name("faults.toml")
 CHANGES = ("argument", "passthrough", "permute")
@@ -94,7 +96,8 @@ def _parse(entry: Any, path: Path, where: str) -> Fault:
     known = {"id", "description", "targets", "change", "argument", "when", "becomes", "unset", "scale"}
     unknown = sorted(set(entry) - known)
     need(not unknown, unknown[0] if unknown else "", f"unknown field; known: {', '.join(sorted(known))}")
-    need(isinstance(entry.get("id"), str) and entry["id"], "id", "must be a non-empty string")
+    need(isinstance(entry.get("id"), str) and re.fullmatch(store.RUN_ID_PATTERN, entry["id"]) is not None, "id",
+         "must be letters, digits, '.', '_', '+' and '-', starting with a letter or digit (it names the fault's run)")
     need(isinstance(entry.get("description"), str) and entry["description"], "description", "must say what breaks")
     targets = entry.get("targets")
     need(isinstance(targets, list) and targets and all(isinstance(t, str) and "." in t for t in targets),
