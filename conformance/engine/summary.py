@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.results.records import ConformanceRun, ExampleResult
+from conformance.results.records import ConformanceRun, ExampleResult, describe_settings
 
 STATUS_LABELS = {"passed": "passed", "failed": "failed", "error": "errors", "skipped": "skipped"}
 MIN_NOTE_WIDTH = 80
@@ -11,11 +11,7 @@ MIN_NOTE_WIDTH = 80
 def format_table(run: ConformanceRun, width: int = 120) -> str:
     settings, profile = run.settings, run.profile
     examples = sorted(run.examples, key=lambda e: e.key)
-    header = (
-        f"Conformance: tier {settings.get('tier')}, backend {settings.get('backend')}, "
-        f"precision {settings.get('precision')}, devices {settings.get('devices')}, seed {settings.get('seed')}, "
-        f"profile {profile.get('id')}"
-    )
+    header = f"Conformance: {describe_settings(settings)}, profile {profile.get('id')}"
     if "fault" in settings:
         header += f"\nFAULT PLANTED: {settings['fault']} (sensitivity catalogue): red here is the fault, not the stack"
     id_width = max([len("example")] + [len(e.id) for e in examples])

@@ -29,7 +29,7 @@ from typing import Any
 from conformance.bench.baseline import baseline_path, load_baseline, load_run, merge_runs
 from conformance.results import store
 from conformance.results.records import (Baseline, BenchEntry, BenchRun, ConformanceRun, MalformedRecord,
-                                         unique_names)
+                                         describe_settings, unique_names)
 from conformance.report.stats import (DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, Comparison, adjust_for_family,
                                       between_run_sigma, compare)
 
@@ -175,13 +175,6 @@ def compare_conformance(run: ConformanceRun, baseline: ConformanceRun,
                     metrics.append({"example": entry.id, "tier": entry.tier, "metric": name, "before": was,
                                     "after": value, "relative_change": relative})
     return changes, metrics
-
-
-def describe_settings(settings: dict[str, Any]) -> str:
-    """``tier smoke, backend jax, precision float32, devices 1, seed 0`` (and the planted fault, if any)."""
-    order = ("tier", "backend", "precision", "devices", "seed", "fault")
-    keys = [key for key in order if key in settings] + sorted(set(settings) - set(order))
-    return ", ".join(f"{key} {settings[key]}" for key in keys)
 
 
 def outcome_note(run: ConformanceRun) -> str:

@@ -115,6 +115,15 @@ def unique_names(names: Iterable[str]) -> list[str]:
     return unique
 
 
+SETTINGS_ORDER = ("tier", "backend", "precision", "devices", "seed", "fault")
+
+
+def describe_settings(settings: dict[str, Any]) -> str:
+    """``tier smoke, backend jax, precision float32, devices 1, seed 0`` (and the planted fault, if any)."""
+    keys = [key for key in SETTINGS_ORDER if key in settings] + sorted(set(settings) - set(SETTINGS_ORDER))
+    return ", ".join(f"{key} {settings[key]}" for key in keys)
+
+
 @dataclass(frozen=True)
 class CheckVerdict:
     """One expectation judged against one outcome."""

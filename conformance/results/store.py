@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from conformance.errors import ConformanceError
-from conformance.results.records import ConformanceRun, ExampleResult, MalformedRecord
+from conformance.results.records import ConformanceRun, ExampleResult, MalformedRecord, describe_settings
 
 RUN_KINDS = ("conformance", "bench")
 
@@ -105,7 +105,7 @@ def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any], pl
 
 
 def _describe(settings: dict[str, Any], profile: dict[str, Any]) -> str:
-    return ", ".join([f"{key} {value}" for key, value in sorted(settings.items())] + [f"profile {profile.get('id')}"])
+    return f"{describe_settings(settings)}, profile {profile.get('id')}"
 
 
 def add_example(path: Path, result: ExampleResult) -> None:
