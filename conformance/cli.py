@@ -15,6 +15,7 @@ from conformance.engine import golden, registry
 from conformance.engine.runner import MAX_SEED, PRECISIONS
 from conformance.errors import ConformanceError
 from conformance.report.stats import DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, regression_rule
+from conformance.results import store
 from conformance.stack import backend, compile_cache
 from conformance.upgrade.spread import MOVED_RULE
 from reference_impl.api import ANY_BACKEND, TIERS
@@ -382,8 +383,6 @@ def _patterns(text: str) -> str:
 
 
 def _run_id(text: str) -> str:
-    from conformance.results import store
-
     try:
         return store.check_run_id(text)
     except ConformanceError as error:
