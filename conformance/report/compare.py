@@ -19,6 +19,7 @@ Two parts, each present when its inputs are:
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections import Counter
@@ -218,8 +219,7 @@ def previous_matching_run(runs: list[Path], current: Path) -> Path | None:
     :func:`store.runs` lists them) with the same settings (tier, backend, precision, devices, seed).
     A run that did not finish is never a baseline: it would hide what it did not run."""
     current_run = store.read_run(current)
-    current_start = store.start_order(current)
-    earlier = [p for p in runs if store.start_order(p) < current_start]
+    earlier = runs[:bisect.bisect_left(runs, store.start_order(current), key=store.start_order)]
     for path in reversed(earlier):
         try:
             candidate = store.read_run(path)
