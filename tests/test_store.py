@@ -31,6 +31,15 @@ def test_run_file_has_profile_settings_and_examples(tmp_path):
     assert [e["id"] for e in document["examples"]] == ["ch99_example_01"]
 
 
+def test_a_run_folder_lists_only_run_files_after_locked_writes(tmp_path):
+    path = store.run_path(tmp_path, "cpu-test-2c", "conformance", "run-1")
+    store.create_run(path, {"id": "cpu-test-2c"}, {}, [])
+    store.add_example(path, result(1))
+    visible = [p.name for p in path.parent.iterdir() if not p.name.startswith(".")]
+    assert visible == ["run-1.json"]
+    assert store.runs(tmp_path, "cpu-test-2c", "conformance") == [path]
+
+
 @pytest.mark.subprocess  # four forked writers
 def test_concurrent_writers_lose_nothing(tmp_path):
     path = tmp_path / "cpu" / "run.json"

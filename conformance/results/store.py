@@ -2,8 +2,8 @@
 
 A conformance run file holds ``profile`` (with ``id``), ``settings`` and ``examples``
 (:class:`~conformance.results.records.ConformanceRun`). Workers add their examples as they
-finish: each update takes an exclusive lock on a sibling ``.lock`` file, reads the run, adds the
-entry and replaces the file atomically (write to a temporary file, fsync, ``os.replace``). A
+finish: each update takes an exclusive lock on a hidden sibling ``.<name>.lock`` file, reads the
+run, adds the entry and replaces the file atomically (write to a temporary file, fsync, ``os.replace``). A
 crash mid-write leaves the previous version whole; a file that is not valid JSON, or not a valid
 run, is reported with its path and field, never overwritten.
 """
@@ -154,9 +154,14 @@ def read_json(path: Path | str) -> Any:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (through a sibling ``.lock`` file) for a read-modify-write."""
+    """Hold an exclusive lock on ``path`` (through a hidden sibling ``.<name>.lock``) for a read-modify-write.
+
+    The lock file stays: removing it while another process waits on it would let a third lock a new
+    file of the same name, and two writers would hold "the" lock at once. Hidden, it does not clutter
+    a listing of runs or golden files.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a") as lock:
+    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
