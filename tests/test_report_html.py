@@ -31,8 +31,8 @@ def bench_lines():
             ("mnist_dense", "mixed_bfloat16", 1, 1.4, True), ("mnist_dense", "mixed_bfloat16", 2, 1.4 * 1.6, False)]
     baseline = {(m, p, d): runs({1: 1.0, 2: 1.6}[d] * (1.4 if p != "float32" else 1.0)) for m, p, d, *_ in plan}
     new = {(m, p, d): runs(scale, noisy) for m, p, d, scale, noisy in plan}
-    sigma = stats.between_run_sigma([*baseline.values(), *new.values()])
-    comparisons = stats.adjust_for_family([stats.compare(baseline[k], new[k], sigma=sigma) for k in baseline])
+    noise = stats.between_run_noise([*baseline.values(), *new.values()])
+    comparisons = stats.adjust_for_family([stats.compare(baseline[k], new[k], noise=noise) for k in baseline])
     lines = [report.BenchLine(m, p, d, 8 * d, new[(m, p, d)], baseline[(m, p, d)], c)
              for (m, p, d), c in zip(baseline, comparisons)]
     return lines + [report.BenchLine("imdb_dense", "float32", 1, 32, runs(0.5), None, None)]

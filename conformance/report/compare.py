@@ -32,7 +32,7 @@ from conformance.results import store
 from conformance.results.records import (Baseline, BenchEntry, BenchRun, ConformanceRun, MalformedRecord,
                                          describe_settings, unique_names)
 from conformance.report.stats import (DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, Comparison, adjust_for_family,
-                                      between_run_sigma, compare)
+                                      between_run_noise, compare)
 
 DEFAULT_METRIC_RTOL = 0.05
 CONFORMANCE_RULE = ("A conformance regression is an example or check that went from passed to failed or error, an "
@@ -122,16 +122,16 @@ def compare_bench(run: BenchRun, baseline: Baseline | None, *, alpha: float = DE
                   min_change: float = DEFAULT_MIN_CHANGE) -> list[BenchLine]:
     """One line per entry of ``run``, compared with the baseline entry of the same model,
     precision and device count (``BenchEntry.comparison_key``), against the between-run noise pooled
-    over every matched configuration of both sides (``stats.between_run_sigma``), with the
+    over every matched configuration of both sides (``stats.between_run_noise``), with the
     p-values adjusted for testing all of them at once (``stats.adjust_for_family``)."""
     old: dict[tuple[str, str, int], BenchEntry] = {}
     if baseline is not None and run.backend in baseline.backends:
         old = {e.comparison_key: e for e in baseline.backends[run.backend].entries}
     pairs = [(entry, old.get(entry.comparison_key)) for entry in run.entries]
-    sigma = between_run_sigma([e.runs for pair in pairs if pair[1] for e in pair])
+    noise = between_run_noise([e.runs for pair in pairs if pair[1] for e in pair])
     lines = []
     for entry, reference in pairs:
-        comparison = compare(reference.runs, entry.runs, sigma=sigma, alpha=alpha,
+        comparison = compare(reference.runs, entry.runs, noise=noise, alpha=alpha,
                              min_change=min_change) if reference else None
         lines.append(BenchLine(entry.model, entry.precision, entry.devices, entry.global_batch, entry.runs,
                                reference.runs if reference else None, comparison,

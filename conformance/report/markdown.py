@@ -44,7 +44,7 @@ def render(report: Report) -> str:
             verdict = f"**{c.verdict}**" if c.verdict != "unchanged" else c.verdict
             if c.underpowered:
                 verdict += " (too few rounds)"
-            test, noise = ("z", f"{c.noise:.1%} between runs") if c.test == BETWEEN_RUNS else \
+            test, noise = ("t", f"{c.noise:.1%} between runs") if c.test == BETWEEN_RUNS else \
                 ("MWU", f"{c.noise:.1%} within runs")
             adjusted = f"{c.p_adjusted:.3g}" if c.p_adjusted is not None else "– (one test)"
             lines.append(f"| {line.model} | {line.precision} | {line.devices} | {line.batch} | "
