@@ -107,6 +107,60 @@ def test_a_baseline_of_several_runs_judges_a_change_against_the_spread_between_t
     assert "between runs" in markdown.render(built) and stats.BETWEEN_RUNS in markdown.render(built)
 
 
+PLANNED = {"backend": "jax", "rounds": 5, "models": None, "precisions": ["float32", "mixed_bfloat16"],
+           "device_counts": [1, 2]}
+
+
+def test_a_bench_run_that_crashed_before_measuring_is_red_and_names_what_it_did_not_measure(tmp_path):
+    save_baseline(dataclasses.replace(bench_run(run_id="base"), settings=PLANNED), tmp_path)
+    crashed = dataclasses.replace(
+        bench_run(), settings=PLANNED, status="failed", entries=[], derived=derive([]),
+        processes=[{"repeat": 1, "devices": 1, "models": "all", "returncode": -1,
+                    "failures": ["devices=1 models=all: pytest exited -1 (crashed or timed out)", "output: r1.log"]}])
+    results = tmp_path / "results"
+    write_run(results, "bench", crashed.run_id, crashed)
+    built = report.build(PROFILE, results_dir=results, baseline=tmp_path / f"{PROFILE}.json", bench_only=True)
+    assert built.bench_lines == []
+    assert built.regressions[0].startswith(f"benchmark run {crashed.run_id} failed: devices=1 models=all: pytest "
+                                           f"exited -1 (crashed or timed out); output: r1.log")
+    assert sorted(built.regressions[1:]) == sorted(
+        f"benchmark mnist_dense {p} ×{d}: in the baseline and planned, but not measured"
+        for p in ("float32", "mixed_bfloat16") for d in (1, 2))
+    assert "**5 regressions**" in markdown.render(built) and "No regression" not in report_html.render(built)
+
+
+def test_a_baseline_configuration_the_run_did_not_plan_is_not_counted_missing(tmp_path):
+    save_baseline(dataclasses.replace(bench_run(run_id="base"), settings=PLANNED), tmp_path)
+    one_device = dataclasses.replace(bench_run(), settings={**PLANNED, "device_counts": [1]})
+    one_device.entries = [e for e in one_device.entries if e.devices == 1]
+    loaded = load_baseline(tmp_path / f"{PROFILE}.json")
+    assert report.unmeasured([one_device], loaded) == []
+    one_device.entries = one_device.entries[:1]  # float32 only: the bfloat16 process died
+    assert report.unmeasured([one_device], loaded) == ["mnist_dense mixed_bfloat16 ×1"]
+
+
+def test_a_baseline_from_another_profile_or_measured_otherwise_is_named(tmp_path):
+    elsewhere = dataclasses.replace(bench_run(run_id="base"), settings={**PLANNED, "steps": 160},
+                                    profile={"id": "gpu-other-x1", "libraries": {"keras": "3"}})
+    save_baseline(elsewhere, tmp_path)
+    results = tmp_path / "results"
+    write_run(results, "bench", "new", dataclasses.replace(bench_run(), settings={**PLANNED, "steps": 2}))
+    built = report.build(PROFILE, results_dir=results, baseline=tmp_path / "gpu-other-x1.json", bench_only=True)
+    assert any("recorded on profile gpu-other-x1, this run on cpu-test-2c" in n for n in built.notes)
+    assert any("other settings (steps 160 → 2)" in n for n in built.notes)
+    assert "steps 160 → 2" in markdown.render(built)
+
+
+def test_the_same_bench_run_file_given_twice_is_read_once(tmp_path):
+    results, baseline = files(tmp_path)
+    run = results / PROFILE / "bench" / "20260101T000000Z-bench-jax-aaaaaa.json"
+    once = report.build(PROFILE, results_dir=results, baseline=baseline, bench_run=[run], bench_only=True)
+    twice = report.build(PROFILE, results_dir=results, baseline=baseline, bench_run=[run, run], bench_only=True)
+    assert [line.comparison.p_value for line in twice.bench_lines] == [line.comparison.p_value
+                                                                       for line in once.bench_lines]
+    assert any("given more than once is read once" in n for n in twice.notes)
+
+
 def test_a_run_at_a_smaller_batch_is_compared_and_says_so(tmp_path):
     save_baseline(bench_run(run_id="base"), tmp_path)
     smaller = bench_run(scale=0.7)

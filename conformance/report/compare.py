@@ -20,6 +20,7 @@ Two parts, each present when its inputs are:
 from __future__ import annotations
 
 import bisect
+import fnmatch
 import json
 import math
 from collections import Counter
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.bench.baseline import baseline_path, load_baseline, load_run, merge_runs
+from conformance.bench.baseline import baseline_path, failures_of, load_baseline, load_run, merge_runs
 from conformance.results import store
 from conformance.results.records import (Baseline, BenchEntry, BenchRun, ConformanceRun, MalformedRecord,
                                          describe_settings, unique_names)
@@ -39,6 +40,8 @@ CONFORMANCE_RULE = ("A conformance regression is an example or check that went f
                     "example of the baseline that the run planned but has no result for, or a run that did not "
                     "finish.")
 MISSING = "missing"  # planned, no result, no reason: the run was cut short or the example took its worker down
+# Bench settings that change what a round measures: a baseline filed under others is not like for like.
+MEASUREMENT_SETTINGS = ("steps", "warmup_rounds", "rounds", "per_device_batch")
 
 
 def plural(count: int, noun: str) -> str:
@@ -92,6 +95,7 @@ class Report:
     baseline_path: Path | None = None
     baseline_provenance: dict[str, Any] | None = None
     bench_lines: list[BenchLine] = field(default_factory=list)
+    bench_unmeasured: list[str] = field(default_factory=list)  # baseline configurations planned, not measured
     conformance_run: ConformanceRun | None = None
     conformance_run_path: Path | None = None
     conformance_baseline: ConformanceRun | None = None
@@ -104,8 +108,14 @@ class Report:
 
     @property
     def regressions(self) -> list[str]:
-        found = [f"benchmark {line.key}: {line.comparison.describe()}" for line in self.bench_lines
-                 if line.comparison and line.comparison.is_regression]
+        found = []
+        if self.bench_run and self.bench_run.status != "passed":
+            failures = failures_of(self.bench_run)
+            found.append(f"benchmark run {self.bench_run.run_id} failed: {'; '.join(failures[:5])}"
+                         + (f" and {len(failures) - 5} more" if len(failures) > 5 else ""))
+        found += [f"benchmark {key}: in the baseline and planned, but not measured" for key in self.bench_unmeasured]
+        found += [f"benchmark {line.key}: {line.comparison.describe()}" for line in self.bench_lines
+                  if line.comparison and line.comparison.is_regression]
         found += [f"conformance {c.example} [{c.tier}] {c.check or '(example)'}: {c.before} → {c.after}"
                   for c in self.status_changes if c.is_regression]
         if self.conformance_run and not self.conformance_run.complete:
@@ -140,6 +150,41 @@ def compare_bench(run: BenchRun, baseline: Baseline | None, *, alpha: float = DE
     for line, adjusted in zip(compared, adjust_for_family([line.comparison for line in compared])):
         line.comparison = adjusted
     return lines
+
+
+def unmeasured(runs: list[BenchRun], baseline: Baseline | None) -> list[str]:
+    """The baseline's configurations (of the runs' backend) that a run planned, by its models, precisions and
+    device counts, and that no run measured: a crashed or cut-short process takes its configurations with it."""
+    if baseline is None or runs[0].backend not in baseline.backends:
+        return []
+    measured = {e.comparison_key for run in runs for e in run.entries}
+
+    def planned(entry: BenchEntry, settings: dict[str, Any]) -> bool:
+        globs = [g.strip() for g in (settings.get("models") or "*").split(",") if g.strip()]
+        return (any(fnmatch.fnmatchcase(entry.model, g) for g in globs)
+                and entry.precision in settings.get("precisions", []) and entry.devices in settings.get("device_counts", []))
+
+    return [f"{e.model} {e.precision} ×{e.devices}" for e in baseline.backends[runs[0].backend].entries
+            if e.comparison_key not in measured and any(planned(e, run.settings) for run in runs)]
+
+
+def bench_settings_note(runs: list[BenchRun], baseline: Baseline, profile_id: str) -> list[str]:
+    """Where the baseline was measured elsewhere (another profile) or otherwise (other steps, rounds, warm-up,
+    batch), the comparison measures that too: the report says so."""
+    notes = []
+    if baseline.profile_id != profile_id:
+        notes.append(f"the baseline was recorded on profile {baseline.profile_id}, this run on {profile_id}: "
+                     f"the comparison measures the machines, not only the stack")
+    filed = baseline.backends[runs[0].backend].runs
+    compared = {e.run_id for e in baseline.backends[runs[0].backend].entries
+                if e.comparison_key in {n.comparison_key for run in runs for n in run.entries}}
+    baseline_settings = [filed[run_id].get("settings") or {} for run_id in sorted(compared) if run_id in filed]
+    differ = sorted({f"{key} {then.get(key)} → {run.settings.get(key)}" for then in baseline_settings
+                     for run in runs for key in MEASUREMENT_SETTINGS if then.get(key) != run.settings.get(key)})
+    if differ:
+        notes.append(f"the baseline's runs measured under other settings ({'; '.join(differ)}): a change may come "
+                     f"from them")
+    return notes
 
 
 def compare_conformance(run: ConformanceRun, baseline: ConformanceRun,
@@ -246,7 +291,10 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
             report.notes.append(f"no benchmark run under {store.run_folder(results_dir, profile_id, 'bench')} (run "
                                 f"`python -m conformance bench`)")
         else:
-            report.bench_run = merge_runs([load_run(p) for p in report.bench_run_path])
+            runs = [load_run(p) for p in dict.fromkeys(Path(p).resolve() for p in report.bench_run_path)]
+            if len(runs) < len(report.bench_run_path):
+                report.notes.append("a run file given more than once is read once: its runs are not further repeats")
+            report.bench_run = merge_runs(runs)
             report.profile_id = report.bench_run.profile_id
             report.baseline_path = baseline or baseline_path(report.profile_id)
             loaded = None
@@ -255,12 +303,14 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
                 chosen = report.bench_run.backend
                 if chosen in loaded.backends:
                     report.baseline_provenance = loaded.backends[chosen].provenance
+                    report.notes += bench_settings_note(runs, loaded, report.profile_id)
                 else:
                     report.notes.append(f"the baseline {report.baseline_path} has no {chosen} entries")
             else:
                 report.notes.append(f"no baseline for profile {report.profile_id} ({report.baseline_path}); record one "
                                     f"with `python -m conformance bench --save-baseline`")
             report.bench_lines = compare_bench(report.bench_run, loaded, alpha=alpha, min_change=min_change)
+            report.bench_unmeasured = unmeasured(runs, loaded)
     if not bench_only:
         runs = store.runs(results_dir, profile_id, "conformance")
         report.conformance_run_path = conformance_run or (runs[-1] if runs else None)

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
+from conformance.bench.baseline import failures_of
 from conformance.report import plots
 from conformance.report.compare import CONFORMANCE_RULE, BenchLine, Report, StatusChange, plural
 from conformance.report.stats import BETWEEN_RUNS, Comparison, median_of_runs, regression_rule
@@ -78,11 +79,16 @@ def _summary(report: Report) -> str:
     rows = []
     if report.bench_run:
         verdicts = Counter(line.comparison.verdict for line in report.bench_lines if line.comparison)
-        rows += [_section_row("Benchmarks"), _count_row("configurations compared", sum(verdicts.values()))]
+        run = report.bench_run
+        rows += [_section_row("Benchmarks"),
+                 _count_row("run", "passed" if run.status == "passed" else "FAILED",
+                            "" if run.status == "passed" else "regression"),
+                 _count_row("configurations compared", sum(verdicts.values()))]
         rows += [_count_row(name, verdicts[verdict], verdict) for name, verdict in (
             ("regressions", "regression"), ("improvements", "improvement"), ("unstable", "unstable"),
             ("unchanged", "unchanged"))]
         rows.append(_count_row("no baseline", sum(line.comparison is None for line in report.bench_lines)))
+        rows.append(_count_row("in the baseline, not measured", len(report.bench_unmeasured), "regression"))
     if report.conformance_run:
         compared = len(_shared_examples(report)) if report.conformance_baseline else "– (no baseline run)"
         run = report.conformance_run
@@ -116,11 +122,19 @@ def _verdicts(report: Report) -> str:
     failed = [c for c in report.status_changes if c.is_regression]
     unstable = [line for line in report.bench_lines if line.comparison and line.comparison.verdict == "unstable"]
     incomplete = report.conformance_run is not None and not report.conformance_run.complete
+    bench_failed = report.bench_run is not None and report.bench_run.status != "passed"
     parts = ["<h2>Verdicts</h2>"]
+    if bench_failed:
+        parts.append(f"<h3 class='regression'>Failed benchmark run</h3><ul>"
+                     + "".join(f"<li>{_e(f)}</li>" for f in failures_of(report.bench_run)) + "</ul>")
+    if report.bench_unmeasured:
+        parts.append(f"<h3 class='regression'>{plural(len(report.bench_unmeasured), 'configuration')} of the baseline "
+                     f"planned but not measured</h3><ul>"
+                     + "".join(f"<li>{_e(key)}</li>" for key in report.bench_unmeasured) + "</ul>")
     if incomplete:
         parts.append(f"<h3 class='regression'>Incomplete conformance run</h3>"
                      f"<p>{_e(report.conformance_run.incompleteness())}</p>")
-    if not (slower or failed or unstable or incomplete):
+    if not (slower or failed or unstable or incomplete or bench_failed or report.bench_unmeasured):
         parts.append("<p>No regression, no unstable measurement.</p>")
     if slower:
         parts.append(f"<h3 class='regression'>{plural(len(slower), 'benchmark regression')}</h3>")
