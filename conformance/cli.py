@@ -521,6 +521,9 @@ def _bench(args: argparse.Namespace, _: list[str]) -> int:
     options = bench_options(args)
     if args.promote:
         merged = baseline.merge_runs([baseline.load_run(path) for path in args.promote])
+        if not merged.entries:
+            raise ConformanceError(f"{', '.join(map(str, args.promote))}: no configuration was measured, so there "
+                                   f"is nothing to file as a baseline")
         print(f"baseline: {baseline.save_baseline(merged, options.baseline_dir, filed_by=options.command)}")
         return 0
     return runner.run(options)

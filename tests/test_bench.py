@@ -392,3 +392,43 @@ def test_a_cluster_runs_on_jax_and_files_no_baseline(argv, message):
     options = bench_arguments(*argv, "--coordinator", "10.0.0.1:1234", "--num-processes", "2")
     with pytest.raises(ConformanceError, match=message):
         runner.check_cluster(options)
+
+
+def test_a_process_that_times_out_leaves_its_output_as_text_in_the_log(tmp_path, monkeypatch):
+    from conformance.bench import runner
+
+    def time_out(args, **_):
+        raise subprocess.TimeoutExpired(args, 5, output=b"3 rounds done\n", stderr=b"still compiling\n")
+
+    monkeypatch.setattr(runner.subprocess, "run", time_out)
+    options = bench_arguments("--backend", "tensorflow", "--results-dir", str(tmp_path))
+    process, _, _ = runner._run_process(options, 1, ["float32"], None, repeat=1, gate=False, name="r",
+                                        log=tmp_path / "r.log")
+    assert process["returncode"] == -1
+    log = (tmp_path / "r.log").read_text()
+    assert "3 rounds done\nstill compiling" in log and "b'" not in log  # bytes, decoded; stderr kept
+
+
+def test_a_bench_run_id_already_used_is_refused_before_anything_is_measured(tmp_path, monkeypatch):
+    from conformance.bench import runner
+    from conformance.engine.runner import SettingsError
+
+    monkeypatch.setattr(runner.profile, "fingerprint", lambda _: {"id": "cpu-x", "gpu": None, "tpu": None})
+    monkeypatch.setattr(runner, "_run_process", lambda *a, **k: pytest.fail("measured before refusing"))
+    folder = tmp_path / "cpu-x" / "bench"
+    folder.mkdir(parents=True)
+    cited = write(folder / "base1.json", "{}")  # the run a baseline cites
+    options = bench_arguments("--backend", "tensorflow", "--results-dir", str(tmp_path), "--run-id", "base1",
+                              "--precisions", "float32", "--devices", "1")
+    with pytest.raises(SettingsError, match="base1.json exists: a bench run is never overwritten"):
+        runner.run(options)
+    assert cited.read_text() == "{}"
+
+
+def test_promoting_a_run_that_measured_nothing_is_refused(tmp_path, capsys):
+    from conformance.cli import main
+
+    empty = write(tmp_path / "empty.json", run_document("empty", []).to_json())
+    assert main(["bench", "--promote", str(empty), "--baseline-dir", str(tmp_path / "golden")]) == 2
+    assert "no configuration was measured" in capsys.readouterr().err
+    assert not (tmp_path / "golden").exists()

@@ -54,6 +54,25 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     assert ids == [f"ch99_example_{i:02d}" for i in range(100)]
 
 
+def test_a_run_id_too_long_for_a_file_name_is_refused_before_anything_runs():
+    store.check_run_id("r" * store.MAX_RUN_ID_LENGTH)
+    with pytest.raises(ConformanceError, match="260 characters, at most 128"):
+        store.run_path("results", "cpu", "bench", "r" * 260)
+
+
+def test_written_files_are_readable_as_the_umask_allows_and_keep_their_mode(tmp_path):
+    path = tmp_path / "run.json"
+    previous = os.umask(0o022)
+    try:
+        store.write_json_atomically(path, {"a": 1})
+        assert path.stat().st_mode & 0o777 == 0o644  # mkstemp alone leaves 0o600: unreadable to the lab's others
+        path.chmod(0o640)
+        store.write_json_atomically(path, {"a": 2})
+        assert path.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(previous)
+
+
 def test_same_example_and_tier_is_replaced_not_duplicated(tmp_path):
     path = tmp_path / "run.json"
     store.create_run(path, {}, {}, [])

@@ -37,6 +37,7 @@ from conformance.bench import models as bench_models
 from conformance.bench.baseline import save_baseline
 from conformance.bench.measurements import best_ceilings, combine_repeats, derive, format_summary, from_timings
 from conformance.engine.runner import PRECISIONS, SettingsError
+from conformance.processes import ending_with_this_process
 from conformance.results import store
 from conformance.results.records import BenchRun
 from conformance.stack import backend, devices, profile
@@ -120,6 +121,9 @@ def run(options: BenchOptions) -> int:
     bench_models.select(options.models)  # fail fast on a pattern that matches nothing
     run_id = options.run_id or store.new_run_id("bench", options.backend)
     path = store.run_path(options.results_dir, fingerprint["id"], "bench", run_id)
+    if path.exists():
+        raise SettingsError(f"{path} exists: a bench run is never overwritten (a baseline may cite it); choose "
+                            f"another --run-id")
     path.parent.mkdir(parents=True, exist_ok=True)
     started = _now()
     processes, timings, records = [], [], []
@@ -224,11 +228,13 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], model
         try:
             # An outer pytest-xdist worker's variables would make pytest-benchmark switch itself off.
             env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-            done = subprocess.run(args, capture_output=True, text=True, timeout=options.timeout_s, env=env)
+            done = subprocess.run(args, capture_output=True, text=True, timeout=options.timeout_s, env=env,
+                                  preexec_fn=ending_with_this_process())
             returncode, output = done.returncode, done.stdout + done.stderr
         except subprocess.TimeoutExpired as expired:
             returncode = -1
-            output = f"timed out after {options.timeout_s}s\n{expired.stdout or ''}"
+            output = f"timed out after {options.timeout_s}s\n" + "".join(  # bytes here, whatever text= said
+                _text(stream) for stream in (expired.stdout, expired.stderr))
         wall = time.perf_counter() - started
         if returncode != 0:
             log.write_text(output, encoding="utf-8")
@@ -243,6 +249,10 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], model
                "tensorflow_imported": facts.get("tensorflow_imported"),
                "failures": _failures(output, returncode, count, models) + [f"output: {log}"] if returncode else []}
     return process, timings, [r for r in records if r["kind"] != "process"]
+
+
+def _text(stream: bytes | str | None) -> str:
+    return stream.decode(errors="replace") if isinstance(stream, bytes) else stream or ""
 
 
 def _failures(output: str, returncode: int, count: int, models: str | None) -> list[str]:

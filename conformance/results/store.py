@@ -42,8 +42,13 @@ def run_folder(results_dir: Path | str, profile_id: str, kind: str) -> Path:
 RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._+-]*"  # a file name in its profile's folder: no path, no hidden file
 
 
+MAX_RUN_ID_LENGTH = 128  # with the suffixes and temporary prefixes the store adds, well under a file name's 255 bytes
+
+
 def check_run_id(run_id: str) -> str:
     """``run_id`` if it names a file in the run folder, where reports look for it; else a ConformanceError."""
+    if len(run_id) > MAX_RUN_ID_LENGTH:
+        raise ConformanceError(f"run id {run_id[:20]}…: {len(run_id)} characters, at most {MAX_RUN_ID_LENGTH}")
     if not re.fullmatch(RUN_ID_PATTERN, run_id):
         raise ConformanceError(f"run id {run_id!r}: use letters, digits, '.', '_', '+' and '-', starting with a "
                                f"letter or digit (the run file stays in its profile's folder)")
@@ -170,9 +175,13 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def write_json_atomically(path: Path, document: dict[str, Any], indent: int = 1) -> None:
-    """Replace ``path`` with ``document`` so that readers see the old or the new file, never half of one."""
+    """Replace ``path`` with ``document`` so that readers see the old or the new file, never half of one.
+
+    The file keeps the mode it had, or gets the one ``open`` would give it (``mkstemp`` makes its
+    temporary file readable by its owner only, and a shared results folder needs more)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(document, f, indent=indent, ensure_ascii=False)
             f.write("\n")
@@ -182,6 +191,12 @@ def write_json_atomically(path: Path, document: dict[str, Any], indent: int = 1)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def _now() -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.errors import ConformanceError
+from conformance.processes import ending_with_this_process
 from conformance.results import store
 from conformance.results.records import ConformanceRun, MalformedRecord
 from conformance.sensitivity import faults, report
@@ -101,7 +102,8 @@ def _run_tier(options: SensitivityOptions, name: str, folder: Path, examples: st
         command += ["--examples", examples]
     command += ["--probe-faults"] if name == CLEAN else ["--fault", name]
     with open(folder / "logs" / f"{name}.log", "w") as log:
-        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)  # a fault fails the run: expected
+        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False,  # a fault fails the run: expected
+                       preexec_fn=ending_with_this_process())
     written = sorted((folder / "runs").glob(f"*/conformance/{name}.json"))
     if not written:
         return None

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.processes import ending_with_this_process
 from conformance.results import store
 from conformance.results.records import ConformanceRun, MalformedRecord
 from conformance.upgrade.stacks import PROJECT_ROOT, Environment
@@ -68,7 +69,8 @@ def run_seed(environment: Environment, plan: RunPlan, seed: int, folder: Path, l
         out.flush()
         try:
             exit_status = subprocess.run(command, cwd=plan.project, stdout=out, stderr=subprocess.STDOUT,
-                                         env=environment.environ(), timeout=plan.timeout_s, check=False).returncode
+                                         env=environment.environ(), timeout=plan.timeout_s, check=False,
+                                         preexec_fn=ending_with_this_process()).returncode
         except subprocess.TimeoutExpired:
             exit_status, problem = None, f"timed out after {plan.timeout_s:g} s"
     wall = round(time.monotonic() - started, 1)
