@@ -561,7 +561,9 @@ def _sensitivity(args: argparse.Namespace, _: list[str]) -> int:
         return 0
     chosen_backend = args.backend or backend.current()
     backend.require_installed(chosen_backend)
-    registry.select(args.examples)  # fail fast on a pattern that matches nothing
+    faults.select(args.faults)  # fail fast on a pattern that matches nothing
+    registry.select(args.examples)  # likewise; it imports Keras, which the catalogue's targets name
+    faults.check_targets(faults.load_catalogue())
     return runner.run(runner.SensitivityOptions(
         faults=args.faults, examples=args.examples, tier=args.tier, backend=chosen_backend, seed=args.seed,
         workers=args.workers, results_dir=Path(args.results_dir), min_detection=args.min_detection,

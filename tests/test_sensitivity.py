@@ -57,6 +57,22 @@ def test_duplicate_fault_ids_and_unknown_ids_are_errors(tmp_path):
         faults.select("nothing*")
 
 
+def test_a_misspelt_target_in_the_catalogue_is_refused_before_any_run(tmp_path):
+    path = tmp_path / "faults.toml"
+    path.write_text('[[fault]]\nid = "ok"\ndescription = "d"\ntargets = ["keras.layers.Dense.call"]\n'
+                    'change = "passthrough"\n[[fault]]\nid = "typo"\ndescription = "d"\n'
+                    'targets = ["keras.layers.Densee.__init__"]\nchange = "passthrough"\n')
+    with pytest.raises(MalformedFile, match="Densee") as raised:
+        faults.check_targets(faults.load_catalogue(path), path)
+    assert raised.value.field == "fault[1].targets"
+    faults.check_targets(faults.load_catalogue())  # the shipped catalogue
+
+
+def test_a_glob_that_matches_no_fault_is_an_error_even_beside_others_that_match():
+    with pytest.raises(ConformanceError, match="no fault matches 'zzz\\*'"):
+        faults.select("relu-dropped,zzz*")
+
+
 def test_a_target_that_does_not_exist_is_an_error():
     ghost = faults.Fault("ghost", "d", ("keras.layers.NoSuchLayer.__init__",), "passthrough")
     with pytest.raises(ConformanceError, match="does not exist"):
@@ -250,6 +266,21 @@ def test_each_fault_runs_only_on_the_examples_it_reaches(tmp_path, monkeypatch):
     written = json.loads(next(tmp_path.glob("*/sensitivity/*/report.json")).read_text())
     verdicts = {fault["id"]: fault["verdict"] for fault in written["faults"]}
     assert verdicts == {"caught": "caught", "missed": "missed", "idle": "not exercised"}
+
+
+def test_a_run_without_a_fault_that_did_not_finish_stops_the_report_with_its_log(tmp_path, monkeypatch):
+    from conformance.sensitivity import runner
+
+    cut_short = dataclasses.replace(conformance_run(reaching("a", caught=1)), planned=["a", "b"])
+    ran = []
+    monkeypatch.setattr(runner, "_run_tier", lambda options, name, folder, examples: ran.append(name) or cut_short)
+    monkeypatch.setattr(faults, "select", lambda patterns: CATALOGUE[:1])
+    options = runner.SensitivityOptions(faults=None, examples=None, tier="smoke", backend="tensorflow", seed=0,
+                                        workers="1", results_dir=tmp_path, command="cmd")
+    with pytest.raises(ConformanceError, match=r"did not finish \(.*1 of 2 planned examples have no result.*"
+                                               r"no-fault\.log"):
+        runner.run(options)
+    assert ran == [runner.CLEAN]  # no fault runs on a reach that is not known
 
 
 # -- the run records its fault -------------------------------------------------------------

@@ -67,6 +67,17 @@ def load_catalogue(path: Path = CATALOGUE) -> dict[str, Fault]:
     return catalogue
 
 
+def check_targets(catalogue: dict[str, Fault], path: Path = CATALOGUE) -> None:
+    """Every target of every fault names a callable that exists (Keras imported): a run probes the
+    whole catalogue, so one misspelt target would break every example of the run without a fault."""
+    for index, fault in enumerate(catalogue.values()):
+        for target in fault.targets:
+            try:
+                _resolve(target)
+            except ConformanceError as error:
+                raise MalformedFile(path, f"fault[{index}].targets", str(error)) from error
+
+
 def get(fault_id: str) -> Fault:
     """The catalogue's fault ``fault_id``; an unknown id is an error that lists the known ones."""
     catalogue = load_catalogue()
@@ -81,10 +92,11 @@ def select(patterns: str | None, catalogue: dict[str, Fault] | None = None) -> l
     if not patterns:
         return list(catalogue.values())
     globs = [p.strip() for p in patterns.split(",") if p.strip()]
-    chosen = [fault for fault in catalogue.values() if any(fnmatch.fnmatchcase(fault.id, g) for g in globs)]
-    if not chosen:
-        raise ConformanceError(f"no fault matches {patterns!r}; the catalogue has {', '.join(catalogue)}")
-    return chosen
+    unmatched = [g for g in globs if not any(fnmatch.fnmatchcase(fault_id, g) for fault_id in catalogue)]
+    if unmatched:
+        raise ConformanceError(f"no fault matches {', '.join(map(repr, unmatched))}; the catalogue has "
+                               f"{', '.join(catalogue)}")
+    return [fault for fault in catalogue.values() if any(fnmatch.fnmatchcase(fault.id, g) for g in globs)]
 
 
 def _parse(entry: Any, path: Path, where: str) -> Fault:

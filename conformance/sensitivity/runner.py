@@ -54,8 +54,10 @@ def run(options: SensitivityOptions) -> int:
     steps = len(chosen) + 1
     clean = _run_step(f"[1/{steps}] {CLEAN}: running the {options.tier} tier, probing where each fault reaches",
                       options, CLEAN, folder, options.examples)
-    if clean is None:
-        raise ConformanceError(f"the run without a fault left no results; see {folder / 'logs' / (CLEAN + '.log')}")
+    if clean is None or not clean.complete:
+        what = "left no results" if clean is None else f"did not finish ({clean.incompleteness()})"
+        raise ConformanceError(f"the run without a fault {what}, so no fault's reach is known; see "
+                               f"{folder / 'logs' / (CLEAN + '.log')}")
     reach = report.reach(clean)
     runs: dict[str, ConformanceRun | None] = {}
     for number, fault in enumerate(chosen, 2):
@@ -78,8 +80,8 @@ def run(options: SensitivityOptions) -> int:
         return 1
     rate = built.detection_rate
     if options.min_detection is not None and (rate is None or rate < options.min_detection):
-        print(f"error: detection rate {rate if rate is None else f'{rate:.0%}'} is below "
-              f"--min-detection {options.min_detection:.0%}", file=sys.stderr)
+        print(f"error: {'no fault reached any example' if rate is None else f'detection rate {rate:.0%}'}, "
+              f"below --min-detection {options.min_detection:.0%}", file=sys.stderr)
         return 1
     return 0
 
