@@ -326,3 +326,15 @@ def test_two_checks_of_one_name_pair_up_in_order_not_crossed():
     assert unchanged == []
     changed, _ = compare_conformance(run_with("passed", "failed"), run_with("passed", "passed"))
     assert [(c.check, c.before, c.after) for c in changed if c.check] == [("threshold values.acc #2", "passed", "failed")]
+
+
+def test_the_report_names_every_baseline_run_its_configurations_are_compared_with(tmp_path):
+    save_baseline(bench_run(run_id="first"), tmp_path)
+    later = bench_run(run_id="second")
+    later.entries = [dataclasses.replace(e, model="imdb_dense") for e in later.entries]  # another selection
+    save_baseline(later, tmp_path)
+    results = tmp_path / "results"
+    write_run(results, "bench", "new", bench_run())
+    built = report.build(PROFILE, results_dir=results, baseline=tmp_path / f"{PROFILE}.json", bench_only=True)
+    assert [p["run_id"] for p in built.baseline_runs] == ["first"]  # not "second", the latest filed
+    assert "run `first`" in markdown.render(built) and "run <code>first</code>" in report_html.render(built)

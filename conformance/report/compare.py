@@ -93,7 +93,7 @@ class Report:
     bench_run: BenchRun | None = None
     bench_run_path: list[Path] | None = None
     baseline_path: Path | None = None
-    baseline_provenance: dict[str, Any] | None = None
+    baseline_runs: list[dict[str, Any]] = field(default_factory=list)  # provenance of the runs compared against
     bench_lines: list[BenchLine] = field(default_factory=list)
     bench_unmeasured: list[str] = field(default_factory=list)  # baseline configurations planned, not measured
     conformance_run: ConformanceRun | None = None
@@ -166,6 +166,15 @@ def unmeasured(runs: list[BenchRun], baseline: Baseline | None) -> list[str]:
 
     return [f"{e.model} {e.precision} ×{e.devices}" for e in baseline.backends[runs[0].backend].entries
             if e.comparison_key not in measured and any(planned(e, run.settings) for run in runs)]
+
+
+def compared_baseline_runs(run: BenchRun, baseline: Baseline) -> list[dict[str, Any]]:
+    """The provenance of each baseline run whose entries the run is compared with (a baseline grows one
+    selection at a time, so they may be several); the latest filed run where none is compared."""
+    filed = baseline.backends[run.backend]
+    measured = {e.comparison_key for e in run.entries}
+    cited = sorted({e.run_id for e in filed.entries if e.comparison_key in measured and e.run_id in filed.runs})
+    return [filed.runs[run_id] for run_id in cited] or [filed.provenance]
 
 
 def bench_settings_note(runs: list[BenchRun], baseline: Baseline, profile_id: str) -> list[str]:
@@ -302,7 +311,7 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
                 loaded = load_baseline(report.baseline_path)
                 chosen = report.bench_run.backend
                 if chosen in loaded.backends:
-                    report.baseline_provenance = loaded.backends[chosen].provenance
+                    report.baseline_runs = compared_baseline_runs(report.bench_run, loaded)
                     report.notes += bench_settings_note(runs, loaded, report.profile_id)
                 else:
                     report.notes.append(f"the baseline {report.baseline_path} has no {chosen} entries")

@@ -196,8 +196,7 @@ def _notes(report: Report) -> str:
 def _bench_details(report: Report) -> str:
     run = report.bench_run
     baseline = f"<code>{_e(report.baseline_path)}</code>" if report.baseline_path else "none"
-    if report.baseline_provenance:
-        p = report.baseline_provenance
+    for p in report.baseline_runs:
         baseline += f", run <code>{_e(p['run_id'])}</code> of {_e(p['date'])}: <code>{_e(p['command'])}</code>"
     meta = (f"<p class='meta'>Run <code>{_e(run.run_id)}</code> ({_e(run.backend)}, finished {_e(run.finished)}): "
             f"<code>{_e(run.command)}</code><br>Baseline: {baseline}</p>")

@@ -29,9 +29,9 @@ def render(report: Report) -> str:
         run = report.bench_run
         lines += ["", "## Benchmarks", "",
                   f"Run `{run.run_id}` ({run.backend}, {run.finished}): `{run.command}`  ",
-                  f"Baseline: `{report.baseline_path}`" + (
-                      f" — run `{report.baseline_provenance['run_id']}`, {report.baseline_provenance['date']}, "
-                      f"`{report.baseline_provenance['command']}`" if report.baseline_provenance else " (none)"), "",
+                  f"Baseline: `{report.baseline_path}`" + (" — " + "; ".join(
+                      f"run `{p['run_id']}`, {p['date']}, `{p['command']}`" for p in report.baseline_runs)
+                      if report.baseline_runs else " (none)"), "",
                   "| model | precision | devices | batch | samples/s (median) | baseline | change | noise | "
                   "p (Holm-adjusted) | p (raw, test) | runs new / base | verdict |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
