@@ -30,7 +30,7 @@ EPILOG = """examples:
   python -m conformance run                                # smoke tier, every example
   python -m conformance run --tier offline --examples 'ch02*'
   python -m conformance run --backend jax --examples 'ch02*,ch03*'
-  python -m conformance record --tier smoke --examples ch02_mnist_dense --seeds 0,1,2
+  python -m conformance record --tier smoke --examples ch02_mnist_dense --seeds 0-4
   python -m conformance profile
   python -m conformance bench --models 'mnist*' --rounds 5
   python -m conformance bench --save-baseline            # file this run as golden/bench/<profile-id>.json
@@ -104,13 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     record = commands.add_parser(
         "record", help="re-record measured values in golden files from real runs, with provenance",
         description="Runs each example once per seed and rewrites the expectations that cite a recorded-run "
-                    "source of this tier (exact/approx values, threshold bounds with their margin, envelopes), "
+                    "source of this tier (exact values, approx values, threshold bounds with their margin), "
                     "then stamps that source with the command, seeds, versions, profile and date. Prints each "
                     "seed as it finishes, and every check a recorded seed fails under the file as recorded (a "
                     "structural check such as a falling loss, or the trivial-predictor check): exit 1 if any.")
     _add_run_options(record, seed=False)
-    record.add_argument("--seeds", type=_seeds, default="0",
-                        help="comma-separated seeds or a range like 0-4 (default: 0)")
+    record.add_argument("--seeds", type=_seeds, default=f"0-{golden.MIN_RECORDED_SEEDS - 1}",
+                        help=f"comma-separated seeds or a range like 0-9; at least {golden.MIN_RECORDED_SEEDS}, "
+                             f"except with --dry-run (default: 0-{golden.MIN_RECORDED_SEEDS - 1})")
     record.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
     record.set_defaults(handler=_record)
 
@@ -488,6 +489,10 @@ def _record(args: argparse.Namespace, _: list[str]) -> int:
     from conformance.engine import record
 
     _require_golden_dir(args.golden_dir)
+    if len(args.seeds) < golden.MIN_RECORDED_SEEDS and not args.dry_run:
+        raise ConformanceError(f"--seeds {','.join(map(str, args.seeds))}: a recording needs at least "
+                               f"{golden.MIN_RECORDED_SEEDS} seeds, since a bound from fewer does not hold for the "
+                               f"next one (--dry-run shows what fewer would record)")
     chosen_backend = args.backend or backend.current()
     backend.select(chosen_backend)
     command = "python -m conformance " + shlex.join(args.argv)
@@ -614,9 +619,14 @@ def _validate(args: argparse.Namespace, _: list[str]) -> int:
     _require_golden_dir(args.golden_dir)
     directory = Path(args.golden_dir) if args.golden_dir else golden.golden_dir()
     problems = 0
-    for example_id in sorted(set(registry.all_examples()) - {path.stem for path in directory.glob("*.json")}):
+    registered, filed = set(registry.all_examples()), {path.stem for path in directory.glob("*.json")}
+    for example_id in sorted(registered - filed):
         problems += 1
         print(f"error: {example_id} has no golden file ({golden.golden_path(example_id, directory)})", file=sys.stderr)
+    for example_id in sorted(filed - registered):
+        problems += 1
+        print(f"error: {golden.golden_path(example_id, directory)}: no example {example_id!r} is registered (renamed or "
+              f"removed?): its checks would never run", file=sys.stderr)
     for path in sorted(directory.glob("*.json")):
         try:
             golden.load(path.stem, directory)

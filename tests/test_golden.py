@@ -16,8 +16,9 @@ VALID = {
     "example": "ch99_demo",
     "sources": {
         "book": {"kind": "book", "section": "9.9", "printed": "10", "quote": "Total params: 10"},
-        "run-smoke": {"kind": "run", "command": "python -m conformance record", "tier": "smoke", "seeds": [0],
-                      "backend": "tensorflow", "versions": {"keras": "3"}, "profile": "cpu-x", "date": "2026-11-27"},
+        "run-smoke": {"kind": "run", "command": "python -m conformance record", "tier": "smoke",
+                      "seeds": [0, 1, 2, 3, 4], "backend": "tensorflow", "versions": {"keras": "3"},
+                      "profile": "cpu-x", "date": "2026-11-27"},
     },
     "expectations": [{"kind": "exact", "source": "book", "path": "models.model.params", "value": 10}],
     "tiers": {
@@ -69,9 +70,32 @@ def test_valid_file_loads_with_tier_expectations_and_scale(tmp_path):
     (lambda d: d["tiers"]["smoke"]["scale"].update(samples=0), "tiers.smoke.scale.samples", "positive number"),
     (lambda d: d["tiers"]["smoke"]["scale"].update(speed=2), "tiers.smoke.scale.speed", "unknown knob"),
     (lambda d: d["tiers"]["smoke"]["expectations"][0].update(min="high"), "tiers.smoke.expectations[0].min",
-     "must be a number"),
+     "must be a finite number"),
+    # a bound that can never fail, or never pass
+    (lambda d: d["tiers"]["smoke"]["expectations"][0].update(min=float("-inf")), "tiers.smoke.expectations[0].min",
+     "must be a finite number"),
+    (lambda d: d["tiers"]["smoke"]["expectations"][0].update(min=0.9, max=0.1), "tiers.smoke.expectations[0]",
+     "min 0.9 is above max 0.1"),
+    (lambda d: d["expectations"].append({"kind": "approx", "source": "book", "path": "values.x", "value": float("nan")}),
+     "expectations[1].value", "must be a finite number"),
+    (lambda d: d["expectations"][0].update(path=5), "expectations[0].path", "must be a non-empty string"),
+    # overrides must be as valid as what they replace, for a backend that exists
+    (lambda d: d["tiers"]["smoke"]["expectations"][0]["overrides"][0].update(set={"min": "zero"}),
+     "tiers.smoke.expectations[0].overrides[0].set.min", "must be a finite number"),
+    (lambda d: d["tiers"]["smoke"]["expectations"][0]["overrides"][0].update(when={"backend": "jaxx"}),
+     "tiers.smoke.expectations[0].overrides[0].when.backend", "must be one of tensorflow, jax, torch"),
+    (lambda d: d["tiers"]["smoke"]["expectations"][0]["overrides"][1].update(when={"profile": 5}),
+     "tiers.smoke.expectations[0].overrides[1].when.profile", "must be a pattern of profile ids"),
+    # a recorded run says what ran, from enough seeds, for the tier that cites it
+    (lambda d: d["sources"]["run-smoke"].update(seeds=[0]), "sources.run-smoke.seeds", "1 recorded, at least 5"),
+    (lambda d: d["sources"]["run-smoke"].update(seeds="01234"), "sources.run-smoke.seeds", "distinct whole numbers"),
+    (lambda d: d["sources"]["run-smoke"].update(versions=None), "sources.run-smoke.versions", "must map packages"),
+    (lambda d: d["sources"]["run-smoke"].update(tier="offline"), "tiers.smoke.expectations[0].source",
+     "of the offline tier from the smoke tier"),
+    (lambda d: d["sources"]["run-smoke"].update(scale={"samples": 0.05}), "sources.run-smoke.scale",
+     "recorded at scale {'samples': 0.05}, but the smoke tier now runs at {'samples': 0.1}"),
     (lambda d: d["tiers"]["smoke"]["expectations"][0].update(min=None), "tiers.smoke.expectations[0].min",
-     "not recorded yet"),
+     "not recorded yet; run 'python -m conformance record --tier smoke --examples ch99_demo --seeds 0-4'"),
     (lambda d: d["expectations"][0].update(value=None), "expectations[0].value", "only a recorded run may fill it"),
     (lambda d: d["tiers"]["smoke"]["expectations"][0]["overrides"][0].update(when={"os": "linux"}),
      "tiers.smoke.expectations[0].overrides[0].when", "must name backend and/or profile"),
@@ -130,3 +154,17 @@ def test_validate_fails_on_an_example_without_a_golden_file_and_on_a_missing_fol
     assert f"ch02_mnist_dense has no golden file ({tmp_path / 'ch02_mnist_dense.json'})" in capsys.readouterr().err
     assert cli.main(["validate", "--golden-dir", str(tmp_path / "nowhere")]) == 2
     assert "no golden folder at" in capsys.readouterr().err
+
+
+def test_validate_fails_on_a_golden_file_whose_example_no_longer_exists(tmp_path, capsys):
+    for path in golden.golden_dir().glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    stale = json.loads((tmp_path / "ch02_mnist_dense.json").read_text()) | {"example": "ch02_mnist_dense_old"}
+    (tmp_path / "ch02_mnist_dense_old.json").write_text(json.dumps(stale))
+    assert cli.main(["validate", "--golden-dir", str(tmp_path)]) == 1
+    assert "no example 'ch02_mnist_dense_old' is registered (renamed or removed?)" in capsys.readouterr().err
+
+
+def test_record_refuses_fewer_seeds_than_a_bound_needs_unless_it_only_shows_them(tmp_path, capsys):
+    assert cli.main(["record", "--examples", "ch02_mnist_dense", "--seeds", "0,1", "--golden-dir", str(tmp_path)]) == 2
+    assert "--seeds 0,1: a recording needs at least 5 seeds" in capsys.readouterr().err

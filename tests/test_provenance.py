@@ -140,11 +140,3 @@ def test_a_reference_naming_a_file_outside_the_repository_is_rejected(tmp_path):
 def test_a_book_source_with_an_unknown_field_is_rejected(tmp_path):
     error = rejected(tmp_path, lambda d: d["sources"]["book-test-acc"].update(page=97))
     assert error.field == "sources.book-test-acc.page"
-
-
-@pytest.mark.parametrize("path", project_golden_files(), ids=lambda p: p.stem)
-def test_every_recorded_bound_comes_from_at_least_five_seeds(path):
-    loaded = golden.load(path.stem, path.parent)
-    short = {source["tier"] for source in loaded.sources.values()
-             if source["kind"] == "run" and len(source["seeds"]) < 5}
-    assert not short, f"{path.name}: the {', '.join(sorted(short))} bounds come from fewer than five seeds"

@@ -21,6 +21,9 @@ RAW = {
 }
 
 
+SEEDS = [0, 1, 2, 3, 4]  # the fewest a recording may stand on
+
+
 def placeholder_run_source(tier):
     """A run source before its first recording: every field present, none filled."""
     return {"kind": "run", "command": "", "tier": tier, "seeds": [], "backend": "", "versions": {}, "profile": "",
@@ -73,7 +76,7 @@ def test_recordings_of_two_tiers_of_one_file_both_land(tmp_path, monkeypatch):
 
     def execute_then_let_the_other_tier_land(spec, settings, scale):
         if settings.tier == "smoke":  # while smoke trains, the offline recording finishes
-            recording.record("ch99_demo", tier="offline", backend="tensorflow", seeds=[0], precision="float32",
+            recording.record("ch99_demo", tier="offline", backend="tensorflow", seeds=SEEDS, precision="float32",
                              devices=1, command="offline", golden_dir=tmp_path)
 
         acc = 0.9 if settings.tier == "smoke" else 0.7
@@ -84,7 +87,7 @@ def test_recordings_of_two_tiers_of_one_file_both_land(tmp_path, monkeypatch):
         return Run()
 
     monkeypatch.setattr(recording, "execute", execute_then_let_the_other_tier_land)
-    assert recording.record("ch99_demo", tier="smoke", backend="tensorflow", seeds=[0], precision="float32",
+    assert recording.record("ch99_demo", tier="smoke", backend="tensorflow", seeds=SEEDS, precision="float32",
                             devices=1, command="smoke", golden_dir=tmp_path) == 0
     landed = golden_files.load("ch99_demo", tmp_path)
     assert landed.tiers["smoke"]["expectations"][0].fields["min"] == pytest.approx(0.85)
@@ -96,7 +99,8 @@ def record_one_seed(tmp_path, monkeypatch, *, acc: float, indent: int = 2) -> tu
     from conformance.engine import record as recording
 
     raw = {**RAW, "sources": {**RAW["sources"], "run-smoke": placeholder_run_source("smoke")},
-           "tiers": {"smoke": {"expectations": [RAW["tiers"]["smoke"]["expectations"][i] for i in (0, 3)]}}}
+           "tiers": {"smoke": {"scale": {"samples": 0.5},
+                               "expectations": [RAW["tiers"]["smoke"]["expectations"][i] for i in (0, 3)]}}}
     path = tmp_path / "ch99_demo.json"
     path.write_text(json.dumps(raw, indent=indent) + "\n")
 
@@ -109,7 +113,7 @@ def record_one_seed(tmp_path, monkeypatch, *, acc: float, indent: int = 2) -> tu
     monkeypatch.setattr(recording.registry, "select", lambda patterns: [Spec()])
     monkeypatch.setattr(recording, "skip_reason", lambda spec, settings: None)
     monkeypatch.setattr(recording, "execute", lambda spec, settings, scale: Run())
-    status = recording.record("ch99_demo", tier="smoke", backend="tensorflow", seeds=[0], precision="float32",
+    status = recording.record("ch99_demo", tier="smoke", backend="tensorflow", seeds=SEEDS, precision="float32",
                               devices=1, command="smoke", golden_dir=tmp_path)
     return status, path
 
@@ -123,6 +127,8 @@ def test_a_recording_keeps_the_golden_files_indentation_and_reports_each_seed(tm
     rewritten = path.read_text()
     assert json.loads(rewritten)["tiers"]["smoke"]["expectations"][0]["min"] == pytest.approx(0.85)
     assert rewritten.splitlines()[1] == " " * indent + '"schema_version": 1,'
+    stamp = json.loads(rewritten)["sources"]["run-smoke"]
+    assert stamp["seeds"] == SEEDS and stamp["scale"] == {"samples": 0.5}  # what the values were taken at
 
 
 def test_a_recorded_seed_that_fails_a_check_is_reported_and_the_command_fails(tmp_path, monkeypatch, capsys):
@@ -134,3 +140,17 @@ def test_a_recorded_seed_that_fails_a_check_is_reported_and_the_command_fails(tm
     assert any(line.startswith("ch99_demo: seed 0 fails") and "expected values.acc >= 0.5, actual 0.3" in line
                for line in printed), printed
     assert json.loads(path.read_text())["tiers"]["smoke"]["expectations"][0]["min"] == pytest.approx(0.25)
+
+
+def test_recording_on_another_backend_than_the_values_were_recorded_on_is_refused(tmp_path, monkeypatch, capsys):
+    """The base values are what every backend is checked against; a JAX recording would rewrite TensorFlow's."""
+    from conformance.engine import record as recording
+
+    status, path = record_one_seed(tmp_path, monkeypatch, acc=0.9)
+    assert status == 0 and json.loads(path.read_text())["sources"]["run-smoke"]["backend"] == "tensorflow"
+    before = path.read_text()
+    monkeypatch.setattr(recording, "execute", lambda *a: pytest.fail("ran seeds it could not record"))
+    assert recording.record("ch99_demo", tier="smoke", backend="jax", seeds=SEEDS, precision="float32", devices=1,
+                            command="jax", golden_dir=tmp_path) == 1
+    assert "recorded with backend tensorflow (this recording: jax)" in capsys.readouterr().out
+    assert path.read_text() == before

@@ -45,16 +45,19 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from conformance.errors import MalformedFile
-from reference_impl.api import TIERS, Scale
+from reference_impl.api import ANY_BACKEND, TIERS, Scale
 
 SCHEMA_VERSION = 1
 SOURCE_KINDS = {"book", "reference", "computed", "run"}  # reference: a third party's run of the book's code
 RUN_SOURCE_FIELDS = ("command", "tier", "seeds", "backend", "versions", "profile", "date")
+MIN_RECORDED_SEEDS = 5  # a bound from fewer seeds is one seed's luck: the next seed falls outside it
+PATH_FIELDS = ("path", "baseline", "left", "right")  # where in an outcome a check looks
 
 # kind → (required fields, optional fields)
 KIND_FIELDS: dict[str, tuple[set[str], set[str]]] = {
@@ -193,8 +196,14 @@ def parse(raw: Any, path: Path, *, pending_ok: bool = False) -> Golden:
         parsed_tiers[tier] = {
             "scale": scale,
             "expectations": _parse_expectations(body.get("expectations", []), sources, path, f"{where}.expectations",
-                                                pending_ok),
+                                                pending_ok, tier=tier),
         }
+    for key, source in sources.items():
+        if source["kind"] == "run" and "scale" in source:
+            now = parsed_tiers.get(source["tier"], {}).get("scale", {})
+            _require(source["scale"] == now, path, f"sources.{key}.scale",
+                     f"recorded at scale {source['scale']}, but the {source['tier']} tier now runs at {now}: its "
+                     f"values describe other runs; record the tier again")
     return Golden(path, raw["example"], sources, expectations, parsed_tiers, raw)
 
 
@@ -237,6 +246,20 @@ def _check_source(source: Any, path: Path, where: str) -> None:
     if kind == "run":
         for name in RUN_SOURCE_FIELDS:
             _require(name in source, path, f"{where}.{name}", "a recorded run must say this")
+        _require(source["tier"] in TIERS, path, f"{where}.tier", f"must be one of {', '.join(TIERS)}")
+        seeds = source["seeds"]
+        _require(isinstance(seeds, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+                 and len(set(seeds)) == len(seeds), path, f"{where}.seeds", "must be a list of distinct whole numbers")
+        _require(not seeds or len(seeds) >= MIN_RECORDED_SEEDS, path, f"{where}.seeds",
+                 f"{len(seeds)} recorded, at least {MIN_RECORDED_SEEDS} needed: a bound from fewer seeds does not "
+                 f"hold for the next one")
+        _require(source["backend"] in ("", *ANY_BACKEND), path, f"{where}.backend",
+                 f"must be one of {', '.join(ANY_BACKEND)} ('' before the first recording)")
+        _require(isinstance(source["versions"], dict), path, f"{where}.versions", "must map packages to versions")
+        for name in ("command", "profile", "date"):
+            _require(isinstance(source[name], str), path, f"{where}.{name}", "must be a string")
+        if "scale" in source:  # stamped by recordings since 2026-12-02: the tier's scale the values were taken at
+            _check_scale(source["scale"], path, f"{where}.scale")
     elif kind == "book":
         for name in book_fields:
             value = source.get(name)
@@ -264,13 +287,15 @@ def _check_scale(scale: Any, path: Path, where: str) -> None:
             _require(isinstance(value, (int, float)) and value > 0, path, f"{where}.{key}", "must be a positive number")
 
 
-def _parse_expectations(items: Any, sources: dict[str, Any], path: Path, where: str,
-                        pending_ok: bool) -> list[Expectation]:
+def _parse_expectations(items: Any, sources: dict[str, Any], path: Path, where: str, pending_ok: bool,
+                        tier: str | None = None) -> list[Expectation]:
+    """The expectations of the file (``tier`` None: checked in every tier) or of one tier."""
     _require(isinstance(items, list), path, where, "must be a list")
-    return [_parse_expectation(item, sources, path, f"{where}[{i}]", pending_ok) for i, item in enumerate(items)]
+    return [_parse_expectation(item, sources, path, f"{where}[{i}]", pending_ok, tier) for i, item in enumerate(items)]
 
 
-def _parse_expectation(item: Any, sources: dict[str, Any], path: Path, where: str, pending_ok: bool) -> Expectation:
+def _parse_expectation(item: Any, sources: dict[str, Any], path: Path, where: str, pending_ok: bool,
+                       tier: str | None) -> Expectation:
     _require(isinstance(item, dict), path, where, "must be an object")
     kind = item.get("kind")
     _require(isinstance(kind, str) and kind in KIND_FIELDS, path, f"{where}.kind",
@@ -285,12 +310,20 @@ def _parse_expectation(item: Any, sources: dict[str, Any], path: Path, where: st
              f"{source!r} is not one of the file's sources")
     _require(not (sources[source].get("kind") == "book" and sources[source].get("confirmed") is False), path,
              f"{where}.source", f"{source!r} cites a number the book's printing could not confirm")
+    cited = sources[source]
+    _require(tier is None or cited["kind"] != "run" or cited["tier"] == tier, path, f"{where}.source",
+             f"cites the run source {source!r} of the {cited.get('tier')} tier from the {tier} tier: recording the "
+             f"{tier} tier would never fill it")
     fields = {k: v for k, v in item.items() if k not in COMMON_FIELDS}
+    for name in PATH_FIELDS:
+        _require(name not in fields or (isinstance(fields[name], str) and fields[name] != ""), path, f"{where}.{name}",
+                 "must be a non-empty string: where in the outcome to look, such as 'values.test_acc'")
     pending = [k for k in MEASURED_FIELDS if k in fields and fields[k] is None]
     if pending:
-        _require(sources[source]["kind"] == "run", path, f"{where}.{pending[0]}", "is null, and only a recorded run may fill it")
+        _require(cited["kind"] == "run", path, f"{where}.{pending[0]}", "is null, and only a recorded run may fill it")
         _require(pending_ok, path, f"{where}.{pending[0]}",
-                 f"not recorded yet; run 'python -m conformance record --examples {path.stem}' for its tier")
+                 f"not recorded yet; run 'python -m conformance record --tier {cited['tier']} --examples "
+                 f"{path.stem} --seeds 0-{MIN_RECORDED_SEEDS - 1}'")
     else:
         _check_kind_fields(kind, fields, path, where)
     overrides = item.get("overrides", [])
@@ -301,28 +334,41 @@ def _parse_expectation(item: Any, sources: dict[str, Any], path: Path, where: st
         when = override["when"]
         _require(isinstance(when, dict) and when and set(when) <= {"backend", "profile"}, path, f"{at}.when",
                  "must name backend and/or profile")
+        _require(when.get("backend", ANY_BACKEND[0]) in ANY_BACKEND, path, f"{at}.when.backend",
+                 f"must be one of {', '.join(ANY_BACKEND)}")
+        _require(isinstance(when.get("profile", ""), str), path, f"{at}.when.profile",
+                 "must be a pattern of profile ids, such as 'gpu-*'")
         _require(isinstance(override["set"], dict) and set(override["set"]) <= required | optional, path,
                  f"{at}.set", f"may only set fields of kind {kind!r}")
+        if not pending:  # what the override leaves must be as valid as the fields it replaces
+            _check_kind_fields(kind, {**fields, **override["set"]}, path, f"{at}.set")
     name = item.get("name") or _default_name(kind, fields)
     return Expectation(kind, source, fields, name, item.get("why", ""), overrides)
 
 
+def _is_number(value: Any) -> bool:
+    """A finite int or float: NaN passes no comparison and an infinity every one, so neither bounds anything."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_kind_fields(kind: str, fields: dict[str, Any], path: Path, where: str) -> None:
-    number = (int, float)
     if kind == "approx":
-        _require(isinstance(fields["value"], number), path, f"{where}.value", "must be a number")
+        _require(_is_number(fields["value"]), path, f"{where}.value", "must be a finite number")
         for tol in ("rtol", "atol"):
-            _require(isinstance(fields.get(tol, 0), number) and fields.get(tol, 0) >= 0, path, f"{where}.{tol}",
+            _require(_is_number(fields.get(tol, 0)) and fields.get(tol, 0) >= 0, path, f"{where}.{tol}",
                      "must be a non-negative number")
     elif kind == "threshold":
         _require("min" in fields or "max" in fields, path, where, "a threshold needs min and/or max")
-        for bound in ("min", "max"):
-            _require(isinstance(fields.get(bound, 0), number), path, f"{where}.{bound}", "must be a number")
+        for bound in ("min", "max", "margin"):
+            _require(_is_number(fields.get(bound, 0)), path, f"{where}.{bound}", "must be a finite number")
+        _require(fields.get("margin", 0) >= 0, path, f"{where}.margin", "must not be negative")
+        _require(fields.get("min", -math.inf) <= fields.get("max", math.inf), path, where,
+                 f"min {fields.get('min')} is above max {fields.get('max')}: no value could pass")
     elif kind in ("falls", "rises"):
         corr = fields.get("min_rank_corr", 0.5)
-        _require(isinstance(corr, number) and 0 <= corr <= 1, path, f"{where}.min_rank_corr", "must be in [0, 1]")
+        _require(_is_number(corr) and 0 <= corr <= 1, path, f"{where}.min_rank_corr", "must be in [0, 1]")
         by = fields.get("by", 0)
-        _require(isinstance(by, number) and 0 <= by < 1, path, f"{where}.by",
+        _require(_is_number(by) and 0 <= by < 1, path, f"{where}.by",
                  "must be a fraction in [0, 1): the relative change of the last third's mean from the first third's")
     elif kind == "best_epoch":
         _require(fields["mode"] in ("min", "max"), path, f"{where}.mode", "must be 'min' or 'max'")
@@ -336,9 +382,9 @@ def _check_kind_fields(kind: str, fields: dict[str, Any], path: Path, where: str
         _require(isinstance(fields["op"], str) and fields["op"] in COMPARE_OPS, path, f"{where}.op",
                  f"must be one of {sorted(COMPARE_OPS)}")
         by = fields.get("by", 0)
-        _require(isinstance(by, number) and by >= 0, path, f"{where}.by", "must be a non-negative number")
+        _require(_is_number(by) and by >= 0, path, f"{where}.by", "must be a non-negative number")
     elif kind == "beats_baseline":
-        _require(isinstance(fields["margin"], number) and fields["margin"] > 0, path, f"{where}.margin",
+        _require(_is_number(fields["margin"]) and fields["margin"] > 0, path, f"{where}.margin",
                  "must be a positive number: a model must beat the trivial predictor by something")
         _require(isinstance(fields.get("lower_is_better", False), bool), path, f"{where}.lower_is_better",
                  "must be true or false")

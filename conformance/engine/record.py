@@ -8,7 +8,8 @@ Only expectations that cite a ``run`` source of the recorded tier change:
                   highest plus ``margin`` (only the bounds the expectation has).
 
 Structural kinds (falls, rises, best_epoch, compare) hold no measured number. The
-source is then stamped with the command, seeds, backend, versions, profile and date, and
+source is then stamped with the command, seeds, backend, versions, profile, date and the
+tier's scale (a file whose tier later runs at another scale is refused until recorded again), and
 every recorded seed is judged against the file as recorded: a seed that fails any check
 is printed and makes the command exit 1 (the file still lands: the numbers are what ran).
 """
@@ -48,6 +49,14 @@ def record(patterns: str | None, *, tier: str, backend: str, seeds: list[int], p
         if not keys:
             print(f"{spec.id}: nothing to record (no run source for tier {tier})")
             continue
+        elsewhere = recorded_under_other_settings(current.sources, keys, backend=backend, precision=precision,
+                                                  devices=devices)
+        if elsewhere:
+            print(f"{spec.id}: not recorded: its {tier} values were recorded with {elsewhere}, and every run is "
+                  f"checked against them; a value that legitimately differs there goes in an override with its "
+                  f"reason (CONTRIBUTING.md)")
+            problems += 1
+            continue
         observations = []
         for count, seed in enumerate(seeds, start=1):
             started = time.monotonic()
@@ -60,6 +69,7 @@ def record(patterns: str | None, *, tier: str, backend: str, seeds: list[int], p
             "kind": "run", "command": command, "tier": tier, "seeds": seeds, "backend": backend,
             "precision": precision, "devices": devices, "versions": fingerprint["libraries"],
             "profile": fingerprint["id"], "date": dt.date.today().isoformat(),
+            "scale": current.raw.get("tiers", {}).get(tier, {}).get("scale", {}),
         }
         # Re-read under the lock: a recording of another tier of this file may have landed meanwhile.
         with store.locked(current.path):
@@ -86,6 +96,15 @@ def record(patterns: str | None, *, tier: str, backend: str, seeds: list[int], p
                 print(f"{spec.id}: seed {seed} fails {failed.message}")
                 problems += 1
     return 1 if problems else 0
+
+
+def recorded_under_other_settings(sources: dict[str, Any], keys: list[str], **settings: Any) -> str:
+    """The settings (backend, precision, devices) under which the run sources ``keys`` were recorded, where
+    they differ from ``settings``; "" when they agree or nothing was recorded yet. Re-recording under other
+    settings would replace the values that runs under the recorded ones are checked against."""
+    differ = sorted({f"{name} {sources[key][name]} (this recording: {value})" for key in keys
+                     for name, value in settings.items() if sources[key].get(name) not in (None, "", value)})
+    return ", ".join(differ)
 
 
 def _indent_of(path: Path) -> int:
