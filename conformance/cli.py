@@ -138,9 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     sensitivity.set_defaults(handler=_sensitivity)
 
     validate = commands.add_parser(
-        "validate", help="check every golden file against the schema, and that every example has one",
-        description="Reads every golden file and benchmark baseline, prints each problem with its file and field, "
-                    "and exits 1 if there is any. Trains nothing.")
+        "validate", help="check every golden file against the schema, and that golden files and examples match",
+        description="Reads every golden file and benchmark baseline and prints each file's first problem with its "
+                    "field; names every example without a golden file and every golden file without an example. "
+                    "Exits 1 if there is any problem. Trains nothing.")
     validate.add_argument("--golden-dir", default=None, help="default: the project's golden/")
     validate.set_defaults(handler=_validate)
 
@@ -208,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--bench", type=Path, action="append",
                         help="benchmark run file (default: the latest of the profile); repeat to read parts of "
                              "one split run as one")
-    report.add_argument("--baseline", type=Path, help="benchmark baseline (default: golden/bench/<profile-id>.json)")
+    report.add_argument("--baseline", type=Path, help="benchmark baseline file (default: <baseline-dir>/<profile-id>.json)")
+    report.add_argument("--baseline-dir", type=Path, default=None,
+                        help="where bench --save-baseline filed it (default: the project's golden/bench/)")
     report.add_argument("--conformance", type=Path, help="conformance run file (default: the latest)")
     report.add_argument("--conformance-baseline", type=Path,
                         help="conformance run to compare with (default: the previous one with the same settings)")
@@ -542,7 +545,7 @@ def _report(args: argparse.Namespace, _: list[str]) -> int:
 
     profile_id = args.profile or fingerprint()["id"]
     built = compare.build(profile_id, results_dir=Path(args.results_dir), bench_run=args.bench,
-                          baseline=args.baseline, conformance_run=args.conformance,
+                          baseline=args.baseline, baseline_dir=args.baseline_dir, conformance_run=args.conformance,
                           conformance_baseline=args.conformance_baseline, alpha=args.alpha,
                           min_change=args.min_change, bench_only=args.only == "bench",
                           conformance_only=args.only == "conformance")

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from conformance.engine import summary
+from conformance.errors import ConformanceError
 from conformance.bench.baseline import load_baseline, save_baseline
 from conformance.bench.measurements import derive
 from conformance.report import compare as report
@@ -338,3 +339,12 @@ def test_the_report_names_every_baseline_run_its_configurations_are_compared_wit
     built = report.build(PROFILE, results_dir=results, baseline=tmp_path / f"{PROFILE}.json", bench_only=True)
     assert [p["run_id"] for p in built.baseline_runs] == ["first"]  # not "second", the latest filed
     assert "run `first`" in markdown.render(built) and "run <code>first</code>" in report_html.render(built)
+
+
+def test_a_baseline_filed_in_another_folder_is_found_by_its_folder(tmp_path):
+    results, _ = files(tmp_path, new_scale=0.5)  # the baseline lies in tmp_path / "golden-bench"
+    built = report.build(PROFILE, results_dir=results, baseline_dir=tmp_path / "golden-bench", bench_only=True)
+    assert built.baseline_path == tmp_path / "golden-bench" / f"{PROFILE}.json"
+    assert all(line.comparison.is_regression for line in built.bench_lines)
+    with pytest.raises(ConformanceError, match="no baseline file here"):
+        report.build(PROFILE, results_dir=results, baseline_dir=tmp_path / "elsewhere", bench_only=True)

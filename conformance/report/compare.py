@@ -285,7 +285,7 @@ def previous_matching_run(runs: list[Path], current: Path) -> Path | None:
 
 
 def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: list[Path] | Path | None = None,
-          baseline: Path | None = None, conformance_run: Path | None = None,
+          baseline: Path | None = None, baseline_dir: Path | None = None, conformance_run: Path | None = None,
           conformance_baseline: Path | None = None, alpha: float = DEFAULT_ALPHA,
           min_change: float = DEFAULT_MIN_CHANGE, metric_rtol: float = DEFAULT_METRIC_RTOL,
           bench_only: bool = False, conformance_only: bool = False) -> Report:
@@ -305,9 +305,9 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
                 report.notes.append("a run file given more than once is read once: its runs are not further repeats")
             report.bench_run = merge_runs(runs)
             report.profile_id = report.bench_run.profile_id
-            report.baseline_path = baseline or baseline_path(report.profile_id)
+            report.baseline_path = baseline or baseline_path(report.profile_id, baseline_dir)
             loaded = None
-            if report.baseline_path.exists() or baseline is not None:
+            if report.baseline_path.exists() or baseline is not None or baseline_dir is not None:
                 loaded = load_baseline(report.baseline_path)
                 chosen = report.bench_run.backend
                 if chosen in loaded.backends:
