@@ -24,6 +24,13 @@ non-padding targets alone). The trivial predictor the models are checked against
 same positions: the commonest training target token there, predicted everywhere. Decoding
 stops at ``[end]`` or after ``sequence_length`` tokens (the book's ``max_decoded_sentence_length``
 of 20).
+
+Deviations. The Transformer decoder masks its cross-attention with the source's padding and its
+self-attention with the target's (the listing masks the cross-attention with the target's padding
+combined with the causal mask, which hides source words that lie after the target position);
+``reference_impl/transformer.py`` says why. Training takes the arrays with ``batch_size=64``, so
+``fit`` reshuffles the pairs every epoch; the listing's ``make_dataset`` shuffles whole batches
+and caches after shuffling, so it replays the first epoch's batch order in every later one.
 """
 
 from __future__ import annotations

@@ -124,8 +124,10 @@ class TextGenerator(keras.callbacks.Callback):
     """The listing's callback. Deviations: the vectorization layer and the index-to-token dict are
     arguments (globals in the listing); each temperature's last sample is kept in ``samples`` as well
     as printed; the temperature is passed to ``sample_next`` (the listing leaves it out, so every
-    sample is drawn at temperature 1); ``model_input_length`` (unused in the listing) bounds the
-    prompt plus the generated words."""
+    sample is drawn at temperature 1); the next word is sampled from the prediction after the
+    sentence's last token (``prompt_length - 1 + i``; the listing reads position ``i``, which lags
+    the sentence by the prompt's length less one, so each word continues an older context);
+    ``model_input_length`` (unused in the listing) bounds the prompt plus the generated words."""
 
     def __init__(self, prompt, generate_length, model_input_length, text_vectorization, tokens_index,
                  temperatures=(1.,), print_freq=1):
