@@ -154,3 +154,26 @@ def test_recording_on_another_backend_than_the_values_were_recorded_on_is_refuse
                             command="jax", golden_dir=tmp_path) == 1
     assert "recorded with backend tensorflow (this recording: jax)" in capsys.readouterr().out
     assert path.read_text() == before
+
+
+@pytest.mark.parametrize("setting", [{"precision": "mixed_float16"}, {"devices": 2}])
+def test_recording_under_another_precision_or_device_count_is_refused_too(tmp_path, monkeypatch, capsys, setting):
+    from conformance.engine import record as recording
+
+    record_one_seed(tmp_path, monkeypatch, acc=0.9)
+    monkeypatch.setattr(recording, "execute", lambda *a: pytest.fail("ran seeds it could not record"))
+    chosen = {"precision": "float32", "devices": 1, **setting}
+    assert recording.record("ch99_demo", tier="smoke", backend="tensorflow", seeds=SEEDS, command="other",
+                            golden_dir=tmp_path, **chosen) == 1
+    [(name, value)] = setting.items()
+    assert f"recorded with {name} " in capsys.readouterr().out
+
+
+def test_fewer_seeds_than_a_bound_needs_are_refused_before_anything_runs(tmp_path, monkeypatch):
+    from conformance.engine import record as recording
+
+    monkeypatch.setattr(recording, "execute", lambda *a: pytest.fail("ran seeds it could not record"))
+    for dry_run in (False, True):  # a dry run shows what would land, and five seeds is what may land
+        with pytest.raises(RecordError, match="--seeds 0,1: a recording needs at least 5 seeds"):
+            recording.record("ch99_demo", tier="smoke", backend="tensorflow", seeds=[0, 1], precision="float32",
+                             devices=1, command="two", golden_dir=tmp_path, dry_run=dry_run)

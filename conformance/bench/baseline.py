@@ -59,7 +59,7 @@ def save_baseline(run: BenchRun, directory: Path | None = None, filed_by: str | 
         baseline = load_baseline(path) if path.exists() else Baseline(run.profile_id)
         provenance = {"command": run.command, "run_id": run.run_id, "date": run.finished,
                       "versions": run.profile["libraries"], "profile": run.profile, "backend": run.backend,
-                      "settings": run.settings, "filed_by": filed_by or run.command, "failures": failures_of(run)}
+                      "settings": run.settings, "filed_by": filed_by or run.command, "failures": run.failures()}
         # Derived from the raw rounds again, so that a promoted older run file gets today's figures.
         new = [replace(e, run_id=run.run_id) for e in combine_repeats(run.entries, best_ceilings(run.ceilings))]
         previous = baseline.backends.get(run.backend)
@@ -76,13 +76,6 @@ def save_baseline(run: BenchRun, directory: Path | None = None, filed_by: str | 
         )
         store.write_json_atomically(path, baseline.to_json())
     return path
-
-
-def failures_of(run: BenchRun) -> list[str]:
-    """What went wrong in each pytest process of a run (a crash, a timeout, a failed accuracy gate), with its log."""
-    return [failure for process in run.processes for failure in process.get("failures") or (
-        [f"devices={process['devices']} models={process.get('models', 'all')}: pytest exited "
-         f"{process['returncode']}"] if process.get("returncode") else [])]
 
 
 def _replace(old: list[dict[str, Any]], new: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:

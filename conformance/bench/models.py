@@ -22,13 +22,13 @@ Keras is imported inside the functions: the benchmark process must arrange its d
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from conformance import globs
 from conformance.errors import ConformanceError
 from reference_impl.api import BenchmarkSpec
 
@@ -121,11 +121,11 @@ def select(patterns: str | None) -> list[BenchModel]:
     models = all_models()
     if not patterns:
         return list(models.values())
-    globs = [p.strip() for p in patterns.split(",") if p.strip()]
-    unmatched = [g for g in globs if not fnmatch.filter(models, g)]
+    chosen = globs.split(patterns)
+    unmatched = globs.unmatched(chosen, models)
     if unmatched:
         raise UnknownModel(f"no benchmark model matches {', '.join(unmatched)}; known: {', '.join(models)}")
-    return [m for name, m in models.items() if any(fnmatch.fnmatchcase(name, g) for g in globs)]
+    return [m for name, m in models.items() if globs.matches(name, chosen)]
 
 
 def forward_macs_per_sample(model: Any) -> int:

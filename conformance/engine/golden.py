@@ -201,7 +201,7 @@ def parse(raw: Any, path: Path, *, pending_ok: bool = False) -> Golden:
     for key, source in sources.items():
         if source["kind"] == "run" and "scale" in source:
             now = parsed_tiers.get(source["tier"], {}).get("scale", {})
-            _require(source["scale"] == now, path, f"sources.{key}.scale",
+            _require(Scale(**source["scale"]) == Scale(**now), path, f"sources.{key}.scale",
                      f"recorded at scale {source['scale']}, but the {source['tier']} tier now runs at {now}: its "
                      f"values describe other runs; record the tier again")
     return Golden(path, raw["example"], sources, expectations, parsed_tiers, raw)
@@ -253,6 +253,9 @@ def _check_source(source: Any, path: Path, where: str) -> None:
         _require(not seeds or len(seeds) >= MIN_RECORDED_SEEDS, path, f"{where}.seeds",
                  f"{len(seeds)} recorded, at least {MIN_RECORDED_SEEDS} needed: a bound from fewer seeds does not "
                  f"hold for the next one")
+        _require(bool(seeds) or source["backend"] == "", path, f"{where}.seeds",
+                 "is empty, yet the source names a backend: only a placeholder that 'record' has not filled yet "
+                 "has no seeds")
         _require(source["backend"] in ("", *ANY_BACKEND), path, f"{where}.backend",
                  f"must be one of {', '.join(ANY_BACKEND)} ('' before the first recording)")
         _require(isinstance(source["versions"], dict), path, f"{where}.versions", "must map packages to versions")
@@ -319,6 +322,10 @@ def _parse_expectation(item: Any, sources: dict[str, Any], path: Path, where: st
         _require(name not in fields or (isinstance(fields[name], str) and fields[name] != ""), path, f"{where}.{name}",
                  "must be a non-empty string: where in the outcome to look, such as 'values.test_acc'")
     pending = [k for k in MEASURED_FIELDS if k in fields and fields[k] is None]
+    if cited["kind"] == "run" and not cited["seeds"]:
+        typed = [k for k in MEASURED_FIELDS if k in fields and fields[k] is not None]
+        _require(not typed, path, f"{where}.{typed[0] if typed else ''}",
+                 f"cites {source!r}, which has recorded no seeds yet: only 'record' may fill a measured value")
     if pending:
         _require(cited["kind"] == "run", path, f"{where}.{pending[0]}", "is null, and only a recorded run may fill it")
         _require(pending_ok, path, f"{where}.{pending[0]}",

@@ -36,6 +36,10 @@ class RecordError(ConformanceError):
 
 def record(patterns: str | None, *, tier: str, backend: str, seeds: list[int], precision: str, devices: int,
            command: str, golden_dir: Path | None = None, dry_run: bool = False) -> int:
+    if len(seeds) < golden.MIN_RECORDED_SEEDS:
+        raise RecordError(f"--seeds {','.join(map(str, seeds))}: a recording needs at least "
+                          f"{golden.MIN_RECORDED_SEEDS} seeds, since a bound from fewer does not hold for the next "
+                          f"one (to look at a few seeds, use 'run --seed N')")
     fingerprint = profile.fingerprint(backend)
     problems = 0
     for spec in registry.select(patterns):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import fnmatch
 import importlib
 import pkgutil
 import re
 
 import reference_impl
+from conformance import globs
 from conformance.errors import ConformanceError
 from reference_impl import datasets
 from reference_impl.api import TIERS, BenchmarkSpec, ExampleSpec, registered_benchmarks, registered_examples
@@ -44,13 +44,11 @@ def select(patterns: str | list[str] | None) -> list[ExampleSpec]:
     examples = all_examples()
     if not patterns:
         return list(examples.values())
-    if isinstance(patterns, str):
-        patterns = [p.strip() for p in patterns.split(",") if p.strip()]
-    chosen = [spec for id_, spec in examples.items() if any(fnmatch.fnmatchcase(id_, p) for p in patterns)]
-    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(id_, p) for id_ in examples)]
+    chosen = globs.split(patterns)
+    unmatched = globs.unmatched(chosen, examples)
     if unmatched:
         raise SelectionError(f"no example matches {', '.join(unmatched)}; see 'python -m conformance list'")
-    return chosen
+    return [spec for id_, spec in examples.items() if globs.matches(id_, chosen)]
 
 
 def tiers_of(spec: ExampleSpec) -> tuple[str, ...]:

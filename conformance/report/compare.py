@@ -20,7 +20,6 @@ Two parts, each present when its inputs are:
 from __future__ import annotations
 
 import bisect
-import fnmatch
 import json
 import math
 from collections import Counter
@@ -28,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.bench.baseline import baseline_path, failures_of, load_baseline, load_run, merge_runs
+from conformance import globs
+from conformance.bench.baseline import baseline_path, load_baseline, load_run, merge_runs
 from conformance.results import store
 from conformance.results.records import (Baseline, BenchEntry, BenchRun, ConformanceRun, MalformedRecord,
                                          describe_settings, unique_names)
@@ -40,7 +40,8 @@ CONFORMANCE_RULE = ("A conformance regression is an example or check that went f
                     "example of the baseline that the run planned but has no result for, or a run that did not "
                     "finish.")
 MISSING = "missing"  # planned, no result, no reason: the run was cut short or the example took its worker down
-# Bench settings that change what a round measures: a baseline filed under others is not like for like.
+# Bench settings that change what a round measures (steps, batch) or how rounds sample it (rounds, warm-up):
+# a baseline filed under others is not like for like.
 MEASUREMENT_SETTINGS = ("steps", "warmup_rounds", "rounds", "per_device_batch")
 
 
@@ -110,7 +111,7 @@ class Report:
     def regressions(self) -> list[str]:
         found = []
         if self.bench_run and self.bench_run.status != "passed":
-            failures = failures_of(self.bench_run)
+            failures = self.bench_run.failures()
             found.append(f"benchmark run {self.bench_run.run_id} failed: {'; '.join(failures[:5])}"
                          + (f" and {len(failures) - 5} more" if len(failures) > 5 else ""))
         found += [f"benchmark {key}: in the baseline and planned, but not measured" for key in self.bench_unmeasured]
@@ -160,8 +161,7 @@ def unmeasured(runs: list[BenchRun], baseline: Baseline | None) -> list[str]:
     measured = {e.comparison_key for run in runs for e in run.entries}
 
     def planned(entry: BenchEntry, settings: dict[str, Any]) -> bool:
-        globs = [g.strip() for g in (settings.get("models") or "*").split(",") if g.strip()]
-        return (any(fnmatch.fnmatchcase(entry.model, g) for g in globs)
+        return (globs.matches(entry.model, globs.split(settings.get("models") or "*"))
                 and entry.precision in settings.get("precisions", []) and entry.devices in settings.get("device_counts", []))
 
     return [f"{e.model} {e.precision} ×{e.devices}" for e in baseline.backends[runs[0].backend].entries
@@ -169,26 +169,24 @@ def unmeasured(runs: list[BenchRun], baseline: Baseline | None) -> list[str]:
 
 
 def compared_baseline_runs(run: BenchRun, baseline: Baseline) -> list[dict[str, Any]]:
-    """The provenance of each baseline run whose entries the run is compared with (a baseline grows one
-    selection at a time, so they may be several); the latest filed run where none is compared."""
+    """The provenance of each baseline run whose entries the run is compared with: a baseline grows one
+    selection at a time, so they may be several (entries filed before runs were named are left out)."""
     filed = baseline.backends[run.backend]
     measured = {e.comparison_key for e in run.entries}
-    cited = sorted({e.run_id for e in filed.entries if e.comparison_key in measured and e.run_id in filed.runs})
-    return [filed.runs[run_id] for run_id in cited] or [filed.provenance]
+    cited = {e.run_id for e in filed.entries if e.comparison_key in measured and e.run_id in filed.runs}
+    return [filed.runs[run_id] for run_id in sorted(cited)]
 
 
-def bench_settings_note(runs: list[BenchRun], baseline: Baseline, profile_id: str) -> list[str]:
-    """Where the baseline was measured elsewhere (another profile) or otherwise (other steps, rounds, warm-up,
-    batch), the comparison measures that too: the report says so."""
+def bench_settings_note(runs: list[BenchRun], compared: list[dict[str, Any]], baseline_profile: str,
+                        profile_id: str) -> list[str]:
+    """Where the baseline was measured elsewhere (another profile) or otherwise (other steps, rounds,
+    warm-up, batch) than ``runs``, the comparison measures that too: the report says so."""
     notes = []
-    if baseline.profile_id != profile_id:
-        notes.append(f"the baseline was recorded on profile {baseline.profile_id}, this run on {profile_id}: "
+    if baseline_profile != profile_id:
+        notes.append(f"the baseline was recorded on profile {baseline_profile}, this run on {profile_id}: "
                      f"the comparison measures the machines, not only the stack")
-    filed = baseline.backends[runs[0].backend].runs
-    compared = {e.run_id for e in baseline.backends[runs[0].backend].entries
-                if e.comparison_key in {n.comparison_key for run in runs for n in run.entries}}
-    baseline_settings = [filed[run_id].get("settings") or {} for run_id in sorted(compared) if run_id in filed]
-    differ = sorted({f"{key} {then.get(key)} → {run.settings.get(key)}" for then in baseline_settings
+    differ = sorted({f"{key} {then.get(key)} → {run.settings.get(key)}"
+                     for then in (filed.get("settings") or {} for filed in compared)
                      for run in runs for key in MEASUREMENT_SETTINGS if then.get(key) != run.settings.get(key)})
     if differ:
         notes.append(f"the baseline's runs measured under other settings ({'; '.join(differ)}): a change may come "
@@ -311,8 +309,9 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
                 loaded = load_baseline(report.baseline_path)
                 chosen = report.bench_run.backend
                 if chosen in loaded.backends:
-                    report.baseline_runs = compared_baseline_runs(report.bench_run, loaded)
-                    report.notes += bench_settings_note(runs, loaded, report.profile_id)
+                    compared = compared_baseline_runs(report.bench_run, loaded)
+                    report.baseline_runs = compared or [loaded.backends[chosen].provenance]
+                    report.notes += bench_settings_note(runs, compared, loaded.profile_id, report.profile_id)
                 else:
                     report.notes.append(f"the baseline {report.baseline_path} has no {chosen} entries")
             else:

@@ -13,7 +13,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
-from conformance.bench.baseline import failures_of
 from conformance.report import plots
 from conformance.report.compare import CONFORMANCE_RULE, BenchLine, Report, StatusChange, plural
 from conformance.report.stats import BETWEEN_RUNS, Comparison, median_of_runs, regression_rule
@@ -126,7 +125,7 @@ def _verdicts(report: Report) -> str:
     parts = ["<h2>Verdicts</h2>"]
     if bench_failed:
         parts.append(f"<h3 class='regression'>Failed benchmark run</h3><ul>"
-                     + "".join(f"<li>{_e(f)}</li>" for f in failures_of(report.bench_run)) + "</ul>")
+                     + "".join(f"<li>{_e(f)}</li>" for f in report.bench_run.failures()) + "</ul>")
     if report.bench_unmeasured:
         parts.append(f"<h3 class='regression'>{plural(len(report.bench_unmeasured), 'configuration')} of the baseline "
                      f"planned but not measured</h3><ul>"

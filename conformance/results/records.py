@@ -373,6 +373,12 @@ class BenchRun:
     def profile_id(self) -> str:
         return self.profile["id"]
 
+    def failures(self) -> list[str]:
+        """What went wrong in each pytest process (a crash, a timeout, a failed accuracy gate), with its log."""
+        return [failure for process in self.processes for failure in process.get("failures") or (
+            [f"devices={process['devices']} models={process.get('models', 'all')}: pytest exited "
+             f"{process['returncode']}"] if process.get("returncode") else [])]
+
     def to_json(self) -> dict[str, Any]:
         document = {"schema_version": SCHEMA_VERSION, "kind": self.kind}
         document.update({f.name: getattr(self, f.name) for f in fields(self)})
@@ -420,7 +426,13 @@ class BackendBaseline:
         for name in PROVENANCE_FIELDS:
             provenance.require(name, lambda v: True, "")
         entries = [BenchEntry.from_json(e, path, f"{f.at('entries')}[{i}]") for i, e in enumerate(f.listing("entries"))]
-        return cls(provenance=provenance.raw, runs=f.mapping("runs", {}), entries=entries,
+        runs = f.mapping("runs", {})
+        for run_id, filed in runs.items():  # the report names each run it compares with: command and date
+            run = _Fields(filed, path, f"{f.at('runs')}.{run_id}")
+            for name in ("command", "run_id", "date", "backend"):
+                run.text(name)
+            run.mapping("versions")  # the profile is kept once, in provenance
+        return cls(provenance=provenance.raw, runs=runs, entries=entries,
                    ceilings=f.listing("ceilings", []), gates=f.listing("gates", []), derived=f.mapping("derived", {}))
 
 

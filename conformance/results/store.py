@@ -17,7 +17,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -177,11 +176,13 @@ def locked(path: Path) -> Iterator[None]:
 def write_json_atomically(path: Path, document: dict[str, Any], indent: int = 1) -> None:
     """Replace ``path`` with ``document`` so that readers see the old or the new file, never half of one.
 
-    The file keeps the mode it had, or gets the one ``open`` would give it (``mkstemp`` makes its
-    temporary file readable by its owner only, and a shared results folder needs more)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    The file keeps the mode it had, or gets the one ``open`` would give it: the temporary file is
+    created with the umask applied (``mkstemp`` would make it readable by its owner only, and a
+    shared results folder needs more)."""
+    fd, tmp = _new_temporary_file(path)
     try:
-        os.fchmod(fd, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
+        if path.exists():
+            os.fchmod(fd, path.stat().st_mode & 0o777)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(document, f, indent=indent, ensure_ascii=False)
             f.write("\n")
@@ -193,10 +194,14 @@ def write_json_atomically(path: Path, document: dict[str, Any], indent: int = 1)
             os.unlink(tmp)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
-    os.umask(mask)
-    return mask
+def _new_temporary_file(path: Path) -> tuple[int, str]:
+    """A new hidden file beside ``path``, opened for writing with mode 0o666 less the umask."""
+    while True:
+        tmp = str(path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp"))
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
 
 
 def _now() -> str:

@@ -9,7 +9,6 @@ the calls each fault would change, so a run without a fault tells which examples
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import functools
 import importlib
 import inspect
@@ -21,6 +20,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from conformance import globs
 from conformance.errors import ConformanceError, MalformedFile
 from conformance.results import store
 
@@ -91,12 +91,12 @@ def select(patterns: str | None, catalogue: dict[str, Fault] | None = None) -> l
     catalogue = load_catalogue() if catalogue is None else catalogue
     if not patterns:
         return list(catalogue.values())
-    globs = [p.strip() for p in patterns.split(",") if p.strip()]
-    unmatched = [g for g in globs if not any(fnmatch.fnmatchcase(fault_id, g) for fault_id in catalogue)]
+    chosen = globs.split(patterns)
+    unmatched = globs.unmatched(chosen, catalogue)
     if unmatched:
         raise ConformanceError(f"no fault matches {', '.join(map(repr, unmatched))}; the catalogue has "
                                f"{', '.join(catalogue)}")
-    return [fault for fault in catalogue.values() if any(fnmatch.fnmatchcase(fault.id, g) for g in globs)]
+    return [fault for fault in catalogue.values() if globs.matches(fault.id, chosen)]
 
 
 def _parse(entry: Any, path: Path, where: str) -> Fault:

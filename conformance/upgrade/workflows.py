@@ -9,7 +9,6 @@ environments live in ``.nox/stacks/<hash>`` and are reused by later commands.
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import json
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any, Callable
 
 from packaging.version import Version
 
+from conformance import globs
 from conformance.engine import golden
 from conformance.engine.runner import MAX_SEED
 from conformance.errors import ConformanceError
@@ -96,8 +96,7 @@ def check_selection(patterns: str | None, golden_dir: Path | None = None) -> Non
     if not patterns:
         return
     known = [p.stem for p in (golden_dir or golden.golden_dir()).glob("*.json")]
-    unmatched = [p.strip() for p in patterns.split(",")
-                 if p.strip() and not any(fnmatch.fnmatchcase(k, p.strip()) for k in known)]
+    unmatched = globs.unmatched(globs.split(patterns), known)
     if unmatched:
         raise ConformanceError(f"no example matches {', '.join(unmatched)}; see 'python -m conformance list'")
 
