@@ -6,9 +6,9 @@ Simulated reports judged as ``conformance.report.compare.compare_bench`` judges 
 configuration's runs draw their speeds from one log-normal distribution (``--noise``, the CI
 machines' 12.3% between-run noise by default), the noise is pooled over the report's
 configurations, and each configuration is tested with ``conformance.report.stats`` and Holm's
-adjustment. A false call is a report that calls anything on unchanged code; power is the share of
-reports that call a regression in one configuration slowed by ``--slowdown``. Prints, per number of
-runs a side, the mean and range over the seeds.
+adjustment. A false call is a report on unchanged code that calls anything; power is the share of
+reports, with one configuration slowed by ``--slowdown``, that call it a regression. Prints, per
+number of runs a side, the mean and range over the seeds.
 """
 
 from __future__ import annotations
@@ -21,16 +21,14 @@ import numpy as np
 from conformance.report import stats
 
 
-def report_calls(rng: np.random.Generator, runs_a_side: int, configurations: int, noise: float,
-                 slowdown: float) -> tuple[bool, bool]:
-    """One simulated report: (whether it called any unchanged configuration, whether it called the slowed one)."""
+def judged(rng: np.random.Generator, runs_a_side: int, configurations: int, noise: float,
+           slowdown: float) -> list[str]:
+    """The verdicts of one simulated report in which the first configuration is ``slowdown`` slower."""
     speeds = 1000.0 * rng.lognormal(0, noise, (configurations, 2 * runs_a_side))
     speeds[0, runs_a_side:] *= 1 - slowdown
     pairs = [([[s] for s in row[:runs_a_side]], [[s] for s in row[runs_a_side:]]) for row in speeds]
     pooled = stats.between_run_noise([side for pair in pairs for side in pair])
-    verdicts = stats.adjust_for_family([stats.compare(*pair, noise=pooled) for pair in pairs])
-    called = [v.verdict in ("regression", "improvement") for v in verdicts]
-    return any(called[1:]), verdicts[0].verdict == "regression"
+    return [v.verdict for v in stats.adjust_for_family([stats.compare(*pair, noise=pooled) for pair in pairs])]
 
 
 def main() -> None:
@@ -48,10 +46,13 @@ def main() -> None:
         false_calls, caught = [], []
         for seed in range(first, last + 1):
             rng = np.random.default_rng(seed)
-            outcomes = [report_calls(rng, runs_a_side, args.configurations, args.noise, args.slowdown)
-                        for _ in range(args.reports)]
-            false_calls.append(float(np.mean([o[0] for o in outcomes])))
-            caught.append(float(np.mean([o[1] for o in outcomes])))
+            false_calls.append(float(np.mean([
+                any(v in ("regression", "improvement") for v in judged(rng, runs_a_side, args.configurations,
+                                                                       args.noise, 0.0))
+                for _ in range(args.reports)])))
+            caught.append(float(np.mean([
+                judged(rng, runs_a_side, args.configurations, args.noise, args.slowdown)[0] == "regression"
+                for _ in range(args.reports)])))
         summary[runs_a_side] = {"false_call_rate": false_calls, "power": caught}
         print(f"{runs_a_side} runs a side, {args.configurations} configurations, noise {args.noise:.1%}: false calls "
               f"{np.mean(false_calls):.1%} ({min(false_calls):.1%}-{max(false_calls):.1%}) of reports, "
