@@ -248,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare_stacks.add_argument("--examples", type=_patterns,
                                 help="comma-separated id globs, e.g. 'ch02*,ch03*' (default: all)")
     compare_stacks.add_argument("--fail-on-change", action="store_true",
-                                help="exit 1 when an example or check changed status or a metric moved")
+                                help="exit 1 when an example or check changed status or a metric moved (an "
+                                     "incomplete comparison exits 1 anyway)")
     compare_stacks.set_defaults(handler=_compare_stacks)
 
     bisect = commands.add_parser(

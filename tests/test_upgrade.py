@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import dataclasses
 import json
 import math
 import os
@@ -179,7 +180,7 @@ def fake_verdict(changed_at, broken=(), calls=None):
         if calls is not None:
             calls.append(str(version))
         if str(version) in broken:
-            raise search.Uninstallable("No matching distribution found for ml-dtypes==0.0.1")
+            raise search.Unobservable("No matching distribution found for ml-dtypes==0.0.1")
         return "failed" if version >= Version(changed_at) else "passed"
     return observe
 
@@ -239,7 +240,7 @@ def test_a_change_next_to_uninstallable_versions_is_reported_as_one_of_them():
 def test_an_end_that_cannot_be_installed_is_a_user_error():
     with pytest.raises(ConformanceError, match="oldest version 3.10.0 cannot be installed"):
         search.search(releases(*VERSIONS, skips={"3.10.0": "yanked"}), fake_verdict("3.12.0"), same)
-    with pytest.raises(ConformanceError, match="newest version 3.15.0 cannot be installed"):
+    with pytest.raises(ConformanceError, match="newest version 3.15.0 cannot be observed here"):
         search.search(releases(*VERSIONS), fake_verdict("3.12.0", broken={"3.15.0"}), same)
 
 
@@ -347,14 +348,28 @@ def test_two_checks_of_one_name_are_each_compared_with_their_own_counterpart():
     assert verdicts.unique_names(["a", "b", "a", "a"]) == ["a", "b", "a #2", "a #3"]
 
 
-def test_a_missing_run_is_noted_not_compared():
+SETTINGS = {"tier": "smoke", "examples": None, "backend": "tensorflow", "seeds": [0]}
+
+
+def test_a_side_without_results_makes_the_comparison_incomplete_not_unchanged():
     a = side("a", environment("x==1", {}), {0: run_of(result("ex"))})
     b = side("b", environment("x==2", {}), {0: None})
     b.runs[0] = SeedRun("b", 0, None, Path("/l"), 1, 1.0, problem="the run exited with status 1")
-    built = report.build(command="c", started="s", profile_id="p", settings={"tier": "smoke", "examples": None,
-                         "backend": "tensorflow", "seeds": [0]}, a=a, b=b, wall_s=1)
-    assert built.notes == ["seed 0: no results on b (the run exited with status 1); not compared"]
-    assert not built.changed
+    built = report.build(command="c", started="s", profile_id="p", settings=SETTINGS, a=a, b=b, wall_s=1)
+    assert built.incomplete == ["seed 0: no results on b (the run exited with status 1; see /l)"]
+    assert built.what_changed().startswith("the comparison is INCOMPLETE (seed 0: no results on b")
+    assert "INCOMPLETE" in report.render(built) and report.to_json(built)["incomplete"] == built.incomplete
+
+
+def test_a_run_cut_short_on_a_leaves_the_examples_only_b_ran_uncompared_and_says_so():
+    cut = dataclasses.replace(run_of(result("ex")), planned=["ex", "later"], finished=None, exit_status=None)
+    a = side("a", environment("x==1", {}), {0: cut})
+    b = side("b", environment("x==2", {}), {0: run_of(result("ex"), result("later"))})
+    built = report.build(command="c", started="s", profile_id="p", settings=SETTINGS, a=a, b=b, wall_s=1)
+    assert built.status_changes == [] and not built.changed
+    assert any(line.startswith("seed 0: a's run") and "never finished" in line for line in built.incomplete), \
+        built.incomplete
+    assert "seed 0: only b has results for later" in built.incomplete
 
 
 # -- the workflows, with fake environments -------------------------------------------------------
@@ -366,8 +381,9 @@ class FakeRegistry:
         return [Release(Version(v), reason) for v, reason in self.listing]
 
 
-def fake_stack_machinery(monkeypatch, changed_at, broken=()):
-    """stacks.ensure and run_seed replaced: an environment is a version, a run the check's verdict."""
+def fake_stack_machinery(monkeypatch, changed_at, broken=(), lost=()):
+    """stacks.ensure and run_seed replaced: an environment is a version, a run the check's verdict; the
+    versions in ``lost`` leave no run file (a crash, a timeout, a kill)."""
     built = []
 
     def ensure(stack, options):
@@ -378,6 +394,8 @@ def fake_stack_machinery(monkeypatch, changed_at, broken=()):
         return stacks.Environment(stack, Path(f"/stacks/{version}"), version, {"keras": version})
 
     def run_seed(environment, plan, seed, folder, label):
+        if environment.key in lost:
+            return SeedRun(label, seed, None, Path("/log"), -9, 1.0, problem="the run left no run file")
         status = "failed" if Version(environment.key) >= Version(changed_at) else "passed"
         run = run_of(result("ch05_imdb_dropout", status, checks=[verdict("dropout lowers overfitting", status)],
                             metrics={"test_acc": 0.8 + 0.01 * seed + (0.1 if status == "failed" else 0)}))
@@ -410,6 +428,23 @@ def test_bisect_prints_versions_verdicts_and_the_release_notes_of_the_first_chan
     assert "3.11.0" not in built
     document = json.loads(next(tmp_path.glob("*/upgrade/*-bisect/bisect.json")).read_text())
     assert document["first_changed"] == "3.13.0" and document["outcome"] == "found"
+
+
+def test_a_version_whose_runs_left_no_results_is_skipped_not_blamed(tmp_path, monkeypatch):
+    fake_stack_machinery(monkeypatch, "3.13.0", lost={"3.12.1"})
+    said = []
+    assert workflows.bisect_release(bisect_options(tmp_path, FakeRegistry([(v, None) for v in VERSIONS])),
+                                    say=said.append) == 1  # 3.12.1 or 3.13.0: not pinned to one release
+    text = "\n".join(said)
+    assert "keras 3.12.1: skipped — its runs did not finish (seed 0: no results (the run left no run file" in text
+    assert "3.12.1: no result" not in text and "first changed release" not in text
+
+
+def test_a_metric_path_the_example_does_not_record_is_an_error_not_a_verdict(tmp_path, monkeypatch):
+    fake_stack_machinery(monkeypatch, "3.13.0")
+    with pytest.raises(ConformanceError, match="records no number at values.test_accuracy"):
+        workflows.bisect_release(bisect_options(tmp_path, FakeRegistry([(v, None) for v in VERSIONS]),
+                                                check="values.test_accuracy", seeds=(0, 1)))
 
 
 def test_bisect_on_a_metric_uses_the_spread_rule(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 import subprocess
 import sys
 import time
@@ -49,8 +50,8 @@ def run(options: SensitivityOptions) -> int:
     chosen = faults.select(options.faults)
     profile_id = fingerprint(options.backend)["id"]
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    folder = Path(options.results_dir) / profile_id / "sensitivity" / stamp
-    (folder / "logs").mkdir(parents=True)
+    folder = Path(options.results_dir) / profile_id / "sensitivity" / f"{stamp}-{secrets.token_hex(3)}"
+    (folder / "logs").mkdir(parents=True)  # new: two reports started in the same second keep their own runs
     steps = len(chosen) + 1
     clean = _run_step(f"[1/{steps}] {CLEAN}: running the {options.tier} tier, probing where each fault reaches",
                       options, CLEAN, folder, options.examples)

@@ -2,7 +2,7 @@
 
 Pure logic over an ordered list of candidate versions, each with the reason it cannot be installed
 (``None`` when it can), an ``observe`` function (version → observation; it raises
-:class:`Uninstallable` when an install fails) and a ``same`` predicate (reference, observation →
+:class:`Unobservable` when an install fails) and a ``same`` predicate (reference, observation →
 bool). Nothing here knows about environments or the registry; the tests drive it with fakes.
 
 1. Observe both ends. The oldest version's observation is the reference. When the newest behaves
@@ -31,8 +31,9 @@ T = TypeVar("T")  # what observing one version gives
 FOUND, NO_CHANGE, AMBIGUOUS = "found", "no change", "ambiguous"
 
 
-class Uninstallable(Exception):
-    """Observing a version failed because it cannot be installed; ``reason`` says why."""
+class Unobservable(Exception):
+    """Observing a version failed for a reason that is not the version's behaviour (pip cannot install
+    it, or its runs left no results); ``reason`` says why."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -86,8 +87,8 @@ def search(candidates: Sequence[tuple[V, str | None]], observe: Callable[[V], T]
     def observed(version: V, end: str) -> T:
         try:
             return observe(version)
-        except Uninstallable as error:
-            raise ConformanceError(f"the {end} version {version} cannot be installed here: {error.reason}") from error
+        except Unobservable as error:
+            raise ConformanceError(f"the {end} version {version} cannot be observed here: {error.reason}") from error
 
     reference = observed(usable[0], "oldest")
     record(Step(usable[0], reference, same=True))
@@ -104,7 +105,7 @@ def search(candidates: Sequence[tuple[V, str | None]], observe: Callable[[V], T]
         index = min(inner, key=lambda i: (abs(i - middle), i))
         try:
             observation = observe(usable[index])
-        except Uninstallable as error:
+        except Unobservable as error:
             failed.add(index)
             record(Step(usable[index], skipped=error.reason))
             continue

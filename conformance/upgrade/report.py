@@ -55,6 +55,7 @@ class StacksReport:
     steady_metrics: int = 0
     versions: list[dict[str, Any]] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)  # what could not be compared, and why
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -79,12 +80,16 @@ class StacksReport:
         if not self.changed:
             text = (f"nothing changed: no example or check changed status, no metric moved beyond its seed spread "
                     f"({plural(self.steady_metrics, 'metric')} steady)")
+            if self.incomplete:
+                text = f"the comparison is INCOMPLETE ({'; '.join(self.incomplete)}); in what was compared, {text}"
         else:
             parts = [plural(len(example_changes), "example") + " and " + plural(len(check_changes), "check")
                      + " changed status" + (f" ({plural(len(self.regressions), 'regression')})" if self.regressions
                                             else ""),
                      plural(len(self.moved), "metric") + " moved beyond the seed spread"]
             text = "; ".join(parts)
+            if self.incomplete:
+                text = f"the comparison is INCOMPLETE ({'; '.join(self.incomplete)}); {text}"
         if self.unjudged:
             text += f"; {plural(len(self.unjudged), 'metric')} differed with one seed a side (unjudged)"
         return text
@@ -99,22 +104,31 @@ class StacksReport:
 def build(*, command: str, started: str, profile_id: str, settings: dict[str, Any], a: Side, b: Side,
           wall_s: float) -> StacksReport:
     report = StacksReport(command, started, profile_id, settings, a, b, wall_s)
-    report.status_changes = _status_changes(a, b, report.notes)
+    report.status_changes = _status_changes(a, b, report.incomplete)
     report.movements, report.steady_metrics = _movements(a, b)
     report.versions = _versions(a.environment.packages, b.environment.packages)
     report.examples = _examples(a, b)
     return report
 
 
-def _status_changes(a: Side, b: Side, notes: list[str]) -> list[dict[str, Any]]:
+def _status_changes(a: Side, b: Side, incomplete: list[str]) -> list[dict[str, Any]]:
+    """Status changes from A to B, seed by seed; what could not be compared goes to ``incomplete``: a side
+    without results, a run that did not finish, examples one side has results for and the other not."""
     gathered: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
     for seed in sorted(set(a.runs) | set(b.runs)):
         before, after = a.runs.get(seed), b.runs.get(seed)
         if before is None or after is None or before.run is None or after.run is None:
-            missing = [f"{side.name} ({side.runs[seed].problem})" if seed in side.runs else side.name
-                       for side, run in ((a, before), (b, after)) if run is None or run.run is None]
-            notes.append(f"seed {seed}: no results on {' and '.join(missing)}; not compared")
+            missing = [f"{side.name} ({side.runs[seed].problem}; see {side.runs[seed].log})" if seed in side.runs
+                       else side.name for side, run in ((a, before), (b, after)) if run is None or run.run is None]
+            incomplete.append(f"seed {seed}: no results on {' and '.join(missing)}")
             continue
+        for side, run in ((a, before.run), (b, after.run)):
+            if not run.complete:
+                incomplete.append(f"seed {seed}: {side.name}'s {run.incompleteness()}")
+        on_a, on_b = {e.key for e in before.run.examples}, {e.key for e in after.run.examples}
+        for side, only in (("a", on_a - on_b), ("b", on_b - on_a)):
+            if only:
+                incomplete.append(f"seed {seed}: only {side} has results for {', '.join(sorted(k[0] for k in only))}")
         changes, _ = compare_conformance(_unique_checks(after.run), _unique_checks(before.run), metric_rtol=math.inf)
         for change in changes:
             key = (change.example, change.tier, change.check, change.before, change.after)
@@ -297,7 +311,7 @@ def to_json(report: StacksReport) -> dict[str, Any]:
             "what_changed": report.what_changed(), "closing_note": report.closing_note(),
             "a": side(report.a), "b": side(report.b), "status_changes": report.status_changes,
             "metrics": report.movements, "steady_metrics": report.steady_metrics, "versions": report.versions,
-            "examples": report.examples, "notes": report.notes}
+            "examples": report.examples, "incomplete": report.incomplete, "notes": report.notes}
 
 
 def write(report: StacksReport, folder: Path) -> tuple[Path, Path]:

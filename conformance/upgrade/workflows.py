@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 import sys
 import time
 from dataclasses import dataclass, field
@@ -102,9 +103,11 @@ def check_selection(patterns: str | None, golden_dir: Path | None = None) -> Non
 
 
 def _folder(results_dir: Path, profile_id: str, command: str) -> Path:
+    """A new folder for one command's runs and report: two commands started in the same second (say two
+    comparisons with other ``--a``) must not resume each other's run files."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    folder = results_dir / profile_id / "upgrade" / f"{stamp}-{command}"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = results_dir / profile_id / "upgrade" / f"{stamp}-{secrets.token_hex(3)}-{command}"
+    folder.mkdir(parents=True, exist_ok=False)
     return folder.resolve()
 
 
@@ -120,8 +123,8 @@ def _environment(stack: stacks.Stack, build: stacks.BuildOptions, say: Print, la
 
 def compare_stacks(options: CompareOptions, say: Print = _print) -> int:
     """Build both environments, run the tier on every seed in each (the sides alternate, so a slow
-    spell of the machine falls on both), and write the report. 0 when written (1 with
-    ``fail_on_change`` when anything changed)."""
+    spell of the machine falls on both), and write the report. 0 when written; 1 when the comparison
+    is incomplete (a side without results, a run cut short), or with ``fail_on_change`` when anything changed."""
     from conformance.stack.profile import fingerprint
 
     started_clock, started = time.monotonic(), dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -147,6 +150,9 @@ def compare_stacks(options: CompareOptions, say: Print = _print) -> int:
     say("")
     say(stacks_report.render(built))
     print(f"report: {markdown} and {document}", file=sys.stderr)
+    if built.incomplete:
+        print(f"error: the comparison is incomplete: {'; '.join(built.incomplete)}", file=sys.stderr)
+        return 1
     return 1 if options.fail_on_change and built.changed else 0
 
 
@@ -193,11 +199,19 @@ def bisect_release(options: BisectOptions, say: Print = _print) -> int:
         try:
             environment = stacks.ensure(stack, options.build)
         except stacks.InstallFailed as failure:
-            raise search.Uninstallable(f"pip cannot install it: {failure.reason}") from failure
+            raise search.Unobservable(f"pip cannot install it: {failure.reason}") from failure
         environments[str(version)] = stacks.describe(environment)
-        runs = {seed: run_seed(environment, plan, seed, folder, f"{options.package}-{version}").run
-                for seed in options.seeds}
-        return verdicts.observe(runs, options.example, options.check)
+        seed_runs = [run_seed(environment, plan, seed, folder, f"{options.package}-{version}") for seed in options.seeds]
+        lost = [f"seed {r.seed}: {r.summary()}" for r in seed_runs if r.run is None or not r.run.complete]
+        if lost:  # a crash, a timeout or a kill says nothing about the release
+            raise search.Unobservable(f"its runs did not finish ({'; '.join(lost)})")
+        observation = verdicts.observe({r.seed: r.run for r in seed_runs}, options.example, options.check)
+        if observation.is_metric and any(value is None and status in ("passed", "failed") for value, status
+                                         in zip(observation.values, observation.statuses)):
+            # the example ran to its checks, so it recorded what it records: the path names nothing
+            raise ConformanceError(f"{options.example} records no number at {options.check}: see the metrics "
+                                   f"and models its run file lists ({folder / 'runs'})")
+        return observation
 
     def on_step(step: search.Step) -> None:
         if step.skipped:
