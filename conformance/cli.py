@@ -578,7 +578,7 @@ def _sensitivity(args: argparse.Namespace, _: list[str]) -> int:
 def _stack_build_options(args: argparse.Namespace, find_links: tuple[str, ...] = ()) -> BuildOptions:
     from conformance.upgrade.stacks import DEFAULT_ROOT, BuildOptions
 
-    extras = ("offline", "jax") if (args.backend or backend.current()) == "jax" else ("offline",)
+    extras = BuildOptions.extras + (("jax",) if (args.backend or backend.current()) == "jax" else ())
     return BuildOptions(root=(args.stacks_dir or DEFAULT_ROOT).resolve(), extras=extras, inherit=args.inherit,
                         find_links=tuple(args.find_links) + find_links, rebuild=args.rebuild)
 

@@ -605,3 +605,10 @@ def test_bisect_finds_the_planted_release(tmp_path):
     assert "plantfix 1.8.0: failed (CHANGED)" in out
     assert "first changed release: plantfix 1.5.0 (after 1.4.0" in out
     assert "release notes: https://pypi.org/project/plantfix/1.5.0/" in out
+
+
+def test_stack_environments_get_the_extras_nox_conformance_installs_so_no_example_is_skipped_for_a_package():
+    for argv, wanted in ((["--backend", "jax"], ("offline", "tensorboard", "tuner", "jax")),
+                         ([], ("offline", "tensorboard", "tuner"))):
+        args = cli.build_parser().parse_args(["compare-stacks", "--a", "keras", "--b", "", *argv])
+        assert set(cli._stack_build_options(args).extras) == set(wanted)
