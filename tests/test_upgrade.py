@@ -612,3 +612,11 @@ def test_stack_environments_get_the_extras_nox_conformance_installs_so_no_exampl
                          ([], ("offline", "tensorboard", "tuner"))):
         args = cli.build_parser().parse_args(["compare-stacks", "--a", "keras", "--b", "", *argv])
         assert set(cli._stack_build_options(args).extras) == set(wanted)
+
+
+def test_a_tensorflow_pin_on_x86_64_is_refused_in_favour_of_tensorflow_cpu(monkeypatch):
+    monkeypatch.setattr(stacks.platform, "machine", lambda: "x86_64")
+    with pytest.raises(ConformanceError, match=r"pin that instead \(tensorflow-cpu==2.20.\*\)"):
+        stacks.parse_stack("keras==3.12.*,tensorflow==2.20.*")
+    monkeypatch.setattr(stacks.platform, "machine", lambda: "aarch64")  # where the project installs tensorflow
+    assert stacks.parse_stack("tensorflow==2.20.*").label

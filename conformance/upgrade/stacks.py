@@ -27,6 +27,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import platform
 import shutil
 import site
 import subprocess
@@ -98,6 +99,11 @@ def parse_stack(text: str) -> Stack:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ConformanceError(f"stack {text!r} names {', '.join(twice)} more than once")
+    if platform.machine() == "x86_64" and "tensorflow" in names:
+        # pyproject.toml installs TensorFlow as tensorflow-cpu here; a tensorflow pin would unpack a second
+        # TensorFlow over it, and the environment would mix the files of two releases
+        raise ConformanceError(f"stack {text!r}: on x86_64 the project installs TensorFlow as tensorflow-cpu; pin "
+                               f"that instead (tensorflow-cpu{requirements[names.index('tensorflow')].specifier})")
     return Stack(text or "", requirements)
 
 
