@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
             "their seed spread, and the installed versions on each side.",
             "A stack is comma-separated pip requirements: \"keras==3.10.*,tensorflow-cpu==2.19.*\"; "
             "\"keras>=3.10,<3.12\" stays one requirement; \"\" is the project's own dependencies as pip "
-            "resolves them today.",
+            "resolved them when its environment was built (--rebuild resolves them again).",
             MOVED_RULE)),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     compare_stacks.add_argument("--a", required=True, metavar="SPEC", help="the stack to compare from (the old one)")

@@ -2,8 +2,8 @@
 
 A **stack** is a comma-separated list of PEP 508 requirements, ``"keras==3.10.*,tensorflow-cpu==2.19.*"``
 (a specifier with commas of its own, ``"keras>=3.10,<3.12"``, stays whole: a piece that starts with a
-comparison joins the one before it). The empty stack is the project's own dependencies as pip resolves
-them today.
+comparison joins the one before it). The empty stack is the project's own dependencies as pip resolved
+them when its environment was built; ``--rebuild`` resolves them again.
 
 Its **environment** is a virtualenv — made as nox makes its sessions' (``python -m virtualenv``, or
 the standard library's ``venv`` where virtualenv is not installed), with pip — that holds this
