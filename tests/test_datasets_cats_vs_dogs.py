@@ -182,3 +182,34 @@ def test_offline_is_a_labelled_substitute_of_genuine_digits(cache_home):
     assert loaded.provenance["kind"] == "substitute" and "MNIST" in loaded.provenance["description"]
     assert len(list((base_dir / "train" / "cat").iterdir())) == 200
     assert len(list((base_dir / "test" / "dog").iterdir())) == 200
+
+
+def test_a_cached_tree_missing_photos_is_built_again_not_trained_on(cache_home):
+    base_dir = cats_vs_dogs.twin(seed=6, samples=0.02, stand_in_size=32).value.base_dir
+    photos = sorted((base_dir / "train" / "dog").iterdir())
+    for photo in photos:
+        photo.unlink()  # the manifest still says 8 dogs per class
+    again = cats_vs_dogs.twin(seed=6, samples=0.02, stand_in_size=32).value.base_dir
+    assert sorted(p.name for p in (again / "train" / "dog").iterdir()) == [p.name for p in photos]
+
+
+def test_a_tree_without_its_manifest_is_built_again_and_the_old_one_kept_until_then(cache_home):
+    write_train_zip(cache_home)
+    base_dir = load("cats_vs_dogs", tier="book", seed=0).value.base_dir
+    (base_dir / cats_vs_dogs.MANIFEST).unlink()
+    (base_dir / "train" / "cat" / "cat.0.jpg").unlink()
+    cats_vs_dogs.kaggle_dir().joinpath("train.zip").rename(cache_home / "elsewhere.zip")
+    with pytest.raises(DatasetUnavailable, match="train.zip is not in the cache"):
+        load("cats_vs_dogs", tier="book", seed=0)  # no source to rebuild from: the old tree stays
+    assert (base_dir / "train" / "cat" / "cat.1.jpg").exists()
+    (cache_home / "elsewhere.zip").rename(cats_vs_dogs.kaggle_dir() / "train.zip")
+    rebuilt = load("cats_vs_dogs", tier="book", seed=0).value.base_dir
+    assert (rebuilt / "train" / "cat" / "cat.0.jpg").exists() and (rebuilt / cats_vs_dogs.MANIFEST).exists()
+    assert not [p for p in rebuilt.parent.iterdir() if p.name.startswith(".")]  # no temporary or stale tree left
+
+
+def test_a_damaged_photo_names_its_source_and_how_to_fetch_it_again(cache_home):
+    write_train_zip(cache_home, replaced={"dog.1.jpg": b"not a jpeg"})
+    with pytest.raises(cache.CorruptDataset, match=r"train\.zip: dog\.1\.jpg: not a readable JPEG .*fetch train\.zip "
+                                                   r"again from https://www\.kaggle\.com"):
+        load("cats_vs_dogs", tier="book", seed=0)

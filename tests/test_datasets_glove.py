@@ -40,7 +40,12 @@ def write_zip(path: Path) -> None:
 
 
 @pytest.fixture
-def book_zip(offline_data_home, monkeypatch):
+def book_words(monkeypatch):
+    monkeypatch.setattr(glove, "BOOK_WORDS", len(WORDS))  # the fixture's release is this small
+
+
+@pytest.fixture
+def book_zip(offline_data_home, monkeypatch, book_words):
     path = offline_data_home / glove.ZIP_NAME
     write_zip(path)
     monkeypatch.setattr(glove, "ZIP_BYTES", path.stat().st_size)
@@ -78,10 +83,17 @@ def test_a_corrupt_archive_is_an_error_and_leaves_no_text_file(book_zip):
     assert sorted(p.name for p in book_zip.parent.iterdir()) == [glove.ZIP_NAME]
 
 
-def test_a_truncated_text_file_is_an_error_naming_it(offline_data_home):
+def test_a_truncated_text_file_is_an_error_naming_it(offline_data_home, book_words):
     text = glove_lines(100)
     (offline_data_home / glove.BOOK_FILE).write_text(text[: len(text) - 40])
     with pytest.raises(CorruptDataset, match=rf"{glove.BOOK_FILE}: the last line is not a word and 100 numbers"):
+        load("glove", tier="book", seed=0)
+
+
+def test_a_text_file_cut_between_lines_is_an_error_by_its_line_count(offline_data_home, book_words):
+    lines = glove_lines(100).splitlines(keepends=True)
+    (offline_data_home / glove.BOOK_FILE).write_text("".join(lines[:3]))  # every line whole, most missing
+    with pytest.raises(CorruptDataset, match=rf"{glove.BOOK_FILE}: 3 lines, where the release has {len(WORDS)} words"):
         load("glove", tier="book", seed=0)
 
 

