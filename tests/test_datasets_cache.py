@@ -47,8 +47,8 @@ def test_a_cache_folder_that_cannot_exist_is_unavailable_data(tmp_path):
         cache.writable_folder(blocker / "datasets")
 
 
-@pytest.mark.parametrize("cut", [http.client.IncompleteRead(b"x" * 4096), ConnectionResetError("reset by peer")])
-def test_a_download_cut_short_says_what_to_fetch_and_leaves_nothing(tmp_path, monkeypatch, cut):
+def serve(monkeypatch, read):
+    """Downloads on, and every URL answers with a response whose ``read(size)`` is ``read``."""
     class Response:
         def __enter__(self):
             return self
@@ -57,10 +57,18 @@ def test_a_download_cut_short_says_what_to_fetch_and_leaves_nothing(tmp_path, mo
             return False
 
         def read(self, size):
-            raise cut
+            return read()
 
     monkeypatch.delenv("BOOK_DATA_OFFLINE", raising=False)
     monkeypatch.setattr(cache.urllib.request, "urlopen", lambda url, timeout: Response())
+
+
+@pytest.mark.parametrize("cut", [http.client.IncompleteRead(b"x" * 4096), ConnectionResetError("reset by peer")])
+def test_a_download_cut_short_says_what_to_fetch_and_leaves_nothing(tmp_path, monkeypatch, cut):
+    def broken():
+        raise cut
+
+    serve(monkeypatch, broken)
     with pytest.raises(DatasetUnavailable, match=rf"f\.bin is not in the cache \(download failed: .*fetch "
                                                  rf"http://example\.invalid/f\.bin to {tmp_path}"):
         cache.fetch(REMOTE, tmp_path)
@@ -68,20 +76,8 @@ def test_a_download_cut_short_says_what_to_fetch_and_leaves_nothing(tmp_path, mo
 
 
 def test_a_download_that_does_not_match_its_digest_says_what_arrived(tmp_path, monkeypatch):
-    class Response:
-        chunks = [b"partial", b""]
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def read(self, size):
-            return self.chunks.pop(0)
-
-    monkeypatch.delenv("BOOK_DATA_OFFLINE", raising=False)
-    monkeypatch.setattr(cache.urllib.request, "urlopen", lambda url, timeout: Response())
+    chunks = [b"partial", b""]
+    serve(monkeypatch, lambda: chunks.pop(0))
     with pytest.raises(DatasetUnavailable, match=r"the download of 7 bytes has SHA-256 [0-9a-f]{64}: cut short, or "
                                                  r"not the published file\); fetch http://example\.invalid/f\.bin"):
         cache.fetch(REMOTE, tmp_path)
