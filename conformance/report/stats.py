@@ -28,7 +28,8 @@ works on the runs' median throughputs:
   standard normal samples (:func:`median_variance`: 0.449 for three, where a mean's would be
   1/3), and its degrees of freedom are those of the pooled σ: the runs' Σ(K − 1) over every
   configuration and side, times 0.3675, the efficiency of a median of absolute deviations
-  against the standard deviation on normal data. Treating σ as known and the median as a mean
+  against the standard deviation on normal data (exact with two runs a side; with three or more
+  the pooled pairwise differences are more efficient than that, so the test errs on the safe side). Treating σ as known and the median as a mean
   made the same code, benchmarked twice over 20 configurations of three runs a side at the CI
   machines' 12% between-run noise, draw a false call in about one report in five (simulated;
   ``tests/test_stats.py`` keeps it under ``alpha``). Used whenever σ can be estimated (some
