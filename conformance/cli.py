@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConformanceError as error:  # the user can act on these; anything else is a bug and keeps its traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the user stopped it: files are written atomically, so nothing is half-written
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:

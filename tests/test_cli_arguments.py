@@ -79,3 +79,12 @@ def test_an_unknown_keras_backend_in_the_environment_is_a_clear_error(monkeypatc
     monkeypatch.setenv("KERAS_BACKEND", "mxnet")
     assert cli.main(["run", "--examples", "ch02*"]) == 2
     assert "KERAS_BACKEND='mxnet' is not a backend this suite runs" in capsys.readouterr().err
+
+
+def test_an_interrupted_command_says_so_and_exits_130_without_a_traceback(monkeypatch, capsys):
+    def interrupted(args, passthrough):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_validate", interrupted)
+    assert cli.main(["validate"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"

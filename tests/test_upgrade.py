@@ -552,8 +552,13 @@ def test_environments_are_cached_and_a_failed_install_says_why(tmp_path, monkeyp
     first = stacks.ensure(stacks.parse_stack("plantfix==1.0.0"), options)
     assert not first.reused and first.packages["plantfix"] == "1.0.0"
     assert "keras" in first.packages  # inherited from this interpreter
+    marker = first.path / stacks.MARKER
+    recorded = json.loads(marker.read_text())
+    recorded["packages"]["keras"] = "0.0.1"  # as if the host had upgraded since the build
+    marker.write_text(json.dumps(recorded))
     again = stacks.ensure(stacks.parse_stack("plantfix==1.0.0"), options)
     assert again.reused and again.path == first.path
+    assert again.packages["keras"] == first.packages["keras"]  # what the environment imports now
     with pytest.raises(stacks.InstallFailed, match="conformance-no-such-dependency") as failed:
         stacks.ensure(stacks.parse_stack("needsmissing==1.0.0"), options)
     assert not (options.root / stacks.environment_key(failed.value.stack, options)).exists()

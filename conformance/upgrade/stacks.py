@@ -34,7 +34,7 @@ import subprocess
 import sys
 import sysconfig
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +183,10 @@ def ensure(stack: Stack, options: BuildOptions) -> Environment:
         if marker.exists() and not options.rebuild:
             recorded = json.loads(marker.read_text())
             if (folder / "bin" / "python").exists():
-                return Environment(stack, folder, key, recorded.get("packages", {}), reused=True,
-                                   build_s=recorded.get("build_s", 0.0), log=log)
+                reused = Environment(stack, folder, key, reused=True, build_s=recorded.get("build_s", 0.0), log=log)
+                # read again, not from the marker: an --inherit environment imports the host's packages,
+                # which may have changed since it was built
+                return replace(reused, packages=installed_packages(reused))
         started = time.monotonic()
         shutil.rmtree(folder, ignore_errors=True)
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -131,8 +131,8 @@ def compare_stacks(options: CompareOptions, say: Print = _print) -> int:
     pair = {"a": stacks.parse_stack(options.a), "b": stacks.parse_stack(options.b)}
     check_selection(options.plan.examples)
     profile_id = fingerprint(options.plan.backend)["id"]
-    folder = _folder(options.results_dir, profile_id, "compare-stacks")
     environments = {name: _environment(stack, options.build, say, name) for name, stack in pair.items()}
+    folder = _folder(options.results_dir, profile_id, "compare-stacks")  # once there is something to run
     runs: dict[str, dict[int, SeedRun]] = {"a": {}, "b": {}}
     for seed in options.seeds:
         for name, environment in environments.items():
