@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="pytest-xdist workers per run (default: auto)")
     sensitivity.add_argument("--results-dir", default="results", help="default: results/")
     sensitivity.add_argument("--min-detection", type=_fraction, metavar="RATE",
-                             help="exit 1 when fewer than this fraction of the exercised faults are caught")
+                             help="exit 1 when fewer than this fraction of the faults run are caught (a fault "
+                                  "that reaches no example counts as missed)")
     sensitivity.add_argument("--list", action="store_true", help="print the catalogue and exit")
     sensitivity.set_defaults(handler=_sensitivity)
 
@@ -228,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--golden-dir", default=None, help="golden files for the loss plots' expected epoch "
                                                             "windows (default: the project's golden/)")
     report.add_argument("--json", action="store_true", help="print the verdicts as JSON instead of Markdown")
-    report.add_argument("--fail-on-regression", action="store_true", help="exit 1 when anything regressed")
+    report.add_argument("--fail-on-regression", action="store_true",
+                        help="exit 1 when anything regressed, or when a benchmark run had no baseline to compare "
+                             "with (no file for the profile, no entries for its backend, no configuration in common)")
     report.set_defaults(handler=_report)
 
     compare_stacks = commands.add_parser(
@@ -557,6 +560,9 @@ def _report(args: argparse.Namespace, _: list[str]) -> int:
     markdown_path, html_path = markdown.write(built, out, golden_dir=Path(args.golden_dir) if args.golden_dir else None)
     print(compare.dumps(built) if args.json else markdown.render(built))
     print(f"report: {markdown_path} and {html_path}", file=sys.stderr)
+    if args.fail_on_regression and built.bench_uncompared:  # a check that compared nothing must not pass
+        print(f"error: the benchmark run was compared with nothing: {built.bench_uncompared}", file=sys.stderr)
+        return 1
     return 1 if args.fail_on_regression and built.regressions else 0
 
 

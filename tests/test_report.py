@@ -348,3 +348,21 @@ def test_a_baseline_filed_in_another_folder_is_found_by_its_folder(tmp_path):
     assert all(line.comparison.is_regression for line in built.bench_lines)
     with pytest.raises(ConformanceError, match="no baseline file here"):
         report.build(PROFILE, results_dir=results, baseline_dir=tmp_path / "elsewhere", bench_only=True)
+
+
+def test_failing_on_regression_fails_a_benchmark_that_had_nothing_to_compare_with(tmp_path, capsys):
+    from conformance import cli
+
+    results = tmp_path / "results"
+    write_run(results, "bench", "new", bench_run())
+    argv = ["report", "--profile", PROFILE, "--results-dir", str(results), "--only", "bench", "--out",
+            str(tmp_path / "report"), "--fail-on-regression"]
+    assert cli.main(argv + ["--baseline-dir", str(tmp_path / "nowhere")]) == 2  # a folder named but empty: a typo
+    capsys.readouterr()
+    assert cli.main(argv) == 1  # the project's golden/bench has no cpu-test-2c
+    assert "compared with nothing: no baseline for profile cpu-test-2c" in capsys.readouterr().err
+    save_baseline(dataclasses.replace(bench_run(run_id="base"), settings={"backend": "tensorflow"}), tmp_path)
+    assert cli.main(argv + ["--baseline-dir", str(tmp_path)]) == 1
+    assert "has no jax entries" in capsys.readouterr().err
+    save_baseline(bench_run(run_id="base"), tmp_path)
+    assert cli.main(argv + ["--baseline-dir", str(tmp_path)]) == 0

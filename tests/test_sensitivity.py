@@ -283,6 +283,24 @@ def test_a_run_without_a_fault_that_did_not_finish_stops_the_report_with_its_log
     assert ran == [runner.CLEAN]  # no fault runs on a reach that is not known
 
 
+def test_the_detection_gate_counts_a_fault_that_reached_no_example_as_missed(tmp_path, monkeypatch, capsys):
+    from conformance.sensitivity import runner
+
+    def run_tier(options, name, folder, examples):
+        if name == runner.CLEAN:
+            return conformance_run(reaching("a", caught=2))  # "idle" reaches nothing, as after a Keras rename
+        return conformance_run(result("a", "failed", 1, ("x",)))
+
+    monkeypatch.setattr(runner, "_run_tier", run_tier)
+    monkeypatch.setattr(faults, "select", lambda patterns: [CATALOGUE[0], CATALOGUE[2]])
+    options = runner.SensitivityOptions(faults=None, examples=None, tier="smoke", backend="tensorflow", seed=0,
+                                        workers="1", results_dir=tmp_path, command="cmd", min_detection=0.9)
+    assert runner.run(options) == 1  # 1 of 1 exercised (100%), but 1 of 2 run
+    captured = capsys.readouterr()
+    assert "1 of 2 faults caught (50%; 1 reached no example), below --min-detection 90%" in captured.err
+    assert "Of all 2 faults run, 1 caught (50%" in captured.out
+
+
 # -- the run records its fault -------------------------------------------------------------
 def test_a_run_with_a_fault_never_has_the_settings_of_a_run_without():
     plain, faulted = Settings(), Settings(fault="relu-dropped")

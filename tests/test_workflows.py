@@ -94,8 +94,26 @@ def test_every_session_and_option_the_ci_calls_exists(path):
 
 
 def test_the_workflows_run_the_sessions_users_run():
-    calls = {session for path in WORKFLOWS for session, _ in nox_calls(path.read_text())}
-    assert {"tests", "conformance", "report", "benchmark-cpu", "benchmark-gpu", "benchmark-tpu"} <= calls
+    calls = {session for path in WORKFLOWS + CI_SCRIPTS for session, _ in nox_calls(path.read_text())}
+    assert {"tests", "conformance", "report", "benchmark-cpu", "benchmark-gpu", "benchmark-tpu", "seed-sweep",
+            "sensitivity"} <= calls
+
+
+def test_every_guard_a_green_run_relies_on_is_in_place():
+    """The calls that make a job fail when what it checks failed: a benchmark report against a baseline
+    fails on a regression, the nightly sensitivity report below its detection rate."""
+    workflows = "\n".join(path.read_text() for path in WORKFLOWS)
+    benchmark_reports = [args for session, args in nox_calls(workflows)
+                         if session == "report" and "conformance" not in args]
+    assert len(benchmark_reports) == 3  # the GPU, TPU and nightly CPU benchmarks
+    assert all("--fail-on-regression" in args for args in benchmark_reports)
+    nightly = (PROJECT_ROOT / ".ci" / "nightly").read_text()
+    [sensitivity] = [args for session, args in nox_calls(nightly) if session == "sensitivity"]
+    assert "--min-detection" in sensitivity
+    assert "|| status=1" in nightly and nightly.rstrip().endswith("exit $status")
+    # a report step writes the summary whatever happened, and keeps the exit status
+    steps = re.findall(r"nox -s report[^\n]*\n(?:[^\n]*\n){2}", workflows)
+    assert len(steps) == 4 and all("|| rc=$?" in step and 'exit "$rc"' in step for step in steps), steps
 
 
 def test_a_removed_session_or_flag_is_caught():

@@ -97,6 +97,7 @@ class Report:
     baseline_runs: list[dict[str, Any]] = field(default_factory=list)  # provenance of the runs compared against
     bench_lines: list[BenchLine] = field(default_factory=list)
     bench_unmeasured: list[str] = field(default_factory=list)  # baseline configurations planned, not measured
+    bench_uncompared: str = ""  # why a benchmark run was compared with nothing at all
     conformance_run: ConformanceRun | None = None
     conformance_run_path: Path | None = None
     conformance_baseline: ConformanceRun | None = None
@@ -313,12 +314,18 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
                     report.baseline_runs = compared or [loaded.backends[chosen].provenance]
                     report.notes += bench_settings_note(runs, compared, loaded.profile_id, report.profile_id)
                 else:
-                    report.notes.append(f"the baseline {report.baseline_path} has no {chosen} entries")
+                    report.bench_uncompared = f"the baseline {report.baseline_path} has no {chosen} entries"
             else:
-                report.notes.append(f"no baseline for profile {report.profile_id} ({report.baseline_path}); record one "
-                                    f"with `python -m conformance bench --save-baseline`")
+                report.bench_uncompared = (f"no baseline for profile {report.profile_id} ({report.baseline_path}); "
+                                           f"record one with `python -m conformance bench --save-baseline`")
             report.bench_lines = compare_bench(report.bench_run, loaded, alpha=alpha, min_change=min_change)
             report.bench_unmeasured = unmeasured(runs, loaded)
+            if not report.bench_uncompared and report.bench_run.entries and not any(
+                    line.comparison for line in report.bench_lines):
+                report.bench_uncompared = (f"none of the run's configurations is in the baseline "
+                                           f"{report.baseline_path}")
+            if report.bench_uncompared:
+                report.notes.append(report.bench_uncompared)
     if not bench_only:
         runs = store.runs(results_dir, profile_id, "conformance")
         report.conformance_run_path = conformance_run or (runs[-1] if runs else None)

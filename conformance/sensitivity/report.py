@@ -48,6 +48,12 @@ class SensitivityReport:
     def detection_rate(self) -> float | None:
         return len(self.caught) / len(self.exercised) if self.exercised else None
 
+    @property
+    def caught_of_all(self) -> float | None:
+        """Caught over every fault run, a fault no example exercised counting as missed: what a gate
+        may rely on, since a Keras change that stopped faults reaching the examples raises the other."""
+        return len(self.caught) / len(self.faults) if self.faults else None
+
     def per_example(self) -> dict[str, tuple[int, int]]:
         """Example → (faults that touched it, faults it caught)."""
         tally: dict[str, list[int]] = {}
@@ -60,6 +66,7 @@ class SensitivityReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"command": self.command, "settings": self.settings, "detection_rate": self.detection_rate,
+                "caught_of_all": self.caught_of_all,
                 "caught": len(self.caught), "exercised": len(self.exercised), "clean_failures": self.clean_failures,
                 "faults": [asdict(f) for f in self.faults],
                 "examples": {e: {"touched_by": t, "caught": c} for e, (t, c) in self.per_example().items()}}
@@ -134,6 +141,9 @@ def render(report: SensitivityReport) -> str:
     idle = [f.id for f in report.faults if f.verdict == NOT_EXERCISED]
     if idle:
         lines.append(f"Not exercised by any example of this tier: {', '.join(idle)}.")
+    if report.faults:
+        lines.append(f"Of all {len(report.faults)} faults run, {len(report.caught)} caught ({report.caught_of_all:.0%}; "
+                     f"what --min-detection counts).")
     if report.clean_failures:
         lines += ["", "Left out of the attribution, because they fail without any fault: "
                   + ", ".join(f"{example} ({reason[:80]})" for example, reason in report.clean_failures.items())]

@@ -79,10 +79,11 @@ def run(options: SensitivityOptions) -> int:
         print(f"error: {len(built.clean_failures)} examples fail without any fault; fix them first: their "
               "failures under a fault say nothing", file=sys.stderr)
         return 1
-    rate = built.detection_rate
+    rate = built.caught_of_all
     if options.min_detection is not None and (rate is None or rate < options.min_detection):
-        print(f"error: {'no fault reached any example' if rate is None else f'detection rate {rate:.0%}'}, "
-              f"below --min-detection {options.min_detection:.0%}", file=sys.stderr)
+        idle = len(built.faults) - len(built.exercised)
+        print(f"error: {len(built.caught)} of {len(built.faults)} faults caught ({rate or 0:.0%}; {idle} reached no "
+              f"example), below --min-detection {options.min_detection:.0%}", file=sys.stderr)
         return 1
     return 0
 
