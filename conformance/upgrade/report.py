@@ -80,16 +80,15 @@ class StacksReport:
         if not self.changed:
             text = (f"nothing changed: no example or check changed status, no metric moved beyond its seed spread "
                     f"({plural(self.steady_metrics, 'metric')} steady)")
-            if self.incomplete:
-                text = f"the comparison is INCOMPLETE ({'; '.join(self.incomplete)}); in what was compared, {text}"
         else:
             parts = [plural(len(example_changes), "example") + " and " + plural(len(check_changes), "check")
                      + " changed status" + (f" ({plural(len(self.regressions), 'regression')})" if self.regressions
                                             else ""),
                      plural(len(self.moved), "metric") + " moved beyond the seed spread"]
             text = "; ".join(parts)
-            if self.incomplete:
-                text = f"the comparison is INCOMPLETE ({'; '.join(self.incomplete)}); {text}"
+        if self.incomplete:
+            text = (f"the comparison is INCOMPLETE ({'; '.join(self.incomplete)}); "
+                    f"{'' if self.changed else 'in what was compared, '}{text}")
         if self.unjudged:
             text += f"; {plural(len(self.unjudged), 'metric')} differed with one seed a side (unjudged)"
         return text
