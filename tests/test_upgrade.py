@@ -7,6 +7,7 @@ with no network: the environments inherit this interpreter's packages and pip fi
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import dataclasses
 import json
@@ -382,16 +383,17 @@ class FakeRegistry:
 
 
 def fake_stack_machinery(monkeypatch, changed_at, broken=(), lost=()):
-    """stacks.ensure and run_seed replaced: an environment is a version, a run the check's verdict; the
+    """stacks.using and run_seed replaced: an environment is a version, a run the check's verdict; the
     versions in ``lost`` leave no run file (a crash, a timeout, a kill)."""
     built = []
 
-    def ensure(stack, options):
+    @contextlib.contextmanager
+    def using(stack, options):
         version = str(next(r for r in stack.requirements if r.name == "keras").specifier).lstrip("=")
         if version in broken:
             raise stacks.InstallFailed(stack, "No matching distribution found for ml-dtypes==0.0.1", Path("/log"))
         built.append(version)
-        return stacks.Environment(stack, Path(f"/stacks/{version}"), version, {"keras": version})
+        yield stacks.Environment(stack, Path(f"/stacks/{version}"), version, {"keras": version})
 
     def run_seed(environment, plan, seed, folder, label):
         if environment.key in lost:
@@ -401,7 +403,7 @@ def fake_stack_machinery(monkeypatch, changed_at, broken=(), lost=()):
                             metrics={"test_acc": 0.8 + 0.01 * seed + (0.1 if status == "failed" else 0)}))
         return SeedRun(label, seed, run, Path("/log"), 0, 1.0)
 
-    monkeypatch.setattr(stacks, "ensure", ensure)
+    monkeypatch.setattr(stacks, "using", using)
     monkeypatch.setattr(workflows, "run_seed", run_seed)
     return built
 
@@ -539,6 +541,39 @@ def conformance(*args, cwd):
                           timeout=1200, env=offline_environ())
 
 
+def fake_built_environment(options, stack):
+    """A complete environment as ``using`` finds it cached: its marker, and a Python (this one)."""
+    folder = options.root / stacks.environment_key(stack, options)
+    (folder / "bin").mkdir(parents=True)
+    (folder / "bin" / "python").symlink_to(sys.executable)
+    (folder / stacks.MARKER).write_text(json.dumps({"build_s": 1.0}))
+    return folder
+
+
+def test_rebuild_refuses_to_remove_an_environment_another_command_is_running_in(tmp_path, monkeypatch):
+    options = stacks.BuildOptions(root=tmp_path / "stacks")
+    stack = stacks.parse_stack("keras==3.15.1")
+    folder = fake_built_environment(options, stack)
+    rebuild = dataclasses.replace(options, rebuild=True)
+
+    def building(*args):
+        raise RuntimeError("building")
+
+    monkeypatch.setattr(stacks, "_create", building)
+    with stacks.using(stack, options) as running:
+        assert running.reused and running.path == folder
+        with stacks.using(stack, options) as also:  # another command reusing it is fine
+            assert also.reused
+        with pytest.raises(ConformanceError, match="another command is running in it"):
+            with stacks.using(stack, rebuild):
+                pass
+        assert (folder / "bin" / "python").exists()
+    with pytest.raises(RuntimeError, match="building"):  # once nothing runs there, it rebuilds
+        with stacks.using(stack, rebuild):
+            pass
+    assert not folder.exists()
+
+
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_environments_are_cached_and_a_failed_install_says_why(tmp_path, monkeypatch):
@@ -549,18 +584,21 @@ def test_environments_are_cached_and_a_failed_install_says_why(tmp_path, monkeyp
                 requires=["conformance-no-such-dependency"])
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     options = stacks.BuildOptions(root=tmp_path / "stacks", inherit=True, find_links=(str(wheels),))
-    first = stacks.ensure(stacks.parse_stack("plantfix==1.0.0"), options)
+    with stacks.using(stacks.parse_stack("plantfix==1.0.0"), options) as first:
+        pass
     assert not first.reused and first.packages["plantfix"] == "1.0.0"
     assert "keras" in first.packages  # inherited from this interpreter
     marker = first.path / stacks.MARKER
     recorded = json.loads(marker.read_text())
     recorded["packages"]["keras"] = "0.0.1"  # as if the host had upgraded since the build
     marker.write_text(json.dumps(recorded))
-    again = stacks.ensure(stacks.parse_stack("plantfix==1.0.0"), options)
+    with stacks.using(stacks.parse_stack("plantfix==1.0.0"), options) as again:
+        pass
     assert again.reused and again.path == first.path
     assert again.packages["keras"] == first.packages["keras"]  # what the environment imports now
     with pytest.raises(stacks.InstallFailed, match="conformance-no-such-dependency") as failed:
-        stacks.ensure(stacks.parse_stack("needsmissing==1.0.0"), options)
+        with stacks.using(stacks.parse_stack("needsmissing==1.0.0"), options):
+            pass
     assert not (options.root / stacks.environment_key(failed.value.stack, options)).exists()
 
 

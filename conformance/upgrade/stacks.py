@@ -23,6 +23,8 @@ the pins come from a local folder (``find_links``); the tests use it.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -36,7 +38,7 @@ import sysconfig
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -172,49 +174,76 @@ def environment_key(stack: Stack, options: BuildOptions) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def ensure(stack: Stack, options: BuildOptions) -> Environment:
-    """The environment of ``stack``: the cached one when a complete build exists (and ``rebuild``
-    is off), else a new build. Raises :class:`InstallFailed` when pip cannot install the stack."""
+@contextlib.contextmanager
+def using(stack: Stack, options: BuildOptions) -> Iterator[Environment]:
+    """The environment of ``stack``, held for the commands run in it: the cached one when a complete
+    build exists (and ``rebuild`` is off), else a new build. While one command holds it, another cannot
+    rebuild it under its feet: that one's ``--rebuild`` stops with an error instead of removing the folder.
+    Raises :class:`InstallFailed` when pip cannot install the stack."""
     key = environment_key(stack, options)
     folder = options.root / key
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(options.root / f".{key}.in-use", "a") as in_use:
+        with store.locked(folder):  # two commands building the same stack at once: the second reuses it
+            environment = _reused(stack, folder, key, options)
+            if environment is None:
+                try:
+                    fcntl.flock(in_use, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise ConformanceError(
+                        f"cannot rebuild the environment of {stack.label} ({folder}): another command is running in "
+                        f"it; wait for it to finish, or leave out --rebuild") from None
+                environment = _build(stack, folder, key, options)
+            # shared from here on; no rebuild can slip in between: a rebuild takes the build lock first
+            fcntl.flock(in_use, fcntl.LOCK_SH)
+        try:
+            yield environment
+        finally:
+            fcntl.flock(in_use, fcntl.LOCK_UN)
+
+
+def _reused(stack: Stack, folder: Path, key: str, options: BuildOptions) -> Environment | None:
+    """The complete environment in ``folder``, or None when there is none (or ``rebuild`` is on)."""
+    marker = folder / MARKER
+    if options.rebuild or not marker.exists() or not (folder / "bin" / "python").exists():
+        return None
+    recorded = json.loads(marker.read_text())
+    reused = Environment(stack, folder, key, reused=True, build_s=recorded.get("build_s", 0.0),
+                         log=options.root / f"{key}.log")
+    # read again, not from the marker: an --inherit environment imports the host's packages,
+    # which may have changed since it was built
+    return replace(reused, packages=installed_packages(reused))
+
+
+def _build(stack: Stack, folder: Path, key: str, options: BuildOptions) -> Environment:
+    started = time.monotonic()
     log = options.root / f"{key}.log"
-    with store.locked(folder):  # two commands building the same stack at once: the second reuses it
-        marker = folder / MARKER
-        if marker.exists() and not options.rebuild:
-            recorded = json.loads(marker.read_text())
-            if (folder / "bin" / "python").exists():
-                reused = Environment(stack, folder, key, reused=True, build_s=recorded.get("build_s", 0.0), log=log)
-                # read again, not from the marker: an --inherit environment imports the host's packages,
-                # which may have changed since it was built
-                return replace(reused, packages=installed_packages(reused))
-        started = time.monotonic()
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(f"# stack: {stack.label}\n# key: {key}\n")
-        _create(folder, options.python, log)
-        environment = Environment(stack, folder, key, log=log)
-        if options.inherit:
-            _inherit(environment, options.project)
-        command = [str(environment.python), "-m", "pip", "install", "--disable-pip-version-check"]
-        for folder_or_url in options.find_links:
-            command += ["--find-links", str(folder_or_url)]
-        if not options.inherit:
-            extras = options.extras_for(stack)
-            command += ["-e", f"{options.project}[{','.join(extras)}]" if extras else str(options.project)]
-        command += [str(r) for r in stack.requirements]
-        if not options.inherit or stack.requirements:
-            done = _logged(command, log, environment.environ())
-            if done.returncode != 0:
-                shutil.rmtree(folder, ignore_errors=True)
-                raise InstallFailed(stack, pip_reason(done.stdout), log)
-        packages = installed_packages(environment)
-        build_s = round(time.monotonic() - started, 1)
-        marker.write_text(json.dumps({"spec": stack.spec, "requirements": [str(r) for r in stack.requirements],
-                                      "key": key, "inherit": options.inherit, "extras": list(options.extras_for(stack)),
-                                      "find_links": list(map(str, options.find_links)), "build_s": build_s,
-                                      "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                      "packages": packages}, indent=1) + "\n")
-        return Environment(stack, folder, key, packages, reused=False, build_s=build_s, log=log)
+    shutil.rmtree(folder, ignore_errors=True)
+    log.write_text(f"# stack: {stack.label}\n# key: {key}\n")
+    _create(folder, options.python, log)
+    environment = Environment(stack, folder, key, log=log)
+    if options.inherit:
+        _inherit(environment, options.project)
+    command = [str(environment.python), "-m", "pip", "install", "--disable-pip-version-check"]
+    for folder_or_url in options.find_links:
+        command += ["--find-links", str(folder_or_url)]
+    if not options.inherit:
+        extras = options.extras_for(stack)
+        command += ["-e", f"{options.project}[{','.join(extras)}]" if extras else str(options.project)]
+    command += [str(r) for r in stack.requirements]
+    if not options.inherit or stack.requirements:
+        done = _logged(command, log, environment.environ())
+        if done.returncode != 0:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise InstallFailed(stack, pip_reason(done.stdout), log)
+    packages = installed_packages(environment)
+    build_s = round(time.monotonic() - started, 1)
+    (folder / MARKER).write_text(json.dumps({
+        "spec": stack.spec, "requirements": [str(r) for r in stack.requirements], "key": key,
+        "inherit": options.inherit, "extras": list(options.extras_for(stack)),
+        "find_links": list(map(str, options.find_links)), "build_s": build_s,
+        "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "packages": packages}, indent=1) + "\n")
+    return Environment(stack, folder, key, packages, reused=False, build_s=build_s, log=log)
 
 
 def installed_packages(environment: Environment) -> dict[str, str]:

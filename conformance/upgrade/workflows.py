@@ -8,6 +8,7 @@ environments live in ``.nox/stacks/<hash>`` and are reused by later commands.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import secrets
@@ -111,9 +112,11 @@ def _folder(results_dir: Path, profile_id: str, command: str) -> Path:
     return folder.resolve()
 
 
-def _environment(stack: stacks.Stack, build: stacks.BuildOptions, say: Print, label: str) -> stacks.Environment:
+def _environment(stack: stacks.Stack, build: stacks.BuildOptions, say: Print, label: str,
+                 held: contextlib.ExitStack) -> stacks.Environment:
+    """The environment of ``stack``, held until ``held`` closes."""
     say(f"[{label}] environment for {stack.label} ...")
-    environment = stacks.ensure(stack, build)
+    environment = held.enter_context(stacks.using(stack, build))
     how = "reused" if environment.reused else f"built in {environment.build_s:.0f} s"
     frameworks = ", ".join(f"{n} {environment.packages[n]}" for n in stacks_report.FRAMEWORKS
                            if n in environment.packages)
@@ -131,15 +134,16 @@ def compare_stacks(options: CompareOptions, say: Print = _print) -> int:
     pair = {"a": stacks.parse_stack(options.a), "b": stacks.parse_stack(options.b)}
     check_selection(options.plan.examples)
     profile_id = fingerprint(options.plan.backend)["id"]
-    environments = {name: _environment(stack, options.build, say, name) for name, stack in pair.items()}
-    folder = _folder(options.results_dir, profile_id, "compare-stacks")  # once there is something to run
     runs: dict[str, dict[int, SeedRun]] = {"a": {}, "b": {}}
-    for seed in options.seeds:
-        for name, environment in environments.items():
-            say(f"[{name}] seed {seed}: {options.plan.tier} tier, examples {options.plan.examples or 'all'} ...")
-            done = run_seed(environment, options.plan, seed, folder, name)
-            runs[name][seed] = done
-            say(f"[{name}] seed {seed}: {done.summary()} ({done.wall_s:.0f} s)")
+    with contextlib.ExitStack() as held:
+        environments = {name: _environment(stack, options.build, say, name, held) for name, stack in pair.items()}
+        folder = _folder(options.results_dir, profile_id, "compare-stacks")  # once there is something to run
+        for seed in options.seeds:
+            for name, environment in environments.items():
+                say(f"[{name}] seed {seed}: {options.plan.tier} tier, examples {options.plan.examples or 'all'} ...")
+                done = run_seed(environment, options.plan, seed, folder, name)
+                runs[name][seed] = done
+                say(f"[{name}] seed {seed}: {done.summary()} ({done.wall_s:.0f} s)")
     settings = {"tier": options.plan.tier, "examples": options.plan.examples, "backend": options.plan.backend,
                 "seeds": options.seeds, "workers": options.plan.workers, "inherit": options.build.inherit}
     built = stacks_report.build(
@@ -196,12 +200,14 @@ def bisect_release(options: BisectOptions, say: Print = _print) -> int:
     def observe(version: Any) -> verdicts.Observation:
         stack = options.base.with_pin(f"{options.package}=={version}")
         say(f"  … {options.package} {version}: environment and {len(options.seeds)} run(s)")
-        try:
-            environment = stacks.ensure(stack, options.build)
-        except stacks.InstallFailed as failure:
-            raise search.Unobservable(f"pip cannot install it: {failure.reason}") from failure
-        environments[str(version)] = stacks.describe(environment)
-        seed_runs = [run_seed(environment, plan, seed, folder, f"{options.package}-{version}") for seed in options.seeds]
+        with contextlib.ExitStack() as held:
+            try:
+                environment = held.enter_context(stacks.using(stack, options.build))
+            except stacks.InstallFailed as failure:
+                raise search.Unobservable(f"pip cannot install it: {failure.reason}") from failure
+            environments[str(version)] = stacks.describe(environment)
+            seed_runs = [run_seed(environment, plan, seed, folder, f"{options.package}-{version}")
+                         for seed in options.seeds]
         lost = [f"seed {r.seed}: {r.summary()}" for r in seed_runs if r.run is None or not r.run.complete]
         if lost:  # a crash, a timeout or a kill says nothing about the release
             raise search.Unobservable(f"its runs did not finish ({'; '.join(lost)})")
