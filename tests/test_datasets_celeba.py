@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from reference_impl.api import DatasetUnavailable, PackageUnavailable
+from reference_impl.api import DatasetUnavailable
 from reference_impl.datasets import cache, celeba, load
 
 FACES = 5  # CelebA has 202,599
@@ -74,6 +74,24 @@ def test_a_half_extracted_folder_is_extracted_again(cache_home):
     (images / "000001.jpg").write_bytes(jpeg(0))  # one of five: an interrupted extraction
     folder, _ = celeba.real().value
     assert celeba.count_images(folder / "img_align_celeba") == FACES
+
+
+def test_images_deleted_since_the_extraction_are_extracted_again(cache_home):
+    write_zip(cache_home)
+    folder, _ = celeba.real().value
+    (folder / "img_align_celeba" / "000003.jpg").unlink()
+    folder, _ = celeba.real().value
+    assert celeba.count_images(folder / "img_align_celeba") == FACES
+
+
+def test_a_damaged_tree_without_its_zip_is_kept_and_not_used(cache_home):
+    path = write_zip(cache_home)
+    folder, _ = celeba.real().value
+    (folder / "img_align_celeba" / "000003.jpg").unlink()
+    path.unlink()
+    with pytest.raises(DatasetUnavailable, match="put img_align_celeba.zip"):
+        celeba.real()
+    assert celeba.count_images(folder / "img_align_celeba") == FACES - 1  # nothing more lost
 
 
 def test_a_zip_with_too_few_faces_is_corrupt_and_never_used(cache_home):
@@ -145,5 +163,5 @@ def test_offline_without_scikit_image_names_the_extra(cache_home, monkeypatch):
     from helpers import package_missing
 
     package_missing("skimage")(monkeypatch)
-    with pytest.raises(PackageUnavailable, match=r"celeba-offline"):
+    with pytest.raises(DatasetUnavailable, match=r"celeba-offline"):
         celeba.offline()

@@ -170,8 +170,9 @@ def build_tree_once(final: Path, write: Callable[[Path], dict], counts: Callable
     return facts
 
 
-def files_per_folder(root: Path, suffix: str) -> dict[str, int]:
-    """``<folder>`` (relative to ``root``) → how many ``suffix`` files it holds, for every folder that holds one."""
+def files_per_folder(root: Path, suffix: str | tuple[str, ...]) -> dict[str, int]:
+    """``<folder>`` (relative to ``root``) → how many ``suffix`` files it holds (any of them, given several),
+    for every folder that holds one."""
     found: dict[str, int] = {}
     for folder, _, names in os.walk(root):
         count = sum(name.endswith(suffix) for name in names)

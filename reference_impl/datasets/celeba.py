@@ -13,23 +13,23 @@ Sources:
   The book fetches it from Google Drive with ``gdown``, which needs a browser-like session, so it
   is never downloaded here: put the zip in ``<cache>/``. It is extracted once into
   ``<cache>/celeba_gan`` under a temporary name that takes its final name only when all 202,599
-  images are there; a folder holding another count (a half-extracted or half-deleted one) is
-  removed and extracted again, never trained on. CelebA publishes no checksum for the zip:
-  the count and the zip's own CRC-32s are what is checked.
+  images are there, with a manifest of its image count; a folder that holds another count since (a
+  half-extracted or half-deleted one), or has no manifest, is extracted again, never trained on, and
+  replaced only once the new one is whole. CelebA publishes no checksum for the zip: the count and
+  the zip's own CRC-32s are what is checked.
 * ``offline`` — a substitute: the 100 genuine LFW face crops (25×25 grey) that scikit-image ships
   (``skimage.data.lfw_subset()``, whose first 100 images are faces and last 100 are not; only the
   faces are used), written as RGB PNGs (``pip install '.[celeba-offline]'``).
 * ``twin`` — synthetic faces (see :func:`draw_faces`), written as PNGs.
 
-Twins and substitutes are written into a temporary folder renamed into place when complete and
-cached by their parameters, so reruns (and parallel workers) reuse them.
+Twins and substitutes are written the same way, cached by their parameters, so reruns (and parallel
+workers) reuse them.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -37,9 +37,9 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from reference_impl.api import DatasetUnavailable, PackageUnavailable
+from reference_impl.api import DatasetUnavailable
 from reference_impl.datasets import Loaded, provenance
-from reference_impl.datasets.cache import CorruptDataset, cache_dir
+from reference_impl.datasets.cache import CorruptDataset, build_tree_once, cache_dir, files_per_folder
 
 ARCHIVE = "img_align_celeba.zip"
 EXTRACTED = "celeba_gan"  # the book's folder, holding img_align_celeba/
@@ -61,28 +61,9 @@ def count_images(folder: Path) -> int:
     return sum(1 for name in os.listdir(folder) if name.lower().endswith(IMAGE_SUFFIXES))
 
 
-def _build_once(final: Path, write: Callable[[Path], None], complete: Callable[[Path], bool]) -> None:
-    """Make sure ``final`` is a complete tree: if ``complete(final)`` is false, remove whatever is there
-    and write it anew with ``write(tmp)`` into a temporary sibling, renamed to ``final`` when done. If
-    another process renamed its copy first, that one is used."""
-    if complete(final):
-        return
-    if final.exists():  # half extracted, half deleted: start again
-        shutil.rmtree(final, ignore_errors=True)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
-    try:
-        write(tmp)
-        if not complete(tmp):
-            raise CorruptDataset(f"{final}: the tree written is incomplete")
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not complete(final):  # not a lost race with another worker: something else is in the way
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+def _image_counts(root: Path) -> dict[str, int]:
+    """Image files per folder under ``root``: what a tree's manifest records, and rechecks on each load."""
+    return files_per_folder(root, IMAGE_SUFFIXES)
 
 
 # -- real: the book's zip ---------------------------------------------------------------
@@ -91,22 +72,19 @@ def real(**_: object) -> Loaded:
     final = cache_dir() / EXTRACTED
     archive = cache_dir() / ARCHIVE
 
-    def complete(root: Path) -> bool:
-        return count_images(root / IMAGES) == EXPECTED_IMAGES
-
-    if not complete(final) and not archive.exists():
-        raise DatasetUnavailable(
-            f"{ARCHIVE} is not in the cache: the book fetches it from Google Drive with gdown, which is never "
-            f"done here; put {ARCHIVE} (202,599 JPEGs in {IMAGES}/) in {cache_dir()}")
-
-    def write(out: Path) -> None:
+    def write(out: Path) -> dict:
+        if not archive.exists():
+            raise DatasetUnavailable(
+                f"{ARCHIVE} is not in the cache: the book fetches it from Google Drive with gdown, which is never "
+                f"done here; put {ARCHIVE} (202,599 JPEGs in {IMAGES}/) in {cache_dir()}")
         _extract(archive, out)
         found = count_images(out / IMAGES)
         if found != EXPECTED_IMAGES:
             raise CorruptDataset(f"{archive}: {IMAGES}/ holds {found} images, expected {EXPECTED_IMAGES}; "
                                  f"delete it and fetch it again")
+        return {"source": ARCHIVE}
 
-    _build_once(final, write, complete)
+    build_tree_once(final, write, _image_counts)
     return Loaded(Faces(final, BOOK_IMAGE_SIZE),
                   provenance("real", "genuine", "CelebA aligned faces, the book's img_align_celeba.zip",
                              images=EXPECTED_IMAGES, image_size=list(BOOK_IMAGE_SIZE)))
@@ -139,8 +117,12 @@ def _write_images(out: Path, images: np.ndarray) -> None:
         Image.fromarray(image).save(out / "images" / f"{i:06d}.png")
 
 
-def _stand_in(final: Path, images: Callable[[], np.ndarray], count: int) -> None:
-    _build_once(final, lambda out: _write_images(out, images()), lambda root: count_images(root / "images") == count)
+def _stand_in(final: Path, images: Callable[[], np.ndarray]) -> None:
+    def write(out: Path) -> dict:
+        _write_images(out, images())
+        return {}
+
+    build_tree_once(final, write, _image_counts)
 
 
 # -- twin: drawn faces ----------------------------------------------------------------------------
@@ -155,7 +137,7 @@ def twin(seed: int = 0, samples: float = 1.0) -> Loaded:
     ``TWIN_SIDE``×``TWIN_SIDE``."""
     count = max(TWIN_MIN_IMAGES, round(EXPECTED_IMAGES * samples))
     final = twin_home() / f"celeba_twin-v{TWIN_FORMAT}-seed{seed}-n{count}-{TWIN_SIDE}px"
-    _stand_in(final, lambda: draw_faces(count, TWIN_SIDE, np.random.RandomState(seed)), count)
+    _stand_in(final, lambda: draw_faces(count, TWIN_SIDE, np.random.RandomState(seed)))
     return Loaded(Faces(final, (TWIN_SIDE, TWIN_SIDE)),
                   provenance("twin", "synthetic", "CelebA twin: drawn faces (an oval of skin, two eyes, a mouth) "
                              "on plain backgrounds", images=count, seed=seed, image_size=[TWIN_SIDE, TWIN_SIDE]))
@@ -200,7 +182,7 @@ def offline(seed: int = 0) -> Loaded:
     """The 100 genuine LFW face crops of ``skimage.data.lfw_subset()`` (25×25 grey, the same for every
     seed) as RGB PNGs, loaded at 16×16. Real faces, not CelebA's: labelled ``substitute``."""
     if importlib.util.find_spec(OFFLINE_PACKAGE) is None:
-        raise PackageUnavailable("the offline CelebA substitute needs the package 'scikit-image' "
+        raise DatasetUnavailable("the offline CelebA substitute needs the package 'scikit-image' "
                                  "(pip install '.[celeba-offline]')")
 
     def faces() -> np.ndarray:
@@ -214,7 +196,7 @@ def offline(seed: int = 0) -> Loaded:
         return np.repeat(rgb[..., None], 3, axis=-1)
 
     final = twin_home() / f"celeba_offline-lfw{OFFLINE_FACES}"
-    _stand_in(final, faces, OFFLINE_FACES)
+    _stand_in(final, faces)
     return Loaded(Faces(final, (OFFLINE_SIDE, OFFLINE_SIDE)),
                   provenance("offline", "substitute", "the 100 LFW face crops (25×25 grey) scikit-image ships, "
                              "as RGB PNGs", images=OFFLINE_FACES, image_size=[OFFLINE_SIDE, OFFLINE_SIDE]))
