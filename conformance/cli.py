@@ -143,9 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser(
         "validate", help="check every golden file against the schema, and that golden files and examples match",
-        description="Reads every golden file and benchmark baseline and prints each file's first problem with its "
-                    "field; names every example without a golden file and every golden file without an example. "
-                    "Exits 1 if there is any problem. Trains nothing.")
+        description="Reads every golden file and benchmark baseline and prints each problem with its file and "
+                    "field (a golden file's every source, check and tier; a file that is not JSON, or whose top "
+                    "level is wrong, stops at that); names every example without a golden file and every golden "
+                    "file without an example. Exits 1 if there is any problem. Trains nothing.")
     validate.add_argument("--golden-dir", default=None, help="default: the project's golden/")
     validate.set_defaults(handler=_validate)
 
@@ -641,7 +642,8 @@ def _validate(args: argparse.Namespace, _: list[str]) -> int:
             golden.load(path.stem, directory)
         except golden.GoldenError as error:
             problems += 1
-            print(f"error: {error}", file=sys.stderr)
+            for problem in error.problems:
+                print(f"error: {problem}", file=sys.stderr)
     baselines = sorted((directory / "bench").glob("*.json"))
     for path in baselines:
         try:

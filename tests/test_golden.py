@@ -175,3 +175,31 @@ def test_validate_fails_on_a_golden_file_whose_example_no_longer_exists(tmp_path
     (tmp_path / "ch02_mnist_dense_old.json").write_text(json.dumps(stale))
     assert cli.main(["validate", "--golden-dir", str(tmp_path)]) == 1
     assert "no example 'ch02_mnist_dense_old' is registered (renamed or removed?)" in capsys.readouterr().err
+
+
+def test_every_problem_of_a_file_is_reported_not_only_the_first(tmp_path):
+    def three_problems(document):
+        document["sources"]["third"] = {"kind": "reference"}  # no ref
+        document["expectations"].append({"kind": "exact", "source": "third", "path": "values.x", "value": 1})
+        document["expectations"][0]["value"] = None  # only a recorded run may be null
+        document["tiers"]["smoke"]["expectations"][0]["min"] = float("nan")
+
+    write(tmp_path, broken(three_problems))
+    with pytest.raises(GoldenError, match=r"and 2 more problems in the file") as raised:
+        golden.load("ch99_demo", tmp_path)
+    assert [problem.field for problem in raised.value.problems] == [
+        "sources.third.ref", "expectations[0].value", "tiers.smoke.expectations[0].min"]  # not the one citing 'third'
+
+
+def test_validate_prints_every_problem_of_a_golden_file(tmp_path, capsys):
+    for path in golden.golden_dir().glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    document = json.loads((tmp_path / "ch02_mnist_dense.json").read_text())
+    document["expectations"][0]["kind"] = "nearly"
+    document["tiers"]["smoke"]["expectations"][0]["source"] = "nowhere"
+    (tmp_path / "ch02_mnist_dense.json").write_text(json.dumps(document))
+    assert cli.main(["validate", "--golden-dir", str(tmp_path)]) == 1
+    output = capsys.readouterr()
+    assert "expectations[0].kind: must be one of" in output.err
+    assert "tiers.smoke.expectations[0].source: 'nowhere' is not one of the file's sources" in output.err
+    assert ", 1 with problems" in output.out

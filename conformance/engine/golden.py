@@ -43,12 +43,13 @@ then profile, then both — so the most specific one wins; equal ones apply in f
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from conformance.errors import MalformedFile
 from reference_impl.api import ANY_BACKEND, TIERS, Scale
@@ -76,7 +77,42 @@ COMPARE_OPS = {"<", "<=", ">", ">=", "==", "!="}
 
 
 class GoldenError(MalformedFile):
-    """A golden file that cannot be used; the message names the file, the field and the problem."""
+    """A golden file that cannot be used; the message names the file, the field and the problem.
+    ``problems`` holds every problem found in the file (the message leads with the first)."""
+
+    def __init__(self, path: Path | str, field: str, problem: str) -> None:
+        super().__init__(path, field, problem)
+        self.problems: list[GoldenError] = [self]
+
+    @classmethod
+    def of(cls, problems: list["GoldenError"]) -> "GoldenError":
+        """One error for several problems of a file: the first's message, saying how many more there are."""
+        first = problems[0]
+        more = len(problems) - 1
+        error = cls(first.path, first.field, first.problem + (
+            f" (and {more} more problem{'s' if more > 1 else ''} in the file: 'python -m conformance validate' "
+            f"lists them all)" if more else ""))
+        error.problems = list(problems)
+        return error
+
+
+class _Problems:
+    """Collects the problems of independent parts of a file (a source, an expectation, a tier), so that
+    one file's problems are reported together rather than one per edit."""
+
+    def __init__(self) -> None:
+        self.found: list[GoldenError] = []
+
+    @contextlib.contextmanager
+    def part(self) -> Iterator[None]:
+        try:
+            yield
+        except GoldenError as error:
+            self.found.extend(error.problems)
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise GoldenError.of(self.found)
 
 
 @dataclass
@@ -171,7 +207,9 @@ def load(example_id: str, directory: Path | None = None, *, pending_ok: bool = F
 
 
 def parse(raw: Any, path: Path, *, pending_ok: bool = False) -> Golden:
-    """Validate ``raw`` against the schema; every problem names its field."""
+    """Validate ``raw`` against the schema; every problem names its field. The top level must be sound
+    before anything else is read; past it, every source, expectation and tier is checked, and the
+    error raised holds all their problems."""
     _require(isinstance(raw, dict), path, "(top level)", "must be a JSON object")
     _require(raw.get("schema_version") == SCHEMA_VERSION, path, "schema_version", f"must be {SCHEMA_VERSION}")
     _require(isinstance(raw.get("example"), str), path, "example", "must be a string (the example id)")
@@ -179,32 +217,49 @@ def parse(raw: Any, path: Path, *, pending_ok: bool = False) -> Golden:
     _require(not unknown, path, ", ".join(sorted(unknown)), "unknown top-level field")
     sources = raw.get("sources")
     _require(isinstance(sources, dict), path, "sources", "must be an object of named sources")
+    problems = _Problems()
+    sound: dict[str, Any] = {}  # the sources without problems; an expectation citing another is not read further
     for key, source in sources.items():
-        _check_source(source, path, f"sources.{key}")
-    expectations = _parse_expectations(raw.get("expectations", []), sources, path, "expectations", pending_ok)
+        with problems.part():
+            _check_source(source, path, f"sources.{key}")
+            sound[key] = source
+    cited = _Citations(sound, set(sources) - set(sound))
+    expectations = _parse_expectations(raw.get("expectations", []), cited, path, "expectations", pending_ok, problems)
     tiers = raw.get("tiers", {})
     _require(isinstance(tiers, dict), path, "tiers", "must be an object keyed by tier")
     parsed_tiers: dict[str, dict[str, Any]] = {}
     for tier, body in tiers.items():
         where = f"tiers.{tier}"
-        _require(tier in TIERS, path, where, f"unknown tier (known: {', '.join(TIERS)})")
-        _require(isinstance(body, dict), path, where, "must be an object")
-        unknown = set(body) - {"scale", "expectations"}
-        _require(not unknown, path, f"{where}.{','.join(sorted(unknown))}", "unknown field")
-        scale = body.get("scale", {})
-        _check_scale(scale, path, f"{where}.scale")
-        parsed_tiers[tier] = {
-            "scale": scale,
-            "expectations": _parse_expectations(body.get("expectations", []), sources, path, f"{where}.expectations",
-                                                pending_ok, tier=tier),
-        }
-    for key, source in sources.items():
+        with problems.part():
+            _require(tier in TIERS, path, where, f"unknown tier (known: {', '.join(TIERS)})")
+            _require(isinstance(body, dict), path, where, "must be an object")
+            unknown = set(body) - {"scale", "expectations"}
+            _require(not unknown, path, f"{where}.{','.join(sorted(unknown))}", "unknown field")
+            scale = body.get("scale", {})
+            _check_scale(scale, path, f"{where}.scale")
+            parsed_tiers[tier] = {"scale": scale}
+        if isinstance(body, dict):
+            parsed = _parse_expectations(body.get("expectations", []), cited, path, f"{where}.expectations",
+                                         pending_ok, problems, tier=tier)
+            parsed_tiers.setdefault(tier, {})["expectations"] = parsed
+    for key, source in sound.items():
         if source["kind"] == "run" and "scale" in source:
             now = parsed_tiers.get(source["tier"], {}).get("scale", {})
-            _require(Scale(**source["scale"]) == Scale(**now), path, f"sources.{key}.scale",
-                     f"recorded at scale {source['scale']}, but the {source['tier']} tier now runs at {now}: its "
-                     f"values describe other runs; record the tier again")
+            with problems.part():
+                _require(Scale(**source["scale"]) == Scale(**now), path, f"sources.{key}.scale",
+                         f"recorded at scale {source['scale']}, but the {source['tier']} tier now runs at {now}: its "
+                         f"values describe other runs; record the tier again")
+    problems.raise_any()
     return Golden(path, raw["example"], sources, expectations, parsed_tiers, raw)
+
+
+@dataclass(frozen=True)
+class _Citations:
+    """The file's sources as expectations cite them: ``sound`` ones, and ``broken`` ones whose own problems
+    are reported already."""
+
+    sound: dict[str, Any]
+    broken: set[str]
 
 
 def _require(condition: bool, path: Path, field: str, problem: str) -> None:
@@ -290,15 +345,24 @@ def _check_scale(scale: Any, path: Path, where: str) -> None:
             _require(isinstance(value, (int, float)) and value > 0, path, f"{where}.{key}", "must be a positive number")
 
 
-def _parse_expectations(items: Any, sources: dict[str, Any], path: Path, where: str, pending_ok: bool,
-                        tier: str | None = None) -> list[Expectation]:
-    """The expectations of the file (``tier`` None: checked in every tier) or of one tier."""
-    _require(isinstance(items, list), path, where, "must be a list")
-    return [_parse_expectation(item, sources, path, f"{where}[{i}]", pending_ok, tier) for i, item in enumerate(items)]
+def _parse_expectations(items: Any, cited: _Citations, path: Path, where: str, pending_ok: bool,
+                        problems: _Problems, tier: str | None = None) -> list[Expectation]:
+    """The expectations of the file (``tier`` None: checked in every tier) or of one tier; the problems
+    of each go to ``problems``."""
+    parsed: list[Expectation] = []
+    with problems.part():
+        _require(isinstance(items, list), path, where, "must be a list")
+        for i, item in enumerate(items):
+            with problems.part():
+                expectation = _parse_expectation(item, cited, path, f"{where}[{i}]", pending_ok, tier)
+                if expectation is not None:
+                    parsed.append(expectation)
+    return parsed
 
 
-def _parse_expectation(item: Any, sources: dict[str, Any], path: Path, where: str, pending_ok: bool,
-                       tier: str | None) -> Expectation:
+def _parse_expectation(item: Any, cited: _Citations, path: Path, where: str, pending_ok: bool,
+                       tier: str | None) -> Expectation | None:
+    """The expectation ``item``; None when it cites a source with problems of its own."""
     _require(isinstance(item, dict), path, where, "must be an object")
     kind = item.get("kind")
     _require(isinstance(kind, str) and kind in KIND_FIELDS, path, f"{where}.kind",
@@ -309,6 +373,9 @@ def _parse_expectation(item: Any, sources: dict[str, Any], path: Path, where: st
     unknown = set(item) - required - optional - COMMON_FIELDS
     _require(not unknown, path, f"{where}.{','.join(sorted(unknown))}", f"not a field of kind {kind!r}")
     source = item.get("source")
+    if isinstance(source, str) and source in cited.broken:
+        return None
+    sources = cited.sound
     _require(isinstance(source, str) and source in sources, path, f"{where}.source",
              f"{source!r} is not one of the file's sources")
     _require(not (sources[source].get("kind") == "book" and sources[source].get("confirmed") is False), path,
