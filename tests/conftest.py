@@ -14,6 +14,24 @@ from pathlib import Path
 import pytest
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--no-package-skips", action="store_true",
+        help="a test that skips because a package is missing (pytest.importorskip) fails instead: for the lane "
+             "that installs every extra (nox -s tests-extras), where such a skip would hide the test")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    outcome = yield
+    report = outcome.get_result()
+    if (report.skipped and item.config.getoption("no_package_skips") and call.excinfo is not None
+            and any(entry.name == "importorskip" for entry in call.excinfo.traceback)):
+        report.outcome = "failed"
+        report.longrepr = (f"skipped for a missing package in a lane that installs every extra "
+                           f"(--no-package-skips): {call.excinfo.value}")
+
+
 @pytest.fixture
 def offline_data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty dataset cache (``BOOK_DATA_HOME``) in this test's ``tmp_path``, with downloads
