@@ -1,5 +1,5 @@
 """Sessions: conformance (smoke tier by default), tests, benchmark-cpu, benchmark-gpu, benchmark-tpu,
-report, and the nightly ones: seed-sweep, sensitivity.
+report, the nightly ones: tests-extras, seed-sweep, sensitivity, and the upgrade ones: compare-stacks, bisect.
 
 Arguments after ``--`` pass through to ``python -m conformance run``:
     nox -s conformance -- --tier offline --examples 'ch02*'
@@ -23,6 +23,10 @@ gets its own virtualenv, cached under .nox/stacks/:
     nox -s bisect -- --package keras --good 3.12.0 --bad 3.15.1 --examples ch05_imdb_dropout \\
         --check 'dropout lowers overfitting'
 """
+
+from __future__ import annotations  # the annotations below must not stop an unsupported Python before its error
+
+import platform
 
 import nox
 from nox.command import CommandFailed
@@ -58,6 +62,18 @@ def _install(session: nox.Session, *extras: str) -> None:
     # Boston data (offline), TensorBoard's event reader (ch07_tensorboard) and KerasTuner
     # (ch13_kerastuner_mnist).
     session.install("-e", f".[{','.join(('offline', 'tensorboard', 'tuner') + extras)}]")
+    if "gpu" in extras and platform.machine() == "x86_64":
+        _keep_only_tensorflow_cuda(session)
+
+
+def _keep_only_tensorflow_cuda(session: nox.Session) -> None:
+    """On x86_64 the project depends on tensorflow-cpu, and the gpu extra adds TensorFlow's CUDA build,
+    which unpacks into the same folder: the files of whichever pip wrote last would run, perhaps on the
+    CPU beside the GPU. Remove tensorflow-cpu (and its files), then write the CUDA build's files again."""
+    version = session.run("python", "-c", "import importlib.metadata as m; print(m.version('tensorflow'))",
+                          silent=True)
+    session.run("python", "-m", "pip", "uninstall", "--yes", "tensorflow-cpu")
+    session.install("--force-reinstall", "--no-deps", f"tensorflow=={str(version).strip()}")
 
 
 @nox.session(python=PYTHON)

@@ -60,7 +60,8 @@ def test_nox_lists_the_sessions_without_an_interpreter_pin():
 
 
 class RecordingSession:
-    """Stands in for a nox session: records what it installs and runs; reports a supported Python."""
+    """Stands in for a nox session: records what it installs and runs; reports a supported Python (and
+    TensorFlow 2.21.0 installed)."""
 
     def __init__(self, *posargs: str, accelerator: str = "cpu"):
         self.posargs = list(posargs)
@@ -72,8 +73,10 @@ class RecordingSession:
         self.installed.append(args)
 
     def run(self, *args: str, silent: bool = False) -> str | None:
-        if args[:2] == ("python", "-c"):
-            return self.accelerator if "tpu_info" in args[2] else "3.12.3"
+        if args[:2] == ("python", "-c"):  # what the session asks of its interpreter
+            if "tpu_info" in args[2]:
+                return self.accelerator
+            return "2.21.0\n" if "version('tensorflow')" in args[2] else "3.12.3"
         self.ran.append(args)
         return None
 
@@ -110,6 +113,21 @@ def test_conformance_on_tensorflow_installs_its_gpu_build_only_on_a_gpu(accelera
     session = RecordingSession("--tier", "book", accelerator=accelerator)
     load_noxfile().conformance.func(session)
     assert ("gpu" in installed_extras(session)) is gpu_build, session.installed
+
+
+@pytest.mark.parametrize("session_name", ["conformance", "benchmark_gpu"])
+def test_tensorflows_cuda_build_replaces_the_cpu_build_instead_of_unpacking_over_it(session_name, monkeypatch):
+    import platform
+
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    session = RecordingSession("--tier", "book", accelerator="gpu")
+    getattr(load_noxfile(), session_name).func(session)
+    assert "gpu" in installed_extras(session)
+    assert ("python", "-m", "pip", "uninstall", "--yes", "tensorflow-cpu") in session.ran, session.ran
+    assert session.installed[-1] == ("--force-reinstall", "--no-deps", "tensorflow==2.21.0"), session.installed
+    session = RecordingSession("--tier", "book", accelerator="cpu")
+    load_noxfile().conformance.func(session)
+    assert len(session.installed) == 1 and not any("uninstall" in args for args in session.ran)
 
 
 @pytest.mark.parametrize("args", [["--backend", "torch"], ["--examples", "ch02*", "--backend=torch"]])
