@@ -238,10 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare_stacks = commands.add_parser(
         "compare-stacks", help="run the tier under two stacks (e.g. two Keras releases) and report what changed",
         description="\n\n".join(textwrap.fill(paragraph, 100) for paragraph in (
-            "Builds one virtualenv per stack (this project with its offline extra, jax when the stack names "
-            "JAX or --backend is jax, and the stack's pins; cached in .nox/stacks/<hash> and reused), runs the "
-            "tier and examples in each on every seed, and writes "
-            "<results-dir>/<profile-id>/upgrade/<time>-compare-stacks/report.md and report.json: the examples and "
+            "Builds one virtualenv per stack (this project with the extras the conformance session installs: "
+            "offline, tensorboard, tuner; jax when the stack names JAX or --backend is jax; and the stack's pins; "
+            "cached in .nox/stacks/<hash> and reused), runs the tier and examples in each on every seed, and writes "
+            "<results-dir>/<profile-id>/upgrade/<time>-<random>-compare-stacks/report.md and report.json: the "
+            "examples and "
             "checks whose status changed (per seed, same seed on both sides), the metrics that moved beyond "
             "their seed spread, and the installed versions on each side.",
             "A stack is comma-separated pip requirements: \"keras==3.10.*,tensorflow-cpu==2.19.*\"; "
