@@ -793,10 +793,13 @@ def tf_function_eval(run: Run) -> None:
 
 # 7.4.5 Leveraging fit() with a custom training loop ---------------------------------------------
 class CustomModel(keras.Model):
-    """The first form. Deviation: the listing keeps the loss function and the loss tracker in
+    """The first form. Deviations: the listing keeps the loss function and the loss tracker in
     globals; here the model creates them, so that a second run in the same process starts from a
     fresh tracker. The tracker is listed in ``metrics`` so that ``fit`` resets it at the start of
-    each epoch."""
+    each epoch. The listing's step also reads the globals ``model`` and ``optimizer``
+    (``tape.gradient(loss, model.trainable_weights)``, ``optimizer.apply_gradients(...)``), so it
+    steps the optimizer left over from §7.4.3 rather than the one given to ``compile``; here it
+    uses ``self.trainable_weights`` and ``self.optimizer``, as ``compile`` intends."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -825,7 +828,8 @@ class CompiledLossModel(keras.Model):
     deprecated shims, and its ``compiled_metrics`` shim updates every ``Mean`` metric (the loss
     tracker among them) with the predictions, so the "loss" that ``fit`` reports would be the
     mean predicted probability (0.1 for ten classes). The step uses Keras 3's replacements,
-    ``compute_loss`` and the model's ``metrics``, as Keras's own guide does."""
+    ``compute_loss`` and the model's ``metrics``, as Keras's own guide does, and, like the first
+    form, the model's own weights and optimizer where the listing reads the globals."""
 
     def train_step(self, data):
         inputs, targets = data
@@ -853,9 +857,9 @@ def mnist_model_of(cls: type[keras.Model]) -> keras.Model:
 @example("ch07_custom_train_step_fit", section="7.4.5", title="A custom train_step used by fit()",
          datasets=("mnist",), backends=("tensorflow",))
 def custom_train_step_fit(run: Run) -> None:
-    """Both forms of the listing, each fitted for the book's 3 epochs; the R edition's
-    ``train_step`` reads the global model and optimizer where Python uses ``self``. Not in the
-    listing: both models are scored on the held-out validation images."""
+    """Both forms of the listing, each fitted for the book's 3 epochs (the deviations are in the
+    two classes' docstrings). Not in the listing: both models are scored on the held-out
+    validation images."""
     (train_images, train_labels), (val_images, val_labels), _ = mnist_splits(run)
 
     model = mnist_model_of(CustomModel)
