@@ -199,53 +199,74 @@ def test_known_gaps_name_trained_examples_and_tiers_they_run():
         assert example_id in TRAINED and not any(e == example_id for e, _ in KNOWN_GAPS), example_id
 
 
-@pytest.mark.parametrize("example_id,tier", ALL_TIERS, ids=[f"{e}-{t}" for e, t in ALL_TIERS])
-def test_bounds_on_a_checked_metric_lie_beyond_the_recorded_trivial_score(example_id, tier):
-    """Where a tier records runs, it records the trivial predictor's score (an ``approx`` on the
-    baseline's path), and no threshold on the same metric may admit what that predictor scores:
-    a ``min`` must lie above it (a ``max`` below it, for an error), overrides included."""
+def records_runs(example_id: str, tier: str) -> bool:
+    return any(s["kind"] == "run" and s.get("tier") == tier for s in GOLDEN[example_id].sources.values())
+
+
+def recorded_trivial_scores(example_id: str, tier: str, check: Expectation) -> list[Expectation]:
+    """The ``approx`` expectations that record, from the tier's runs, the score of ``check``'s trivial predictor."""
     golden_file = GOLDEN[example_id]
-    expectations = golden_file.expectations_for(tier)
-    records_runs = any(s["kind"] == "run" and s.get("tier") == tier for s in golden_file.sources.values())
-    for check in beats_baseline_checks(example_id, tier):
-        path, baseline = check.fields["path"], check.fields["baseline"]
-        recorded = [e for e in expectations if e.kind == "approx" and e.fields["path"] == baseline
-                    and golden_file.sources[e.source]["kind"] == "run"]
-        if records_runs:
-            assert recorded, (f"{example_id} ({tier}): {baseline} is not recorded; add an approx expectation citing "
-                              f"the tier's run source and fill it with 'python -m conformance record'")
-        lower = check.fields.get("lower_is_better", False)
-        for approx in recorded:
-            trivial = approx.fields["value"]
-            for threshold in (e for e in expectations if e.kind == "threshold" and e.fields["path"] == path):
-                if lower:
-                    for bound in bound_values(threshold, "max"):
-                        assert bound < trivial, (f"{example_id} ({tier}): {path} <= {bound} admits the trivial "
-                                                 f"predictor's {trivial} ({baseline})")
-                else:
-                    for bound in bound_values(threshold, "min"):
-                        assert bound > trivial, (f"{example_id} ({tier}): {path} >= {bound} admits the trivial "
-                                                 f"predictor's {trivial} ({baseline})")
+    return [e for e in golden_file.expectations_for(tier) if e.kind == "approx"
+            and e.fields["path"] == check.fields["baseline"] and golden_file.sources[e.source]["kind"] == "run"]
 
 
-@pytest.mark.parametrize("example_id,tier", ALL_TIERS, ids=[f"{e}-{t}" for e, t in ALL_TIERS])
-def test_the_margin_leaves_room_for_the_recorded_seeds(example_id, tier):
+def thresholds_on(example_id: str, tier: str, path: str) -> list[Expectation]:
+    return [e for e in GOLDEN[example_id].expectations_for(tier) if e.kind == "threshold" and e.fields["path"] == path]
+
+
+BASELINE_CHECKS = [(example_id, tier, check) for example_id, tier in ALL_TIERS
+                   for check in beats_baseline_checks(example_id, tier)]
+# a bound on a metric that a beats_baseline check reads, beside the trivial score its tier recorded
+BOUNDS_BESIDE_TRIVIAL = [(example_id, tier, check, trivial, threshold)
+                         for example_id, tier, check in BASELINE_CHECKS
+                         for trivial in recorded_trivial_scores(example_id, tier, check)
+                         for threshold in thresholds_on(example_id, tier, check.fields["path"])]
+RECORDED_BOUNDS = [(example_id, tier, check, trivial, threshold)
+                   for example_id, tier, check, trivial, threshold in BOUNDS_BESIDE_TRIVIAL
+                   if GOLDEN[example_id].sources[threshold.source]["kind"] == "run" and "margin" in threshold.fields]
+
+
+def test_the_bound_tests_below_have_bounds_to_test():
+    """A guard against the pairing below silently finding nothing (a renamed field, a changed schema)."""
+    assert len(BASELINE_CHECKS) >= 100 and len(BOUNDS_BESIDE_TRIVIAL) >= 40 and len(RECORDED_BOUNDS) >= 40
+
+
+@pytest.mark.parametrize("example_id,tier,check", BASELINE_CHECKS,
+                         ids=[f"{e}-{t}-{c.name}" for e, t, c in BASELINE_CHECKS])
+def test_a_tier_that_records_runs_records_its_trivial_score(example_id, tier, check):
+    if records_runs(example_id, tier):
+        assert recorded_trivial_scores(example_id, tier, check), (
+            f"{example_id} ({tier}): {check.fields['baseline']} is not recorded; add an approx expectation citing "
+            f"the tier's run source and fill it with 'python -m conformance record'")
+
+
+@pytest.mark.parametrize("example_id,tier,check,trivial,threshold", BOUNDS_BESIDE_TRIVIAL,
+                         ids=[f"{e}-{t}-{th.name}" for e, t, _, _, th in BOUNDS_BESIDE_TRIVIAL])
+def test_bounds_on_a_checked_metric_lie_beyond_the_recorded_trivial_score(example_id, tier, check, trivial,
+                                                                         threshold):
+    """No threshold on a metric a beats_baseline check reads may admit what the trivial predictor
+    scores: a ``min`` must lie above it (a ``max`` below it, for an error), overrides included."""
+    path, baseline, score = check.fields["path"], check.fields["baseline"], trivial.fields["value"]
+    if check.fields.get("lower_is_better", False):
+        for bound in bound_values(threshold, "max"):
+            assert bound < score, f"{example_id} ({tier}): {path} <= {bound} admits the trivial predictor's {score} ({baseline})"
+    else:
+        for bound in bound_values(threshold, "min"):
+            assert bound > score, f"{example_id} ({tier}): {path} >= {bound} admits the trivial predictor's {score} ({baseline})"
+
+
+@pytest.mark.parametrize("example_id,tier,check,trivial,threshold", RECORDED_BOUNDS,
+                         ids=[f"{e}-{t}-{th.name}" for e, t, _, _, th in RECORDED_BOUNDS])
+def test_the_margin_leaves_room_for_the_recorded_seeds(example_id, tier, check, trivial, threshold):
     """A recorded threshold's bound plus its margin is the worst recorded seed: that seed must clear
     the trivial predictor's recorded score by the beats_baseline margin, or the check is flaky."""
-    golden_file = GOLDEN[example_id]
-    expectations = golden_file.expectations_for(tier)
-    for check in beats_baseline_checks(example_id, tier):
-        path, baseline, margin = check.fields["path"], check.fields["baseline"], check.fields["margin"]
-        lower = check.fields.get("lower_is_better", False)
-        for approx in (e for e in expectations if e.kind == "approx" and e.fields["path"] == baseline):
-            for threshold in (e for e in expectations if e.kind == "threshold" and e.fields["path"] == path
-                              and golden_file.sources[e.source]["kind"] == "run" and "margin" in e.fields):
-                if lower and "max" in threshold.fields:
-                    worst = threshold.fields["max"] - threshold.fields["margin"]
-                    assert worst <= approx.fields["value"] - margin, (example_id, tier, worst)
-                elif not lower and "min" in threshold.fields:
-                    worst = threshold.fields["min"] + threshold.fields["margin"]
-                    assert worst >= approx.fields["value"] + margin, (example_id, tier, worst)
+    margin, score = check.fields["margin"], trivial.fields["value"]
+    if check.fields.get("lower_is_better", False) and "max" in threshold.fields:
+        worst = threshold.fields["max"] - threshold.fields["margin"]
+        assert worst <= score - margin, (example_id, tier, worst)
+    elif "min" in threshold.fields:
+        worst = threshold.fields["min"] + threshold.fields["margin"]
+        assert worst >= score + margin, (example_id, tier, worst)
 
 
 def test_every_beats_baseline_cites_how_its_trivial_predictor_is_computed():
