@@ -225,3 +225,45 @@ def test_an_interrupted_session_is_not_a_complete_run(tmp_path):
     store.finish_run(path, exit_status=2)  # pytest's INTERRUPTED: Ctrl-C
     run = store.read_run(path)
     assert not run.complete and "ended early (interrupted)" in run.incompleteness()
+
+
+STACK = {"id": "a", "python": "3.11.9", "libraries": {"keras": "3.5.0", "tensorflow": "2.17.0"}}
+
+
+def test_resuming_a_run_on_another_software_stack_is_refused_naming_what_changed(tmp_path):
+    """The profile id names the hardware only: a library upgrade keeps it, and must not resume the old stack's run."""
+    path = tmp_path / "run.json"
+    store.create_run(path, STACK, {"tier": "smoke"}, [])
+    store.add_example(path, result(1))
+    before = path.read_text()
+    upgraded = {**STACK, "python": "3.12.3", "libraries": {"keras": "3.6.0", "tensorflow": "2.17.0", "jax": "0.4.30"}}
+    with pytest.raises(ConformanceError, match=r"holds run 'run' from another software stack \(jax \(none\) → 0\.4\.30; "
+                                               r"keras 3\.5\.0 → 3\.6\.0; python 3\.11\.9 → 3\.12\.3\)"):
+        store.create_run(path, upgraded, {"tier": "smoke"}, [])
+    assert path.read_text() == before
+    store.create_run(path, {**STACK, "memory_gib": 64.0}, {"tier": "smoke"}, [])  # the same stack resumes
+
+
+def test_a_resumed_run_is_unfinished_until_its_new_session_finishes(tmp_path):
+    """A resumed session killed part-way must not leave the first session's 'finished' over results of both."""
+    path = tmp_path / "run.json"
+    store.create_run(path, {"id": "a"}, {}, ["ch99_example_01"])
+    store.add_example(path, result(1))
+    store.finish_run(path, exit_status=0)
+    assert store.read_run(path).complete
+    store.create_run(path, {"id": "a"}, {}, ["ch99_example_01"])  # resumed; then SIGKILLed before it finishes
+    run = store.read_run(path)
+    assert run.finished is None and run.exit_status is None and not run.complete
+    assert "never finished" in run.incompleteness() and json.loads(path.read_text())["complete"] is False
+    store.finish_run(path, exit_status=0)
+    assert store.read_run(path).complete
+
+
+def test_an_example_run_after_being_left_out_is_no_longer_listed_as_not_run(tmp_path):
+    path = tmp_path / "run.json"
+    store.create_run(path, {"id": "a"}, {}, ["ch99_example_01", "ch99_example_02"])
+    store.mark_not_run(path, ["ch99_example_01", "ch99_example_02"], "deselected by pytest (-k / -m)")
+    store.create_run(path, {"id": "a"}, {}, ["ch99_example_01", "ch99_example_02"])  # resumed, selecting one
+    store.add_example(path, result(1))
+    assert store.read_run(path).not_run == {"ch99_example_02": "deselected by pytest (-k / -m)"}
+

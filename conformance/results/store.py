@@ -87,25 +87,61 @@ def start_order(path: Path) -> tuple[str, str]:
 def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any], planned: list[str],
                selection: str | None = None) -> None:
     """Start a conformance run file with what it plans to run; an existing one (a resumed run) keeps
-    its examples. Resuming a run with other settings, from another machine, or for other examples is
-    an error: the file would hold results its header does not describe."""
+    its examples and is marked as running again. Resuming a run with other settings, from another
+    machine or software stack, or for other examples is an error: the file would hold results its
+    header does not describe."""
     with locked(path):
         if path.exists():
-            existing = read_run(path)
-            if existing.settings != settings or existing.profile.get("id") != profile.get("id"):
-                raise ConformanceError(
-                    f"{path} holds run {existing.run_id!r} with other settings "
-                    f"({_describe(existing.settings, existing.profile)}; this run: {_describe(settings, profile)}): "
-                    f"choose another --run-id")
-            if sorted(existing.planned) != sorted(planned):
-                raise ConformanceError(
-                    f"{path} holds run {existing.run_id!r} of other examples (--examples "
-                    f"{existing.selection or '(all)'}: {len(existing.planned)} planned; this run: "
-                    f"{selection or '(all)'}, {len(planned)}): resume it with the same --examples, or choose "
-                    f"another --run-id")
-            return
-        write_json_atomically(path, ConformanceRun(run_id=path.stem, started=_now(), profile=profile,
-                                                   settings=settings, planned=planned, selection=selection).to_json())
+            _resume(path, profile, settings, planned, selection)
+        else:
+            write_json_atomically(path, ConformanceRun(run_id=path.stem, started=_now(), profile=profile,
+                                                       settings=settings, planned=planned,
+                                                       selection=selection).to_json())
+
+
+def _resume(path: Path, profile: dict[str, Any], settings: dict[str, Any], planned: list[str],
+            selection: str | None) -> None:
+    """Check that the run in ``path`` is the one asked for, then mark it as running again: until this
+    session stamps it finished, the file must not say complete (a session killed part-way would
+    otherwise leave its predecessor's ``finished`` standing over results of two sessions)."""
+    existing = read_run(path)
+    if existing.settings != settings or existing.profile.get("id") != profile.get("id"):
+        raise ConformanceError(
+            f"{path} holds run {existing.run_id!r} with other settings "
+            f"({_describe(existing.settings, existing.profile)}; this run: {_describe(settings, profile)}): "
+            f"choose another --run-id")
+    changed = stack_changes(existing.profile, profile)
+    if changed:
+        raise ConformanceError(
+            f"{path} holds run {existing.run_id!r} from another software stack ({'; '.join(changed)}): its "
+            f"results and this run's would not describe one stack; choose another --run-id")
+    if sorted(existing.planned) != sorted(planned):
+        raise ConformanceError(
+            f"{path} holds run {existing.run_id!r} of other examples (--examples "
+            f"{existing.selection or '(all)'}: {len(existing.planned)} planned; this run: "
+            f"{selection or '(all)'}, {len(planned)}): resume it with the same --examples, or choose "
+            f"another --run-id")
+    existing.finished = existing.exit_status = None
+    existing.updated = _now()
+    write_json_atomically(path, existing.to_json())
+
+
+def stack_versions(profile: dict[str, Any]) -> dict[str, str]:
+    """The software a profile records (Python, each library, CUDA and cuDNN): what the hardware id
+    leaves out, and what changes results as much as the hardware does."""
+    versions = {name: str(version) for name, version in (profile.get("libraries") or {}).items()}
+    if profile.get("python"):
+        versions["python"] = str(profile["python"])
+    gpu = profile.get("gpu") or {}
+    versions.update({name: str(gpu[name]) for name in ("cuda", "cudnn") if gpu.get(name)})
+    return versions
+
+
+def stack_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """``keras 3.5.0 → 3.6.0``, one per component whose version differs (``(none)`` where one side has none)."""
+    old, new = stack_versions(before), stack_versions(after)
+    return [f"{name} {old.get(name, '(none)')} → {new.get(name, '(none)')}"
+            for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
 
 
 def _describe(settings: dict[str, Any], profile: dict[str, Any]) -> str:
@@ -113,9 +149,10 @@ def _describe(settings: dict[str, Any], profile: dict[str, Any]) -> str:
 
 
 def add_example(path: Path, result: ExampleResult) -> None:
-    """Add (or replace, by id and tier) one example's result."""
+    """Add (or replace, by id and tier) one example's result; it is no longer listed as not run."""
     with _updating(path) as run:
         run.examples = [e for e in run.examples if e.key != result.key] + [result]
+        run.not_run.pop(result.id, None)  # left out by an earlier session of this run id, run now: no longer "not run"
 
 
 def mark_not_run(path: Path, example_ids: list[str], reason: str) -> None:
