@@ -84,6 +84,18 @@ def test_malformed_golden_file_is_an_error_naming_file_and_field(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_results_dir_that_cannot_be_written_is_a_usage_error_before_any_example_runs(tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    done = conformance("run", "--examples", "ch03_simple_dense_layer", "--results-dir", "taken/results", "--workers",
+                       "1", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert "error: cannot write the run file taken/results/" in output and "Not a directory" in output
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+    assert "ch03_simple_dense_layer" not in done.stdout  # no example ran
+
+
+@pytest.mark.slow
 def test_a_run_id_that_holds_another_run_is_refused_and_its_file_kept(tmp_path):
     """A --run-id resumes that run; naming one that was run with other settings would put results in the file that
     its header does not describe."""

@@ -2,7 +2,9 @@
 a self-contained HTML page, and the CLI's exit codes."""
 
 import dataclasses
+import datetime as dt
 import json
+import os
 import re
 import subprocess
 import sys
@@ -366,3 +368,28 @@ def test_failing_on_regression_fails_a_benchmark_that_had_nothing_to_compare_wit
     assert "has no jax entries" in capsys.readouterr().err
     save_baseline(bench_run(run_id="base"), tmp_path)
     assert cli.main(argv + ["--baseline-dir", str(tmp_path)]) == 0
+
+
+def test_an_unreadable_earlier_run_is_passed_over_as_a_baseline_and_named(tmp_path, monkeypatch):
+    results, _ = files(tmp_path)
+    folder = results / PROFILE / "conformance"
+    latest = conformance_run()
+    latest.started = "2026-01-03T00:00:00+00:00"
+    write_run(results, "conformance", "20260103T000000Z-smoke-tensorflow-cccccc", latest)
+    unreadable = folder / "20260102T000000Z-smoke-tensorflow-bbbbbb.json"
+    written = dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone.utc).timestamp()  # unreadable: it sorts by when written
+    os.utime(unreadable, (written, written))
+    real_read_text = type(unreadable).read_text
+
+    def refuse(self, *args, **kwargs):  # the tests may run as root, whom chmod does not stop
+        if self == unreadable:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(unreadable), "read_text", refuse)
+    built = report.build(PROFILE, results_dir=results, conformance_only=True)
+    assert built.conformance_baseline_path.name.startswith("20260101T")  # the readable one before it
+    assert any(note.startswith("an earlier conformance run was passed over as a baseline: ") and
+               "20260102T000000Z-smoke-tensorflow-bbbbbb.json: (file): cannot be read (Permission denied)" in note
+               for note in built.notes)
+

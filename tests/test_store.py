@@ -267,3 +267,27 @@ def test_an_example_run_after_being_left_out_is_no_longer_listed_as_not_run(tmp_
     store.add_example(path, result(1))
     assert store.read_run(path).not_run == {"ch99_example_02": "deselected by pytest (-k / -m)"}
 
+
+def test_an_unreadable_run_file_is_a_clear_error(tmp_path, monkeypatch):
+    path = tmp_path / "run.json"
+    store.create_run(path, {"id": "a"}, {}, [])
+    real_read_text = type(path).read_text
+
+    def refuse(self, *args, **kwargs):  # the tests may run as root, whom chmod does not stop
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(path), "read_text", refuse)
+    with pytest.raises(MalformedRecord, match=r"run\.json: \(file\): cannot be read \(Permission denied\)"):
+        store.read_run(path)
+
+
+def test_a_results_folder_that_cannot_be_made_is_a_clear_error_before_anything_runs(tmp_path):
+    not_a_folder = tmp_path / "results"
+    not_a_folder.write_text("a file where the results folder should be")
+    path = store.run_path(not_a_folder, "cpu", "conformance", "run-1")
+    with pytest.raises(ConformanceError, match=r"cannot write the run file .*run-1\.json: Not a directory \(check "
+                                               r"--results-dir\)"):
+        store.create_run(path, {"id": "cpu"}, {}, [])
+

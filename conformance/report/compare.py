@@ -267,16 +267,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def previous_matching_run(runs: list[Path], current: Path) -> Path | None:
+def previous_matching_run(runs: list[Path], current: Path, skipped: list[str] | None = None) -> Path | None:
     """The latest complete run that started before ``current`` (``runs`` is oldest first, as
     :func:`store.runs` lists them) with the same settings (tier, backend, precision, devices, seed).
-    A run that did not finish is never a baseline: it would hide what it did not run."""
+    A run that did not finish is never a baseline: it would hide what it did not run. A later run file
+    that cannot be used (unreadable or malformed) is passed over, and its problem added to ``skipped``,
+    so that the report says why it was not the baseline."""
     current_run = store.read_run(current)
     earlier = runs[:bisect.bisect_left(runs, store.start_order(current), key=store.start_order)]
     for path in reversed(earlier):
         try:
             candidate = store.read_run(path)
-        except MalformedRecord:
+        except MalformedRecord as problem:
+            if skipped is not None:
+                skipped.append(str(problem))
             continue
         if candidate.settings == current_run.settings and candidate.complete:
             return path
@@ -334,8 +338,11 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
         else:
             report.conformance_run = store.read_run(report.conformance_run_path)
             report.notes.append(outcome_note(report.conformance_run))
+            skipped: list[str] = []
             report.conformance_baseline_path = conformance_baseline or previous_matching_run(
-                runs, report.conformance_run_path)
+                runs, report.conformance_run_path, skipped)
+            report.notes += [f"an earlier conformance run was passed over as a baseline: {problem}"
+                             for problem in skipped]
             if report.conformance_baseline_path is None:
                 report.notes.append("no earlier complete conformance run with the same settings to compare with "
                                     "(give one with --conformance-baseline)")

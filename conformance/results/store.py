@@ -89,14 +89,19 @@ def create_run(path: Path, profile: dict[str, Any], settings: dict[str, Any], pl
     """Start a conformance run file with what it plans to run; an existing one (a resumed run) keeps
     its examples and is marked as running again. Resuming a run with other settings, from another
     machine or software stack, or for other examples is an error: the file would hold results its
-    header does not describe."""
-    with locked(path):
-        if path.exists():
-            _resume(path, profile, settings, planned, selection)
-        else:
-            write_json_atomically(path, ConformanceRun(run_id=path.stem, started=_now(), profile=profile,
-                                                       settings=settings, planned=planned,
-                                                       selection=selection).to_json())
+    header does not describe. A run file that cannot be written (a ``--results-dir`` that is not a
+    writable folder) is an error too, before any example runs."""
+    try:
+        with locked(path):
+            if path.exists():
+                _resume(path, profile, settings, planned, selection)
+            else:
+                write_json_atomically(path, ConformanceRun(run_id=path.stem, started=_now(), profile=profile,
+                                                           settings=settings, planned=planned,
+                                                           selection=selection).to_json())
+    except OSError as error:  # the folder cannot be made or written: a user's mistake, not a crash
+        raise ConformanceError(f"cannot write the run file {path}: {error.strerror or error} (check --results-dir)") \
+            from error
 
 
 def _resume(path: Path, profile: dict[str, Any], settings: dict[str, Any], planned: list[str],
@@ -183,12 +188,12 @@ def read_run(path: Path) -> ConformanceRun:
 
 
 def read_json(path: Path | str) -> Any:
-    """A JSON file's content; a missing file, or one that is not JSON, is a :class:`MalformedRecord` (and
-    is left untouched)."""
+    """A JSON file's content; a file that cannot be read (missing, a folder, no permission …) or is not
+    JSON is a :class:`MalformedRecord` (and is left untouched)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, IsADirectoryError) as error:
-        raise MalformedRecord(path, "(file)", f"cannot be read ({error.strerror})") from error
+    except OSError as error:  # every reason a file cannot be read is the user's to fix, none a crash
+        raise MalformedRecord(path, "(file)", f"cannot be read ({error.strerror or error})") from error
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedRecord(path, "(file)", f"not valid JSON ({error}); it was left untouched") from error
 
