@@ -393,3 +393,13 @@ def test_an_unreadable_earlier_run_is_passed_over_as_a_baseline_and_named(tmp_pa
                "20260102T000000Z-smoke-tensorflow-bbbbbb.json: (file): cannot be read (Permission denied)" in note
                for note in built.notes)
 
+
+def test_a_run_judged_against_other_golden_files_says_so_in_its_summary_and_report(tmp_path):
+    results = tmp_path / "results"
+    run = conformance_run()
+    run.settings = {**run.settings, "golden_dir": "/elsewhere/golden"}
+    write_run(results, "conformance", "20260101T000000Z-smoke-tensorflow-aaaaaa", run)
+    built = report.build(PROFILE, results_dir=results, conformance_only=True)
+    assert "judged against the golden files in /elsewhere/golden, not golden/" in markdown.render(built)
+    assert "GOLDEN FILES: /elsewhere/golden, not the project's golden/" in summary.format_table(run)
+    assert "GOLDEN FILES" not in summary.format_table(conformance_run())

@@ -291,3 +291,17 @@ def test_a_results_folder_that_cannot_be_made_is_a_clear_error_before_anything_r
                                                r"--results-dir\)"):
         store.create_run(path, {"id": "cpu"}, {}, [])
 
+
+def test_a_run_judged_against_other_golden_files_records_them_and_is_not_resumed_with_the_projects(tmp_path):
+    from conformance.engine.golden import golden_dir
+    from conformance.engine.runner import Settings, recorded_settings
+
+    own = recorded_settings(Settings(), None)
+    assert own == Settings().to_json() == recorded_settings(Settings(), golden_dir())  # old run files still match
+    other = recorded_settings(Settings(), tmp_path / "golden")
+    assert other == {**own, "golden_dir": str((tmp_path / "golden").resolve())}
+    path = tmp_path / "run.json"
+    store.create_run(path, {"id": "a"}, other, [])
+    with pytest.raises(ConformanceError, match=r"with other settings \(.*golden_dir .*golden.*this run: tier smoke, "
+                                               r"backend tensorflow, precision float32, devices 1, seed 0, profile a"):
+        store.create_run(path, {"id": "a"}, own, [])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conformance.engine.runner import PRECISIONS, Settings
+from conformance.engine.runner import PRECISIONS, Settings, recorded_settings
 from conformance.errors import ConformanceError
 from conformance.results import store
 from conformance.stack import backend, devices, profile
@@ -78,7 +78,8 @@ def _conformance_state(config: pytest.Config) -> Conformance:
     run_id = option.run_id or store.new_run_id(settings.tier, settings.backend)
     path = store.run_path(option.results_dir, fingerprint["id"], "conformance", run_id)
     planned = [spec.id for spec in registry.select(option.examples)]
-    store.create_run(path, fingerprint, settings.to_json(), planned, selection=option.examples)
+    store.create_run(path, fingerprint, recorded_settings(settings, golden_dir), planned,
+                     selection=option.examples)
     return Conformance(settings, fingerprint["id"], path, golden_dir)
 
 

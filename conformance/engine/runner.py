@@ -56,6 +56,17 @@ class Settings:
         return settings
 
 
+def recorded_settings(settings: Settings, golden_dir: Path | None) -> dict[str, Any]:
+    """The settings a run file records, with the golden folder when it is not the project's own: a run
+    judged against other golden files is not like for like with one judged against golden/ (it is
+    never resumed with, nor the baseline of, such a run). The project's folder is left out, so run
+    files written before the folder was recorded keep their settings."""
+    recorded = settings.to_json()
+    if golden_dir is not None and golden_dir.resolve() != golden_files.golden_dir().resolve():
+        recorded["golden_dir"] = str(golden_dir.resolve())
+    return recorded
+
+
 def skip_reason(spec: ExampleSpec, settings: Settings) -> str | None:
     if settings.backend not in spec.backends:
         return f"runs on {', '.join(spec.backends)} only ({spec.backends_reason}); this run uses {settings.backend}"

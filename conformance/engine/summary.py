@@ -14,6 +14,8 @@ def format_table(run: ConformanceRun, width: int = 120) -> str:
     header = f"Conformance: {describe_settings(settings)}, profile {profile.get('id')}"
     if "fault" in settings:
         header += f"\nFAULT PLANTED: {settings['fault']} (sensitivity catalogue): red here is the fault, not the stack"
+    if "golden_dir" in settings:
+        header += f"\nGOLDEN FILES: {settings['golden_dir']}, not the project's golden/: verdicts judge against them"
     id_width = max([len("example")] + [len(e.id) for e in examples])
     lines = [header, f"{'example':<{id_width}}  {'status':<7}  {'time':>7}  {'checks':>6}  "
                      f"note (checks: passed/total)"]

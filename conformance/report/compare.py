@@ -244,6 +244,8 @@ def outcome_note(run: ConformanceRun) -> str:
     if "fault" in run.settings:
         note += (f". The fault {run.settings['fault']!r} of the sensitivity catalogue was planted in this run: "
                  f"its failures are the fault's, not the stack's")
+    if "golden_dir" in run.settings:
+        note += f". Its examples were judged against the golden files in {run.settings['golden_dir']}, not golden/"
     return note
 
 
