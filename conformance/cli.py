@@ -86,7 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results-dir", default="results", help="where run files go (default: results/)")
     run.add_argument("--run-id", type=_run_id,
                      help="name for the run file: letters, digits, '.', '_', '+', '-' (default: "
-                          "time-tier-backend-random)")
+                          "time-tier-backend-random). Naming an existing run resumes it, skipping nothing: every "
+                          "selected example runs again and replaces its earlier result, and the run is unfinished "
+                          "until this session ends. Refused when the file's run had other settings (--golden-dir "
+                          "included), examples, machine, or Python/library/CUDA versions")
     run.add_argument("--fault", help="plant this fault of the sensitivity catalogue in every example; the run "
                                      "file records it (see `sensitivity --list`)")
     run.add_argument("--probe-faults", action="store_true",

@@ -39,7 +39,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--devices", type=int, default=1, help="data-parallel device count (CPU: emulated)")
     group.addoption("--results-dir", default="results", help="where run files go (default: results/)")
     group.addoption("--golden-dir", default=None, help="golden files (default: the project's golden/)")
-    group.addoption("--run-id", default=None, help="name of the run file (default: time-tier-backend-random)")
+    group.addoption("--run-id", default=None, help="name of the run file (default: time-tier-backend-random); an "
+                                                   "existing one is resumed: its selected examples run again")
     group.addoption("--fault", default=None,
                     help="plant this fault of the sensitivity catalogue in every example (see `sensitivity --list`)")
     group.addoption("--probe-faults", action="store_true", default=False,
