@@ -20,15 +20,30 @@ def conformance(*args: str) -> list[str]:
     return [sys.executable, "-m", "conformance", *args]
 
 
-def wait_for_first_result(results: Path, run_id: str, process: subprocess.Popen, timeout_s: float = 240) -> Path:
+# Loaded with ``-p`` into the run the test kills: when the second example is about to run (the first
+# one's result is stored by then), it leaves a marker and waits, so the kill always lands between the
+# first result and the end of the run, however fast the second example would have been.
+HOLD_SECOND_EXAMPLE = """
+import pathlib
+import time
+
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    if item.callspec.params["conformance_example"].id == {second!r}:
+        pathlib.Path({marker!r}).write_text("holding")
+        time.sleep(900)  # far past the test's own deadline: the test kills the run long before
+"""
+
+
+def wait_for_the_hold(marker: Path, process: subprocess.Popen, timeout_s: float = 240) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for path in results.glob(f"*/conformance/{run_id}.json"):
-            if store.read_run(path).examples:
-                return path
-        assert process.poll() is None, "the run ended before it could be killed"
+    while not marker.exists():
+        assert process.poll() is None, "the run ended before its second example started"
+        assert time.monotonic() < deadline, f"the second example did not start within {timeout_s}s"
         time.sleep(0.2)
-    raise AssertionError(f"no example result after {timeout_s}s")
 
 
 def test_a_run_killed_part_way_is_incomplete_and_fails_the_report(tmp_path):
@@ -38,14 +53,21 @@ def test_a_run_killed_part_way_is_incomplete_and_fails_the_report(tmp_path):
                               capture_output=True, text=True, timeout=600)
     assert baseline.returncode == 0, baseline.stdout[-3000:] + baseline.stderr[-3000:]
 
-    process = subprocess.Popen(conformance(*run, "--run-id", "b-killed"), cwd=tmp_path, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    plugins, marker = tmp_path / "plugins", tmp_path / "second-example-started"
+    plugins.mkdir()
+    (plugins / "hold_second_example.py").write_text(
+        HOLD_SECOND_EXAMPLE.format(second=EXAMPLES.split(",")[1], marker=str(marker)))
+    held_env = {**env, "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(plugins)])}
+    process = subprocess.Popen(conformance(*run, "--run-id", "b-killed", "-p", "hold_second_example"),
+                               cwd=tmp_path, env=held_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        killed = wait_for_first_result(tmp_path / "results", "b-killed", process)
+        wait_for_the_hold(marker, process)
     finally:
         process.kill()  # SIGKILL: nothing in the run gets to tidy up
         process.wait(timeout=60)
+    (killed,) = (tmp_path / "results").glob("*/conformance/b-killed.json")
     cut_short = store.read_run(killed)
+    assert [example.id for example in cut_short.examples] == EXAMPLES.split(",")[:1]
     assert not cut_short.complete and cut_short.finished is None
     assert cut_short.planned == EXAMPLES.split(",")
 
