@@ -150,7 +150,6 @@ def load_noxfile() -> Any:
     with nox, and registering them twice is deprecated)."""
     import importlib.util
 
-    pytest.importorskip("nox", reason="the noxfile needs the package 'nox' (pip install '.[test]')")
     spec = importlib.util.spec_from_file_location("noxfile", Path(__file__).resolve().parents[1] / "noxfile.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

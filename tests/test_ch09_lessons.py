@@ -8,13 +8,12 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conformance.engine import golden
 from helpers import failed_checks, golden_expectation, rmsprop_learning_rate_changed, run_example_in_process
 from reference_impl import ch09_advanced_computer_vision as ch09
 from reference_impl.datasets import oxford_pets
-
-tf = pytest.importorskip("tensorflow")
 
 pytestmark = pytest.mark.slow  # every test runs an example
 

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("tensorflow")
-
 WORKER = Path(__file__).with_name("multiworker_worker.py")
 
 

@@ -13,11 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nox  # the test extra, which the tests session installs
 import pytest
 
 from helpers import load_noxfile
-
-nox = pytest.importorskip("nox", reason="the noxfile needs the package 'nox' (pip install '.[test]')")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
