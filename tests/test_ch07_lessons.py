@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -255,18 +256,53 @@ def test_no_timing_is_checked():
             assert not any("seconds" in str(e.fields) for e in everything), example_id
 
 
-def test_plot_model_draws_the_ticket_model(tmp_path):
-    if importlib.util.find_spec("pydot") is None:
-        pytest.skip("plot_model needs the package 'pydot' (pip install pydot) and the graphviz programs")
-    if shutil.which("dot") is None:
-        pytest.skip("plot_model needs the graphviz programs ('dot' is not on PATH)")
+def ticket_model() -> keras.Model:
     title = keras.Input(shape=(ch07.vocabulary_size,), name="title")
     text_body = keras.Input(shape=(ch07.vocabulary_size,), name="text_body")
     tags = keras.Input(shape=(ch07.num_tags,), name="tags")
     features = keras.layers.Dense(64, activation="relu")(keras.layers.Concatenate()([title, text_body, tags]))
-    model = keras.Model([title, text_body, tags], [keras.layers.Dense(1, name="priority")(features),
-                                                   keras.layers.Dense(4, name="department")(features)])
-    assert ch07.plot_model_files(model) == {"written": ["ticket_classifier.png", "ticket_classifier_with_shape_info.png"]}
+    return keras.Model([title, text_body, tags], [keras.layers.Dense(1, name="priority")(features),
+                                                  keras.layers.Dense(4, name="department")(features)])
+
+
+def test_plot_model_draws_the_ticket_model():
+    # A plain skip, not importorskip: pydot is in no extra and graphviz's 'dot' is a system program that no
+    # extra can install, so no lane has them (not even tests-extras, whose --no-package-skips would fail an
+    # importorskip here); the test runs where someone installed both by hand. The branches the lanes do run
+    # are the two tests below.
+    if importlib.util.find_spec("pydot") is None or shutil.which("dot") is None:
+        pytest.skip("plot_model needs pydot (in no extra: pip install pydot) and graphviz's 'dot' program "
+                    "(a system package, which no extra can install)")
+    assert ch07.plot_model_files(ticket_model()) == {
+        "written": ["ticket_classifier.png", "ticket_classifier_with_shape_info.png"]}
+
+
+def test_plot_model_files_lists_the_two_drawings_plot_model_writes(monkeypatch):
+    drawn = []
+
+    def plot_model(model, to_file, **kwargs):  # what plot_model does with pydot and graphviz: write the image
+        drawn.append(kwargs)
+        Path(to_file).write_bytes(b"\x89PNG")
+
+    monkeypatch.setattr(keras.utils, "plot_model", plot_model)
+    assert ch07.plot_model_files(ticket_model()) == {
+        "written": ["ticket_classifier.png", "ticket_classifier_with_shape_info.png"]}
+    assert drawn == [{}, {"show_shapes": True}]  # the book's two calls: without and with shapes
+
+
+@pytest.mark.parametrize("missing", ["pydot", "graphviz"])
+def test_without_pydot_or_graphviz_plot_model_is_skipped_with_the_reason(missing, monkeypatch):
+    from keras.src.utils import model_visualization  # where plot_model looks for them
+
+    if missing == "pydot":
+        monkeypatch.setattr(model_visualization, "pydot", None)
+    else:  # pydot importable, graphviz's programs absent
+        monkeypatch.setattr(model_visualization, "pydot", model_visualization.pydot or object())
+        monkeypatch.setattr(model_visualization, "check_graphviz", lambda: False)
+    result = ch07.plot_model_files(ticket_model())
+    assert list(result) == ["skipped"]
+    assert result["skipped"].startswith("plot_model needs pydot and graphviz: ")
+    assert f"install {missing}" in result["skipped"], result["skipped"]
 
 
 def test_the_ticket_twin_has_the_book_layout():
