@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -377,6 +378,65 @@ def test_a_run_cut_short_says_so_in_its_verdict():
     built = report.build("cmd", clean, {"caught": cut}, CATALOGUE[:1])
     assert built.faults[0].verdict == report.CAUGHT
     assert "did not finish" in built.faults[0].note
+
+
+def raised_under(fault: faults.Fault, example: Callable[[], None]) -> ExampleResult:
+    """The result the engine records for an example that raises with ``fault`` planted."""
+    import traceback
+
+    with faults.planted(fault) as tally:
+        try:
+            example()
+        except Exception as error:
+            return dataclasses.replace(result("a", "error", tally.hits, reason=f"{type(error).__name__}: {error}"),
+                                       traceback=traceback.format_exc())
+    raise AssertionError("the example did not raise")
+
+
+def test_an_error_raised_by_the_call_the_fault_changed_is_a_refused_fault_not_a_catch():
+    """A `becomes` Keras does not accept crashes every example the fault reaches: that is the
+    catalogue's error, and must not score as caught."""
+    import keras
+
+    misspelt = faults.Fault("misspelt", "activation='relu' becomes a name Keras does not know", (
+        "keras.layers.Dense.__init__",), "argument", argument="activation", when=("relu",), becomes="linaer")
+    refused = raised_under(misspelt, lambda: keras.layers.Dense(2, activation="relu"))
+    assert "linaer" in refused.reason and refused.fault_hits == 1
+    clean = conformance_run(result("a"), result("b"))
+    built = report.build("cmd", clean, {"misspelt": conformance_run(refused, result("b", hits=1))}, [misspelt])
+    outcome = built.faults[0]
+    assert outcome.verdict == report.REFUSED and outcome.caught_by == {}
+    assert list(outcome.refused) == ["a"] and "linaer" in outcome.refused["a"] and outcome.touched == ["a", "b"]
+    assert built.detection_rate == 0.0 and built.caught_of_all == 0.0  # exercised, not caught
+    text = report.render(built)
+    assert "**Detection: 0 of 1 exercised faults caught (0%).**" in text
+    assert "## Refused" in text and "- **misspelt**: a (raised ValueError" in text
+
+    # caught elsewhere by a check: still caught, with a note to check the fault
+    run = conformance_run(refused, result("b", "failed", 1, ("threshold values.test_acc",)))
+    outcome = report.build("cmd", clean, {"misspelt": run}, [misspelt]).faults[0]
+    assert outcome.verdict == report.CAUGHT and list(outcome.caught_by) == ["b"] and list(outcome.refused) == ["a"]
+    assert "refused the planted call in 1" in outcome.note
+
+
+def test_an_error_raised_after_the_planted_call_returned_is_caught_and_said_to_be_only_an_error():
+    """A pooling layer that passes its input through breaks the next layer's shapes: the fault's
+    effect, which the suite notices; the report says no check caught it."""
+    import keras
+
+    def example() -> None:
+        model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.MaxPooling2D(), keras.layers.Flatten(),
+                                  keras.layers.Dense(1)])
+        model(np.zeros((1, 8, 8, 3), "float32"))
+
+    fault = faults.get("pooling-dropped")
+    crashed = raised_under(fault, example)
+    assert not report.refused_planted_call(crashed)
+    clean = conformance_run(result("a"))
+    built = report.build("cmd", clean, {"pooling-dropped": conformance_run(crashed)}, [fault])
+    assert built.faults[0].verdict == report.CAUGHT and built.faults[0].caught_by["a"][0].startswith("raised ")
+    assert "Caught only by examples that raised, no check failing: pooling-dropped." in report.render(built)
+    assert report.refused_planted_call(dataclasses.replace(crashed, traceback="")) is False  # old files: caught
 
 
 # -- end to end -------------------------------------------------------------------------------

@@ -5,10 +5,20 @@ A fault *touched* an example when it changed at least one call while the example
 fault no example touched is *not exercised*: the tier has nothing it could break. The detection
 rate counts the exercised faults that at least one example caught. Each fault runs only on the
 examples the run without a fault showed it reaching (``reach``); one that reaches none is not run.
+
+An error raised inside a call the fault changed (its traceback passes through the fault's
+wrapper in ``faults.py``) is not a catch: Keras refused the planted value (a ``becomes`` it does
+not accept), so the fault, not the suite, is broken there. Such examples are listed as *refused*;
+a fault refused everywhere it was not otherwise caught gets the verdict *refused*, which counts as
+exercised and not caught, so a misconfigured fault lowers the detection rate instead of scoring as
+caught by every example it crashed. An error raised later (a pooling layer that passes its input
+through breaks the next layer's shapes) is the fault's effect and counts as caught; the report
+names the faults caught only by such errors. A run file without tracebacks counts every error.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,6 +26,8 @@ from conformance.results.records import ConformanceRun, ExampleResult
 from conformance.sensitivity.faults import Fault
 
 CAUGHT, MISSED, NOT_EXERCISED, NO_RESULT = "caught", "missed", "not exercised", "no result"
+REFUSED = "refused"  # every example it broke raised inside the call it changed: the fault is misconfigured
+_PLANTED_CALL = re.compile(r'sensitivity[/\\]faults\.py", line \d+, in rewritten$', re.MULTILINE)
 
 
 @dataclass
@@ -26,6 +38,7 @@ class FaultOutcome:
     touched: list[str] = field(default_factory=list)
     caught_by: dict[str, list[str]] = field(default_factory=dict)  # example → failed checks, or its error
     failed_untouched: list[str] = field(default_factory=list)  # failed although the fault never reached them
+    refused: dict[str, str] = field(default_factory=dict)  # example → the error its planted call raised
     note: str = ""
 
 
@@ -38,7 +51,7 @@ class SensitivityReport:
 
     @property
     def exercised(self) -> list[FaultOutcome]:
-        return [f for f in self.faults if f.verdict in (CAUGHT, MISSED)]
+        return [f for f in self.faults if f.verdict in (CAUGHT, MISSED, REFUSED)]
 
     @property
     def caught(self) -> list[FaultOutcome]:
@@ -111,14 +124,32 @@ def _judge(fault: Fault, was_run: bool, run: ConformanceRun | None, clean_failur
         broke = result.status in ("failed", "error")
         if result.fault_hits:
             outcome.touched.append(result.id)
-            if broke:
+            if broke and refused_planted_call(result):
+                outcome.refused[result.id] = _evidence(result)[0]
+            elif broke:
                 outcome.caught_by[result.id] = _evidence(result)
         elif broke:
             outcome.failed_untouched.append(result.id)
-    outcome.verdict = CAUGHT if outcome.caught_by else MISSED if outcome.touched else NOT_EXERCISED
+    outcome.verdict = (CAUGHT if outcome.caught_by else REFUSED if outcome.refused else MISSED if outcome.touched
+                       else NOT_EXERCISED)
+    notes = []
+    if outcome.refused and outcome.verdict == CAUGHT:
+        notes.append(f"Keras refused the planted call in {len(outcome.refused)}: check the fault")
     if not run.complete:
-        outcome.note = f"the run did not finish ({run.incompleteness()}); its verdict covers the examples it ran"
+        notes.append(f"the run did not finish ({run.incompleteness()}); its verdict covers the examples it ran")
+    outcome.note = "; ".join(notes)
     return outcome
+
+
+def refused_planted_call(result: ExampleResult) -> bool:
+    """The example raised inside a call the planted fault changed: the library refused the fault's
+    value, which says nothing about the suite's checks."""
+    return result.status == "error" and _PLANTED_CALL.search(result.traceback) is not None
+
+
+def caught_only_by_errors(outcome: FaultOutcome) -> bool:
+    return bool(outcome.caught_by) and all(checks and checks[0].startswith("raised")
+                                           for checks in outcome.caught_by.values())
 
 
 def _evidence(result: ExampleResult) -> list[str]:
@@ -158,6 +189,16 @@ def render(report: SensitivityReport) -> str:
         lines += ["", "## Missed", ""]
         for outcome in missed:
             lines.append(f"- **{outcome.id}** reached {', '.join(outcome.touched)}; none of their checks failed.")
+    refused = [f for f in report.faults if f.refused]
+    if refused:
+        lines += ["", "## Refused", "", "Keras raised inside the call the fault changed: the fault is misconfigured "
+                  "there (not counted as caught).", ""]
+        for outcome in refused:
+            lines.append(f"- **{outcome.id}**: " + "; ".join(f"{example} ({error})"
+                                                              for example, error in outcome.refused.items()))
+    crashed = [f.id for f in report.faults if caught_only_by_errors(f)]
+    if crashed:
+        lines += ["", f"Caught only by examples that raised, no check failing: {', '.join(crashed)}."]
     lines += ["", "## Examples", "", "| example | faults that reached it | caught |", "|---|---|---|"]
     for example, (touched, caught) in report.per_example().items():
         lines.append(f"| {example} | {touched} | {caught} |")
