@@ -86,6 +86,12 @@ def test_valid_file_loads_with_tier_expectations_and_scale(tmp_path):
     (lambda d: d["expectations"].append({"kind": "approx", "source": "book", "path": "values.x", "value": float("nan")}),
      "expectations[1].value", "must be a finite number"),
     (lambda d: d["expectations"][0].update(path=5), "expectations[0].path", "must be a non-empty string"),
+    # a name or reason the run file quotes must be text
+    (lambda d: d["expectations"][0].update(name=5), "expectations[0].name", "must be a non-empty string when given"),
+    (lambda d: d["expectations"][0].update(name=""), "expectations[0].name", "must be a non-empty string when given"),
+    (lambda d: d["expectations"][0].update(why=["x"]), "expectations[0].why", "must be a non-empty string when given"),
+    (lambda d: d["tiers"]["smoke"]["expectations"][0].update(why="  "), "tiers.smoke.expectations[0].why",
+     "must be a non-empty string when given"),
     # overrides must be as valid as what they replace, for a backend that exists
     (lambda d: d["tiers"]["smoke"]["expectations"][0]["overrides"][0].update(set={"min": "zero"}),
      "tiers.smoke.expectations[0].overrides[0].set.min", "must be a finite number"),

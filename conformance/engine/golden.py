@@ -32,8 +32,9 @@ derivation; a ``run`` source is a recorded run of this suite. ``reference`` and 
 ``ref``. No source may point to files outside the repository.
 
 An expectation is ``{"kind": K, "source": S, "name": optional, "why": optional,
-"overrides": optional, ...fields of K}``; the kinds and their fields are in
-:data:`KIND_FIELDS` (see ``conformance.engine.checks`` for what each means).
+"overrides": optional, ...fields of K}``; ``name`` and ``why``, when given, are non-empty strings;
+the kinds and their fields are in :data:`KIND_FIELDS` (see ``conformance.engine.checks`` for what
+each means).
 
 Overrides: ``"overrides": [{"when": {"backend": "jax"}, "set": {"min": 0.8}}, ...]``.
 ``when`` may name ``backend``, ``profile`` (an fnmatch pattern of the profile id), or
@@ -372,6 +373,9 @@ def _parse_expectation(item: Any, cited: _Citations, path: Path, where: str, pen
         _require(name in item, path, f"{where}.{name}", f"required for kind {kind!r}")
     unknown = set(item) - required - optional - COMMON_FIELDS
     _require(not unknown, path, f"{where}.{','.join(sorted(unknown))}", f"not a field of kind {kind!r}")
+    for text in ("name", "why"):
+        _require(text not in item or (isinstance(item[text], str) and item[text].strip() != ""), path,
+                 f"{where}.{text}", "must be a non-empty string when given: a run file quotes it")
     source = item.get("source")
     if isinstance(source, str) and source in cited.broken:
         return None
