@@ -137,6 +137,30 @@ def test_file_that_is_not_json_is_reported(tmp_path):
         golden.load("ch99_demo", tmp_path)
 
 
+def test_a_folder_named_like_a_golden_file_is_reported_not_a_traceback(tmp_path):
+    (tmp_path / "ch99_demo.json").mkdir()
+    with pytest.raises(GoldenError, match="not a file") as raised:
+        golden.load("ch99_demo", tmp_path)
+    assert raised.value.field == "(file)" and str(tmp_path / "ch99_demo.json") in str(raised.value)
+
+
+def test_a_file_that_cannot_be_read_is_reported(tmp_path, monkeypatch):
+    write(tmp_path, VALID)
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(golden.Path, "read_text", refuse)
+    with pytest.raises(GoldenError, match="cannot be read: .*Permission denied"):
+        golden.load("ch99_demo", tmp_path)
+
+
+def test_a_file_that_is_not_utf8_is_reported(tmp_path):
+    (tmp_path / "ch99_demo.json").write_bytes(b'{"example": "\xff"}')
+    with pytest.raises(GoldenError, match="not valid JSON"):
+        golden.load("ch99_demo", tmp_path)
+
+
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(GoldenError, match="no golden file for example 'ch99_demo'"):
         golden.load("ch99_demo", tmp_path)

@@ -197,9 +197,16 @@ def load(example_id: str, directory: Path | None = None, *, pending_ok: bool = F
     path = golden_path(example_id, directory)
     if not path.exists():
         raise GoldenError(path, "(file)", f"no golden file for example {example_id!r}")
+    _require(path.is_file(), path, "(file)", "not a file (a folder or a device has the golden file's name)")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise GoldenError(path, "(file)", f"cannot be read: {error}") from error
+    except UnicodeDecodeError as error:
+        raise GoldenError(path, "(file)", f"not valid JSON: {error}") from error
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
         raise GoldenError(path, "(file)", f"not valid JSON: {error}") from error
     golden = parse(raw, path, pending_ok=pending_ok)
     if golden.example != example_id:
