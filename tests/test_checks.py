@@ -179,3 +179,74 @@ def test_finite_histories_pass_the_engine_rule(tmp_path):
 
 def test_an_outcome_without_a_history_gets_no_finite_check(tmp_path):
     assert FINITE_HISTORIES not in {v.name for v in judged({}, tmp_path)}
+
+
+# -- compare: an ordering orders finite numbers; equality takes no margin ----------------------------
+COMPARED = {"values": {"low": [1.0, float("nan")], "high": [2.0, 0.0], "one": 1, "yes": True, "two": 2.0,
+                       "pos_inf": float("inf"), "neg_inf": float("-inf"), "word": "abc", "words": "abd",
+                       "shape": [None, 10], "same_shape": [None, 10], "nan_shape": [None, float("nan")]}}
+
+
+def compared(left, op, right, **extra):
+    fields = {"left": f"values.{left}", "op": op, "right": f"values.{right}", **extra}
+    return evaluate(Expectation("compare", "book", fields, name="compare check"), COMPARED, "s")
+
+
+@pytest.mark.parametrize("left, op, right, reason", [
+    ("low", "<", "high", "not a number"),  # Python orders lists element by element and skips past the NaN
+    ("high", ">", "low", "not a number"),
+    ("shape", "<=", "same_shape", "not a number"),
+    ("yes", ">=", "one", "not a number"),  # True >= 1 in Python
+    ("one", "<=", "yes", "not a number"),
+    ("word", "<", "words", "not a number"),
+    ("neg_inf", "<", "one", "NaN and infinities pass no comparison"),
+    ("two", "<", "pos_inf", "NaN and infinities pass no comparison"),
+    ("pos_inf", ">=", "pos_inf", "NaN and infinities pass no comparison"),
+])
+def test_an_ordering_fails_on_anything_but_finite_numbers(left, op, right, reason):
+    verdict = compared(left, op, right)
+    assert verdict.status == "failed"
+    assert reason in verdict.message and "cannot compare" in verdict.message
+
+
+@pytest.mark.parametrize("left, op, right, by", [
+    ("one", "<", "two", None), ("one", "<=", "one", None), ("two", ">", "one", None), ("two", ">=", "two", None),
+    ("one", "<", "two", 0.5), ("two", ">=", "one", 1.0), ("one", "<=", "two", 1.0),
+])
+def test_an_ordering_of_finite_numbers_passes(left, op, right, by):
+    verdict = compared(left, op, right, **({} if by is None else {"by": by}))
+    assert verdict.status == "passed", verdict.message
+
+
+@pytest.mark.parametrize("left, op, right, by", [
+    ("one", "<", "two", 1.0), ("one", "<=", "two", 1.5), ("two", ">", "one", 1.0), ("two", ">=", "one", 1.5),
+])
+def test_an_ordering_by_a_margin_fails_short_of_it(left, op, right, by):
+    verdict = compared(left, op, right, by=by)
+    assert verdict.status == "failed" and f"by at least {by}" in verdict.message
+
+
+@pytest.mark.parametrize("left, op, right, status", [
+    ("shape", "==", "same_shape", "passed"), ("shape", "!=", "same_shape", "failed"),
+    ("one", "==", "two", "failed"), ("one", "!=", "two", "passed"),
+    ("word", "==", "word", "passed"), ("word", "!=", "words", "passed"),
+    ("yes", "==", "one", "failed"),  # True == 1 in Python
+    ("yes", "!=", "one", "passed"),
+])
+def test_equality_compares_values_with_a_bool_unequal_to_a_number(left, op, right, status):
+    assert compared(left, op, right).status == status
+
+
+@pytest.mark.parametrize("left, op, right", [
+    ("nan_shape", "==", "nan_shape"), ("nan_shape", "!=", "shape"), ("pos_inf", "==", "pos_inf"),
+    ("one", "!=", "neg_inf"),
+])
+def test_equality_fails_on_nan_or_an_infinity_anywhere(left, op, right):
+    verdict = compared(left, op, right)
+    assert verdict.status == "failed" and "holds NaN or an infinity" in verdict.message
+
+
+@pytest.mark.parametrize("op", ["==", "!="])
+def test_equality_with_a_margin_fails_rather_than_ignoring_it(op):
+    verdict = compared("one", op, "two" if op == "!=" else "one", by=0.5)
+    assert verdict.status == "failed" and f"'by' has no meaning for '{op}'" in verdict.message

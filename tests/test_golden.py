@@ -86,6 +86,14 @@ def test_valid_file_loads_with_tier_expectations_and_scale(tmp_path):
     (lambda d: d["expectations"].append({"kind": "approx", "source": "book", "path": "values.x", "value": float("nan")}),
      "expectations[1].value", "must be a finite number"),
     (lambda d: d["expectations"][0].update(path=5), "expectations[0].path", "must be a non-empty string"),
+    # a margin only orders: '==' and '!=' ignored it while the message said "by at least"
+    (lambda d: d["expectations"].append({"kind": "compare", "source": "book", "left": "a", "op": "==", "right": "b",
+                                         "by": 0.1}), "expectations[1].by", "has no meaning for '=='"),
+    (lambda d: d["expectations"].append({"kind": "compare", "source": "book", "left": "a", "op": "!=", "right": "b",
+                                         "by": 0}), "expectations[1].by", "has no meaning for '!='"),
+    (lambda d: d["expectations"].append({"kind": "compare", "source": "book", "left": "a", "op": "<", "right": "b",
+                                         "by": 0.1, "overrides": [{"when": {"backend": "jax"}, "set": {"op": "=="}}]}),
+     "expectations[1].overrides[0].set.by", "has no meaning for '=='"),
     # a name or reason the run file quotes must be text
     (lambda d: d["expectations"][0].update(name=5), "expectations[0].name", "must be a non-empty string when given"),
     (lambda d: d["expectations"][0].update(name=""), "expectations[0].name", "must be a non-empty string when given"),

@@ -19,7 +19,9 @@ Kinds:
              correlation with the epoch is <= -min_rank_corr (default 0.5)
   rises      the mirror image of falls
   best_epoch the 1-based epoch of the series' min (or max) lies inside window
-  compare    left op right, at least ``by`` apart when ``by`` is given
+  compare    left op right: <, <=, >, >= order two finite numbers, at least ``by`` apart when
+             ``by`` is given (a list, bool or string operand fails); == and != take no ``by``,
+             a bool is unequal to a number and NaN or an infinity anywhere fails
   beats_baseline
              the metric at ``path`` is better than the trivial predictor's score at ``baseline``
              (majority class, class prior, mean target …, computed by the example on the same
@@ -52,7 +54,8 @@ _REDUCERS: dict[str, Callable[[list[Any]], Any]] = {
     "max": _non_finite_poisons(max),
     "len": len,
 }
-_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
+_ORDERINGS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_EQUALITY_OPS = ("==", "!=")
 _INDEX = re.compile(r"^(?P<key>[^\[\]]+)((?:\[-?\d+\])*)$")
 
 
@@ -155,6 +158,42 @@ def _number(value: Any, path: str) -> float:
     return float(value)
 
 
+def _finite_number(value: Any, path: str) -> float:
+    """``value`` as a float; a ValueError where it is NaN or an infinity, which order nothing."""
+    number = _number(value, path)
+    if not math.isfinite(number):
+        raise ValueError(f"{path} is {number!r}: NaN and infinities pass no comparison")
+    return number
+
+
+def _require_finite(value: Any, path: str) -> None:
+    """A ValueError where ``value`` holds NaN or an infinity anywhere (in a list or a dict too)."""
+    if _holds_non_finite(value):
+        raise ValueError(f"{path} holds NaN or an infinity: {_short(value)}")
+
+
+def _holds_non_finite(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return any(_holds_non_finite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_non_finite(v) for v in value.values())
+    return _non_finite(value)
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    """Equality of JSON values where a bool is no number (``True`` is not ``1``), an int equals the
+    float of its value, and a list equals a tuple of the same elements."""
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return isinstance(actual, bool) and isinstance(expected, bool) and actual == expected
+    if isinstance(actual, (int, float)) and isinstance(expected, (int, float)):
+        return actual == expected
+    if isinstance(actual, (list, tuple)) and isinstance(expected, (list, tuple)):
+        return len(actual) == len(expected) and all(_same(a, e) for a, e in zip(actual, expected))
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        return actual.keys() == expected.keys() and all(_same(actual[k], expected[k]) for k in actual)
+    return type(actual) is type(expected) and actual == expected
+
+
 def _series(value: Any, path: str) -> list[float]:
     if not isinstance(value, list) or len(value) < 2:
         raise TypeError(f"{path} must be a per-epoch series of at least 2 values, got {value!r}")
@@ -238,17 +277,24 @@ def _best_epoch(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str,
 
 
 def _compare(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
+    """``left op right``. An ordering (``<``, ``<=``, ``>``, ``>=``) compares two finite numbers,
+    ``by`` apart when given; a list, a bool, a string or a non-finite number fails it, where
+    Python would order lists element by element and let a NaN in them through. ``==`` and ``!=``
+    compare values, a bool unequal to a number, and take no ``by``."""
     left, right = resolve(observed, f["left"]), resolve(observed, f["right"])
-    op, by = f["op"], f.get("by", 0)
-    if by:
-        left_n, right_n = _number(left, f["left"]), _number(right, f["right"])
-        shifted = {"<": right_n - by, "<=": right_n - by, ">": right_n + by, ">=": right_n + by}
-        ok = _OPS[op](left_n, shifted.get(op, right_n)) and not (_non_finite(left_n) or _non_finite(right_n))
-        expected = f"{f['left']} {op} {f['right']} by at least {by}"
-    else:
-        ok = _OPS[op](left, right) and not (_non_finite(left) or _non_finite(right))
-        expected = f"{f['left']} {op} {f['right']}"
-    return bool(ok), expected, {"left": left, "right": right}, ""
+    op = f["op"]
+    if op in _EQUALITY_OPS:
+        if "by" in f:
+            raise ValueError(f"'by' has no meaning for {op!r}: only <, <=, > and >= compare by a margin")
+        _require_finite(left, f["left"])
+        _require_finite(right, f["right"])
+        ok = _same(left, right) == (op == "==")
+        return ok, f"{f['left']} {op} {f['right']}", {"left": left, "right": right}, ""
+    left_n, right_n = _finite_number(left, f["left"]), _finite_number(right, f["right"])
+    by = f.get("by", 0)
+    shifted = right_n - by if op in ("<", "<=") else right_n + by
+    expected = f"{f['left']} {op} {f['right']}" + (f" by at least {by}" if by else "")
+    return bool(_ORDERINGS[op](left_n, shifted)), expected, {"left": left, "right": right}, ""
 
 
 def _non_finite(value: Any) -> bool:

@@ -74,7 +74,8 @@ KIND_FIELDS: dict[str, tuple[set[str], set[str]]] = {
 }
 MEASURED_FIELDS = ("value", "min", "max")  # what `record` writes
 COMMON_FIELDS = {"kind", "source", "name", "why", "overrides"}
-COMPARE_OPS = {"<", "<=", ">", ">=", "==", "!="}
+ORDERING_OPS = ("<", "<=", ">", ">=")  # compare finite numbers, ``by`` apart when given
+COMPARE_OPS = {*ORDERING_OPS, "==", "!="}
 
 
 class GoldenError(MalformedFile):
@@ -468,6 +469,8 @@ def _check_kind_fields(kind: str, fields: dict[str, Any], path: Path, where: str
                  f"must be one of {sorted(COMPARE_OPS)}")
         by = fields.get("by", 0)
         _require(_is_number(by) and by >= 0, path, f"{where}.by", "must be a non-negative number")
+        _require("by" not in fields or fields["op"] in ORDERING_OPS, path, f"{where}.by",
+                 f"has no meaning for {fields['op']!r}: only {', '.join(ORDERING_OPS)} compare by a margin")
     elif kind == "beats_baseline":
         _require(_is_number(fields["margin"]) and fields["margin"] > 0, path, f"{where}.margin",
                  "must be a positive number: a model must beat the trivial predictor by something")
