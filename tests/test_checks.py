@@ -250,3 +250,83 @@ def test_equality_fails_on_nan_or_an_infinity_anywhere(left, op, right):
 def test_equality_with_a_margin_fails_rather_than_ignoring_it(op):
     verdict = compared("one", op, "two" if op == "!=" else "one", by=0.5)
     assert verdict.status == "failed" and f"'by' has no meaning for '{op}'" in verdict.message
+
+
+# -- exact: equal values, a bool no number, NaN and infinities never --------------------------------
+EXACT = {"values": {"pos_inf": float("inf"), "neg_inf": float("-inf"), "nan": float("nan"), "one": 1, "yes": True,
+                    "no": False, "zero": 0, "s": "abc", "shape": [None, 10], "flags": [True, False],
+                    "nested": {"a": [1, 2.0], "b": "x"}, "inf_list": [1.0, float("inf")]}}
+
+
+def exact(path, value):
+    return evaluate(Expectation("exact", "book", {"path": path, "value": value}, name="exact check"), EXACT, "s")
+
+
+@pytest.mark.parametrize("path, value", [
+    ("values.yes", True), ("values.no", False), ("values.one", 1), ("values.one", 1.0), ("values.s", "abc"),
+    ("values.shape", [None, 10]), ("values.flags", [True, False]), ("values.nested", {"a": [1.0, 2], "b": "x"}),
+])
+def test_exact_passes_on_equal_values(path, value):
+    assert exact(path, value).status == "passed", exact(path, value).message
+
+
+@pytest.mark.parametrize("path, value", [
+    ("values.one", True), ("values.yes", 1), ("values.zero", False), ("values.no", 0),  # Python: True == 1
+    ("values.flags", [1, 0]), ("values.nested", {"a": [True, 2.0], "b": "x"}),
+    ("values.s", ["abc"]), ("values.shape", [None, 10, 1]), ("values.nested", {"a": [1, 2.0]}),
+])
+def test_exact_fails_on_unequal_values_and_a_bool_against_a_number(path, value):
+    assert exact(path, value).status == "failed"
+
+
+@pytest.mark.parametrize("path, value", [
+    ("values.pos_inf", float("inf")), ("values.neg_inf", float("-inf")), ("values.inf_list", [1.0, float("inf")]),
+    ("values.one", float("inf")),
+])
+def test_exact_fails_on_an_infinity_even_against_the_same_infinity(path, value):
+    verdict = exact(path, value)
+    assert verdict.status == "failed" and "holds NaN or an infinity" in verdict.message
+
+
+def test_exact_fails_on_nan_even_where_python_finds_the_same_object_equal():
+    nan = EXACT["values"]["nan"]
+    assert [nan] == [nan]  # identity first: Python's list equality lets the very same NaN through
+    assert exact("values.nan", nan).status == "failed"
+    assert evaluate(Expectation("exact", "book", {"path": "values.l", "value": [nan]}, name="n"),
+                    {"values": {"l": [nan]}}, "s").status == "failed"
+
+
+# -- paths: what resolve refuses, and how a check reports it ------------------------------------------
+@pytest.mark.parametrize("path, match", [
+    ("values.s[0]", "indexes a list, and this is str"),  # a string's first character is no observation
+    ("values.one[0]", "indexes a list, and this is int"),
+    ("values.nested[0]", "indexes a list, and this is dict"),
+    ("values.shape[2]", "index 2 out of range"),
+    ("values.shape[-3]", "index -3 out of range"),
+    ("values..shape", "malformed path segment ''"),
+    ("values.shape[x]", r"malformed path segment 'shape\[x\]'"),
+    ("values.shape]", "malformed path segment"),
+])
+def test_resolve_refuses_what_is_not_there(path, match):
+    with pytest.raises(MissingObservation, match=match):
+        resolve(EXACT, path)
+
+
+def test_resolve_indexes_lists_from_either_end():
+    assert resolve(EXACT, "values.shape[1]") == 10
+    assert resolve(EXACT, "values.shape[-2]") is None
+    assert resolve(EXACT, "values.nested.a[1]") == 2.0
+
+
+@pytest.mark.parametrize("reducer", [":first", ":last", ":min", ":max", ":len"])
+def test_a_reducer_of_an_empty_list_is_a_missing_observation(reducer):
+    with pytest.raises(MissingObservation, match="needs a non-empty list"):
+        resolve({"values": {"empty": []}}, "values.empty" + reducer)
+
+
+@pytest.mark.parametrize("path", ["values.s[0]", "values.shape[5]", "values..s", "values.empty:max"])
+def test_a_path_that_resolves_to_nothing_fails_the_check_with_a_message(path):
+    outcome = {"values": {**EXACT["values"], "empty": []}}
+    verdict = evaluate(Expectation("exact", "book", {"path": path, "value": "a"}, name="path check"), outcome, "s")
+    assert verdict.status == "failed" and verdict.actual is None
+    assert "nothing observed" in verdict.message or "malformed" in verdict.message or "non-empty" in verdict.message

@@ -94,6 +94,12 @@ def test_valid_file_loads_with_tier_expectations_and_scale(tmp_path):
     (lambda d: d["expectations"].append({"kind": "compare", "source": "book", "left": "a", "op": "<", "right": "b",
                                          "by": 0.1, "overrides": [{"when": {"backend": "jax"}, "set": {"op": "=="}}]}),
      "expectations[1].overrides[0].set.by", "has no meaning for '=='"),
+    # an exact value no observation can equal
+    (lambda d: d["expectations"][0].update(value=float("inf")), "expectations[0].value", "holds NaN or an infinity"),
+    (lambda d: d["expectations"][0].update(value=[1, [2.0, float("nan")]]), "expectations[0].value",
+     "holds NaN or an infinity"),
+    (lambda d: d["expectations"][0].update(overrides=[{"when": {"backend": "jax"}, "set": {"value": float("-inf")}}]),
+     "expectations[0].overrides[0].set.value", "holds NaN or an infinity"),
     # a name or reason the run file quotes must be text
     (lambda d: d["expectations"][0].update(name=5), "expectations[0].name", "must be a non-empty string when given"),
     (lambda d: d["expectations"][0].update(name=""), "expectations[0].name", "must be a non-empty string when given"),

@@ -12,7 +12,8 @@ accuracy (NaN weights answer one class) or a finite best epoch from before it di
 losses cannot.
 
 Kinds:
-  exact      actual == value (numbers, strings, shapes)
+  exact      actual == value (numbers, strings, bools, shapes, lists and objects of them); a
+             bool is not a number, and NaN or an infinity anywhere fails
   approx     |actual - value| <= atol + rtol * |value|
   threshold  min <= actual <= max (either bound optional)
   falls      a per-epoch series ends below where it starts and its Spearman rank
@@ -20,8 +21,8 @@ Kinds:
   rises      the mirror image of falls
   best_epoch the 1-based epoch of the series' min (or max) lies inside window
   compare    left op right: <, <=, >, >= order two finite numbers, at least ``by`` apart when
-             ``by`` is given (a list, bool or string operand fails); == and != take no ``by``,
-             a bool is unequal to a number and NaN or an infinity anywhere fails
+             ``by`` is given (a list, bool or string operand fails); == and != compare as exact
+             does, without ``by``
   beats_baseline
              the metric at ``path`` is better than the trivial predictor's score at ``baseline``
              (majority class, class prior, mean target …, computed by the example on the same
@@ -77,10 +78,7 @@ def resolve(observed: dict[str, Any], path: str) -> Any:
             raise MissingObservation(f"nothing observed at {path!r}: no {key!r} (have: {known})")
         value = value[key]
         for index in re.findall(r"\[(-?\d+)\]", part):
-            try:
-                value = value[int(index)]
-            except (IndexError, TypeError, KeyError) as error:
-                raise MissingObservation(f"nothing observed at {path!r}: index {index} ({error})") from error
+            value = _indexed(value, int(index), path)
     if reducer:
         if reducer not in _REDUCERS:
             raise MissingObservation(f"unknown reducer ':{reducer}' (known: {', '.join(_REDUCERS)})")
@@ -88,6 +86,18 @@ def resolve(observed: dict[str, Any], path: str) -> Any:
             raise MissingObservation(f"':{reducer}' needs a non-empty list at {path!r}, got {value!r}")
         value = _REDUCERS[reducer](value)
     return value
+
+
+def _indexed(value: Any, index: int, path: str) -> Any:
+    """Element ``index`` of a list: a string, a number or an object has no elements to index (a
+    path ending ``values.s[0]`` would otherwise answer the first character of a string)."""
+    if not isinstance(value, (list, tuple)):
+        raise MissingObservation(f"nothing observed at {path!r}: [{index}] indexes a list, and this is "
+                                 f"{type(value).__name__} {_short(value)}")
+    if not -len(value) <= index < len(value):
+        raise MissingObservation(f"nothing observed at {path!r}: index {index} out of range "
+                                 f"(the list has {len(value)})")
+    return value[index]
 
 
 def evaluate(expectation: Expectation, observed: dict[str, Any], source: str) -> CheckVerdict:
@@ -202,7 +212,9 @@ def _series(value: Any, path: str) -> list[float]:
 
 def _exact(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
     actual = resolve(observed, f["path"])
-    return actual == f["value"], f"{f['path']} == {f['value']!r}", actual, ""
+    _require_finite(actual, f["path"])
+    _require_finite(f["value"], "the expected value")
+    return _same(actual, f["value"]), f"{f['path']} == {f['value']!r}", actual, ""
 
 
 def _approx(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, Any, str]:
@@ -280,7 +292,7 @@ def _compare(f: dict[str, Any], observed: dict[str, Any]) -> tuple[bool, str, An
     """``left op right``. An ordering (``<``, ``<=``, ``>``, ``>=``) compares two finite numbers,
     ``by`` apart when given; a list, a bool, a string or a non-finite number fails it, where
     Python would order lists element by element and let a NaN in them through. ``==`` and ``!=``
-    compare values, a bool unequal to a number, and take no ``by``."""
+    compare values as ``exact`` does and take no ``by``."""
     left, right = resolve(observed, f["left"]), resolve(observed, f["right"])
     op = f["op"]
     if op in _EQUALITY_OPS:

@@ -437,8 +437,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _all_finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in ``value`` (a number, or lists and objects of them)."""
+    if isinstance(value, list):
+        return all(_all_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def _check_kind_fields(kind: str, fields: dict[str, Any], path: Path, where: str) -> None:
-    if kind == "approx":
+    if kind == "exact":
+        _require(_all_finite(fields["value"]), path, f"{where}.value",
+                 "holds NaN or an infinity, which no observed value equals")
+    elif kind == "approx":
         _require(_is_number(fields["value"]), path, f"{where}.value", "must be a finite number")
         for tol in ("rtol", "atol"):
             _require(_is_number(fields.get(tol, 0)) and fields.get(tol, 0) >= 0, path, f"{where}.{tol}",
