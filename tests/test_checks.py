@@ -118,7 +118,7 @@ def test_best_epoch_excluding_the_last_epochs_fails_a_model_that_never_overfits(
     ("threshold", {"path": "values.nan_acc", "min": 0.1}),
     ("approx", {"path": "values.nan_acc", "value": 0.5, "atol": 1.0}),
     ("compare", {"left": "values.nan_acc", "op": "!=", "right": "values.test_acc"}),
-    ("compare", {"left": "values.nan_acc", "op": "!=", "right": "values.test_acc", "by": 0.01}),
+    ("compare", {"left": "values.nan_acc", "op": ">=", "right": "values.test_acc", "by": 0.01}),
     ("compare", {"left": "values.test_acc", "op": "<", "right": "values.nan_acc"}),
     ("falls", {"path": "history.fit.diverged", "min_rank_corr": 0.0}),
     ("beats_baseline", {"path": "values.nan_acc", "baseline": "values.test_acc", "margin": 0.01, "lower_is_better": True}),
@@ -279,13 +279,14 @@ def test_exact_fails_on_unequal_values_and_a_bool_against_a_number(path, value):
     assert exact(path, value).status == "failed"
 
 
-@pytest.mark.parametrize("path, value", [
-    ("values.pos_inf", float("inf")), ("values.neg_inf", float("-inf")), ("values.inf_list", [1.0, float("inf")]),
-    ("values.one", float("inf")),
+@pytest.mark.parametrize("path, value, culprit", [
+    ("values.pos_inf", float("inf"), "values.pos_inf"), ("values.neg_inf", float("-inf"), "values.neg_inf"),
+    ("values.inf_list", [1.0, float("inf")], "values.inf_list"), ("values.pos_inf", 1.0, "values.pos_inf"),
+    ("values.nan", 0.0, "values.nan"), ("values.one", float("inf"), "the expected value"),
 ])
-def test_exact_fails_on_an_infinity_even_against_the_same_infinity(path, value):
+def test_exact_fails_on_an_infinity_even_against_the_same_infinity(path, value, culprit):
     verdict = exact(path, value)
-    assert verdict.status == "failed" and "holds NaN or an infinity" in verdict.message
+    assert verdict.status == "failed" and f"{culprit} holds NaN or an infinity" in verdict.message
 
 
 def test_exact_fails_on_nan_even_where_python_finds_the_same_object_equal():
@@ -330,3 +331,92 @@ def test_a_path_that_resolves_to_nothing_fails_the_check_with_a_message(path):
     verdict = evaluate(Expectation("exact", "book", {"path": path, "value": "a"}, name="path check"), outcome, "s")
     assert verdict.status == "failed" and verdict.actual is None
     assert "nothing observed" in verdict.message or "malformed" in verdict.message or "non-empty" in verdict.message
+
+
+# -- sub-rules a mutation of the engine once survived --------------------------------------------------
+def judge(kind, observed, **fields):
+    return evaluate(Expectation(kind, "book", fields, name=f"{kind} check"), observed, "s")
+
+
+@pytest.mark.parametrize("actual, value, rtol, status", [
+    (1005.0, 1000, 0.01, "passed"),  # tolerance 10: atol + rtol alone (0.01) would fail it
+    (1011.0, 1000, 0.01, "failed"),
+    (990.5, 1000, 0.01, "passed"),
+    (9.5, 8.771, 0.1, "passed"),  # tolerance 0.8771, not 0.1
+    (9.7, 8.771, 0.1, "failed"),
+    (-1005.0, -1000, 0.01, "passed"),  # the tolerance scales with the value's size, whatever its sign
+])
+def test_approx_relative_tolerance_scales_with_the_value(actual, value, rtol, status):
+    verdict = judge("approx", {"values": {"x": actual}}, path="values.x", value=value, rtol=rtol, atol=0.0)
+    assert verdict.status == status, verdict.message
+
+
+def test_approx_adds_the_absolute_tolerance_to_the_relative_one():
+    observed = {"values": {"x": 1015.0}}
+    assert judge("approx", observed, path="values.x", value=1000, rtol=0.01, atol=5.0).status == "passed"
+    assert judge("approx", observed, path="values.x", value=1000, rtol=0.01, atol=4.0).status == "failed"
+
+
+@pytest.mark.parametrize("kind, series", [
+    ("falls", [1.0, 0.9, 0.8, 0.7, 1.0]),  # rank correlation -0.2 and no change of the thirds: only the end fails
+    ("rises", [1.0, 1.1, 1.2, 1.3, 1.0]),
+])
+def test_falls_and_rises_need_the_last_value_beyond_the_first(kind, series):
+    verdict = judge(kind, {"history": {"fit": {"loss": series}}}, path="history.fit.loss", min_rank_corr=0.0)
+    assert verdict.status == "failed"
+    assert "first 1, last 1" in verdict.message
+
+
+@pytest.mark.parametrize("kind, series", [
+    ("falls", [1.0, float("inf"), 0.6, 0.4, 0.2]),  # rank correlation -0.9, last below first
+    ("falls", [1.0, 0.8, 0.6, 0.4, float("-inf")]),
+    ("rises", [0.2, float("-inf"), 0.6, 0.8, 1.0]),
+    ("rises", [1.0, 1.2, 1.4, 1.6, float("inf")]),
+])
+def test_falls_and_rises_fail_on_an_infinity_in_the_series(kind, series):
+    verdict = judge(kind, {"history": {"fit": {"loss": series}}}, path="history.fit.loss", min_rank_corr=0.5)
+    assert verdict.status == "failed"
+
+
+@pytest.mark.parametrize("kind, fields", [
+    ("falls", {}),
+    ("rises", {}),
+    ("best_epoch", {"mode": "min", "window": [1, 1]}),  # the one epoch would be the best
+    ("best_epoch", {"mode": "max", "window": [1, 5]}),
+])
+def test_a_one_value_series_fails(kind, fields):
+    verdict = judge(kind, {"history": {"fit": {"loss": [0.5]}}}, path="history.fit.loss", **fields)
+    assert verdict.status == "failed"
+    assert "must be a per-epoch series of at least 2 values" in verdict.message
+
+
+@pytest.mark.parametrize("kind, fields", [
+    ("threshold", {"path": "values.flag", "min": 0.5}),  # True would be 1.0
+    ("threshold", {"path": "values.flag", "max": 1.0}),
+    ("approx", {"path": "values.flag", "value": 1.0, "atol": 0.1}),
+    ("beats_baseline", {"path": "values.flag", "baseline": "values.zero", "margin": 0.5}),
+    ("beats_baseline", {"path": "values.one", "baseline": "values.no", "margin": 0.5}),
+    ("falls", {"path": "values.flags"}),
+])
+def test_a_bool_is_not_a_number(kind, fields):
+    observed = {"values": {"flag": True, "no": False, "zero": 0.0, "one": 1.0, "flags": [True, False, False]}}
+    verdict = judge(kind, observed, **fields)
+    assert verdict.status == "failed"
+    assert "not a number" in verdict.message
+
+
+@pytest.mark.parametrize("baseline, lower_is_better", [(float("-inf"), False), (float("inf"), True),
+                                                       (float("nan"), False)])
+def test_beats_baseline_fails_against_a_non_finite_baseline(baseline, lower_is_better):
+    observed = {"values": {"acc": 0.9, "trivial": baseline}}
+    verdict = judge("beats_baseline", observed, path="values.acc", baseline="values.trivial", margin=0.01,
+                    lower_is_better=lower_is_better)
+    assert verdict.status == "failed"
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+def test_finite_histories_catches_infinities_as_well_as_nan(bad, tmp_path):
+    verdicts = judged({"fit": {"val_accuracy": [0.1, 0.11, 0.12], "val_loss": [2.3, bad, 2.2]}}, tmp_path)
+    finite = {v.name: v for v in verdicts}[FINITE_HISTORIES]
+    assert not finite.passed
+    assert "history.fit.val_loss at epoch 2" in finite.message
