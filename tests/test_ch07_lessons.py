@@ -209,6 +209,8 @@ CRAFTED = [
     ("ch07_ticket_multi_io", "smoke", "the difficulty head adds 195 parameters", {"values": {"difficulty_head_params": 260}}),
     ("ch07_ticket_multi_io", "smoke", "the new model reuses the heads", {"values": {"reused_layers_shared": False}}),
     ("ch07_ticket_multi_io", "smoke", "the reused priority head predicts the same", {"values": {"reused_priority_max_abs_diff": 0.3}}),
+    ("ch07_ticket_multi_io", "offline", "the priority head beats the mean priority",  # a head that learned nothing
+     {"values": {"held_out_priority_mae": 0.29, "mean_priority_mae": 0.2931}}),
     ("ch07_custom_training_loop", "smoke", "the loop lowers the training loss", {"history": {"training": {"loss": [1.0, 0.99, 0.98]}}}),
     ("ch07_custom_train_step_fit", "smoke", "fit with the custom step lowers the loss", {"history": {"custom_loss": {"loss": [2.3, 2.3, 2.3]}}}),
     ("ch07_custom_train_step_fit", "smoke", "fit with the compiled-loss step lowers the loss",
