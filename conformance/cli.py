@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--probe-faults", action="store_true",
                      help="record per example which faults of the sensitivity catalogue would change a call, "
                           "changing nothing (`sensitivity` runs each fault only where it reaches)")
+    run.add_argument("--require-data", action="store_true",
+                     help="an example whose data or pretrained weights cannot be had (not in the cache, a download "
+                          "failed or is switched off) is an error, not a skip: for machines meant to have the "
+                          "book's data, such as the GPU and TPU book-tier jobs, where a skip would hide a lost "
+                          "download. The run file records it")
     run.set_defaults(handler=_run)
 
     prof = commands.add_parser(
@@ -479,8 +484,9 @@ def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backe
                           ("--run-id", args.run_id), ("--fault", args.fault)):
         if value:
             pytest_args += [option, value]
-    if args.probe_faults:
-        pytest_args.append("--probe-faults")
+    for flag, given in (("--probe-faults", args.probe_faults), ("--require-data", args.require_data)):
+        if given:
+            pytest_args.append(flag)
     status = int(pytest.main(pytest_args + passthrough))
     if status == pytest.ExitCode.USAGE_ERROR and passthrough:
         print(f"note: options 'python -m conformance run' does not know went to pytest: {shlex.join(passthrough)} "

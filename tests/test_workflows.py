@@ -124,7 +124,8 @@ def test_the_workflows_run_the_sessions_users_run():
 
 def test_every_guard_a_green_run_relies_on_is_in_place():
     """The calls that make a job fail when what it checks failed: a benchmark report against a baseline
-    fails on a regression, the nightly sensitivity report below its detection rate."""
+    fails on a regression, the nightly sensitivity report below its detection rate, a book-tier run on
+    data it could not download."""
     workflows = "\n".join(path.read_text() for path in WORKFLOWS)
     benchmark_reports = [args for session, args in nox_calls(workflows)
                          if session == "report" and "conformance" not in args]
@@ -137,6 +138,9 @@ def test_every_guard_a_green_run_relies_on_is_in_place():
     # a report step writes the summary whatever happened, and keeps the exit status
     steps = re.findall(r"nox -s report[^\n]*\n(?:[^\n]*\n){2}", workflows)
     assert len(steps) == 4 and all("|| rc=$?" in step and 'exit "$rc"' in step for step in steps), steps
+    # the book tier runs where downloads are on: a data set that could not be had is an error there, not a skip
+    book_runs = [args for session, args in nox_calls(workflows) if session == "conformance" and "book" in args]
+    assert len(book_runs) == 2 and all("--require-data" in args for args in book_runs), book_runs
 
 
 def test_a_removed_session_or_flag_is_caught():

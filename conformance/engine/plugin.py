@@ -46,6 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--probe-faults", action="store_true", default=False,
                     help="record per example which faults of the sensitivity catalogue would change a call "
                          "(changes nothing)")
+    group.addoption("--require-data", action="store_true", default=False,
+                    help="an example whose data cannot be had is an error, not a skip")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -65,7 +67,7 @@ def _conformance_state(config: pytest.Config) -> Conformance:
     option = config.option
     settings = Settings(tier=option.tier, backend=option.backend or backend.current(), precision=option.precision,
                         devices=option.devices, seed=option.seed, fault=option.fault,
-                        probe_faults=option.probe_faults)
+                        probe_faults=option.probe_faults, require_data=option.require_data)
     backend.select(settings.backend)
     devices.prepare(settings.devices, settings.backend)
     golden_dir = Path(option.golden_dir) if option.golden_dir else None

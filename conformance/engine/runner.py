@@ -15,7 +15,7 @@ from conformance.errors import ConformanceError
 from conformance.results.records import ExampleResult
 from conformance.stack import devices
 from reference_impl import datasets
-from reference_impl.api import TIERS, ExampleSpec, Run, Scale, Unavailable
+from reference_impl.api import TIERS, DatasetUnavailable, ExampleSpec, Run, Scale, Unavailable
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # NumPy seeds take 0 to 2**32 - 1, and the IMDB reviews twin draws its train and test splits from seed * 2 and
@@ -36,6 +36,7 @@ class Settings:
     seed: int = 0
     fault: str | None = None  # a fault of the sensitivity catalogue, planted in every example
     probe_faults: bool = False  # record which faults of the catalogue each example reaches; changes nothing
+    require_data: bool = False  # data that cannot be had is an error, not a skip (machines meant to have it)
 
     def __post_init__(self) -> None:
         if self.tier not in TIERS:
@@ -53,6 +54,8 @@ class Settings:
         del settings["probe_faults"]
         if self.fault is None:
             del settings["fault"]
+        if not self.require_data:  # left out, so run files written before it existed keep their settings
+            del settings["require_data"]
         return settings
 
 
@@ -131,7 +134,9 @@ def _run_and_judge(spec: ExampleSpec, settings: Settings, golden: golden_files.G
     try:
         run = execute(spec, settings, golden.scale(settings.tier))
     except Unavailable as missing:
-        return replace(result, status="skipped", reason=f"{missing.what}: {missing}",
+        required = settings.require_data and isinstance(missing, DatasetUnavailable)
+        return replace(result, status="error" if required else "skipped",
+                       reason=f"{missing.what}{' (--require-data)' if required else ''}: {missing}",
                        duration_s=round(time.perf_counter() - started, 3))
     except Exception as error:  # the example itself broke: report it, keep the suite going
         return replace(result, status="error", reason=f"{type(error).__name__}: {error}",
