@@ -431,7 +431,8 @@ class RootMeanSquaredError(keras.metrics.Metric):
 def custom_metric_rmse(run: Run) -> None:
     """Not in the listing: the validation RMSE the metric reports is checked against Keras's own
     ``RootMeanSquaredError`` on the same predictions (times √10, see the class), which catches
-    the broadcasting pitfall described in ``one_hot_targets``."""
+    the broadcasting pitfall described in ``one_hot_targets``. Left out: the listing's closing
+    ``model.evaluate(test_images, test_labels)``, whose numbers the book does not print."""
     (train_images, train_labels), (val_images, val_labels), _ = mnist_splits(run)
     model = get_mnist_model()
     model.compile(optimizer="rmsprop",

@@ -411,6 +411,10 @@ def tpu_attached() -> bool:
 @example("ch13_tpu", section="13.2.3", title="TPU training: the ResNet50 classifier in a TPUStrategy scope",
          backends=("tensorflow",))
 def tpu_training(run: Run) -> None:
+    """The section's listing up to the model: connect to the TPU, open a ``TPUStrategy`` and build
+    the ResNet50 classifier for 32×32 inputs in its scope. Left out: the listing's CIFAR-10
+    ``fit(batch_size=1024)`` and the step-fusing ``compile(..., steps_per_execution=8)``, whose
+    outcome the book does not print; the model's architecture is what every tier checks."""
     if not tpu_attached():
         raise DeviceUnavailable("the example runs on a Cloud TPU (a TPU VM, or a TPU runtime in Colab); "
                                 "no TPU is attached to this machine")

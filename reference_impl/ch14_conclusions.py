@@ -71,6 +71,8 @@ def dense_multi_label_classifier():
 
 
 def dense_regression():
+    """The listing prints ``outputs layers.Dense(num_values)(x)``, without its ``=``; this is the
+    assignment it means."""
     inputs = keras.Input(shape=(num_input_features,))
     x = layers.Dense(32, activation="relu")(inputs)
     x = layers.Dense(32, activation="relu")(x)
