@@ -170,6 +170,8 @@ def miscompiled() -> RunResult:
     def halving(func=None, **kwargs):
         if func is None:
             return lambda f: halving(f, **kwargs)
+        if not getattr(func, "__module__", "").startswith("reference_impl."):
+            return original(func, **kwargs)  # Keras's own tf.functions stay as they are: the fault is the example's
 
         def step(*args):
             return func(*[a * 0.5 if isinstance(a, tf.Tensor) and a.dtype.is_floating else a for a in args])
