@@ -207,6 +207,22 @@ def test_an_example_planned_but_without_a_result_is_a_regression_unless_the_run_
     assert by_example["ch04_deselected"].after == "not run" and not by_example["ch04_deselected"].is_regression
 
 
+def test_an_example_that_passed_and_is_now_skipped_is_named_in_the_headline_not_called_a_regression(tmp_path):
+    results, _ = files(tmp_path)
+    skipped = conformance_run()
+    skipped.examples = [dataclasses.replace(skipped.examples[0], status="skipped", checks=(),
+                                            reason="data unavailable: mnist.npz is not in the cache")]
+    write_run(results, "conformance", "20260103T000000Z-smoke-tensorflow-cccccc", skipped)
+    built = report.build(PROFILE, results_dir=results, conformance_only=True)
+    assert built.regressions == []
+    assert built.no_longer_checked == ["conformance ch02_mnist_dense [smoke]: passed → skipped (data unavailable: "
+                                       "mnist.npz is not in the cache)"]
+    rendered = markdown.render(built)
+    assert "**No regression.**" in rendered and "1 example passed in the baseline and was skipped" in rendered
+    assert report.to_json(built)["no_longer_checked"] == built.no_longer_checked
+    assert "passed in the baseline, skipped now" in report_html.render(built)
+
+
 def test_a_run_cut_short_is_a_regression_and_never_a_baseline(tmp_path):
     results, _ = files(tmp_path)
     cut_short = conformance_run()

@@ -125,6 +125,13 @@ class Report:
         return found
 
     @property
+    def no_longer_checked(self) -> list[str]:
+        """Examples that passed in the baseline and were skipped in this run, each with its reason: not a
+        regression (a skip says why), but what the run no longer checks must not hide behind "No regression"."""
+        return [f"conformance {c.example} [{c.tier}]: passed → skipped" + (f" ({c.detail})" if c.detail else "")
+                for c in self.status_changes if not c.check and c.before == "passed" and c.after == "skipped"]
+
+    @property
     def unstable(self) -> list[str]:
         return [f"benchmark {line.key}: {line.comparison.describe()}" for line in self.bench_lines
                 if line.comparison and line.comparison.verdict == "unstable"]
@@ -361,6 +368,7 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
 def to_json(report: Report) -> dict[str, Any]:
     return {
         "profile_id": report.profile_id, "regressions": report.regressions, "unstable": report.unstable,
+        "no_longer_checked": report.no_longer_checked,
         "notes": report.notes,
         "bench": [{"key": line.key, **(line.comparison.to_json() if line.comparison else {"verdict": "no baseline"})}
                   for line in report.bench_lines],

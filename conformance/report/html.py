@@ -133,6 +133,10 @@ def _verdicts(report: Report) -> str:
     if incomplete:
         parts.append(f"<h3 class='regression'>Incomplete conformance run</h3>"
                      f"<p>{_e(report.conformance_run.incompleteness())}</p>")
+    if report.no_longer_checked:
+        parts.append(f"<h3>{plural(len(report.no_longer_checked), 'example')} passed in the baseline, skipped now "
+                     f"(not a regression)</h3><ul>"
+                     + "".join(f"<li>{_e(line)}</li>" for line in report.no_longer_checked) + "</ul>")
     if not (slower or failed or unstable or incomplete or bench_failed or report.bench_unmeasured):
         parts.append("<p>No regression, no unstable measurement.</p>")
     if slower:

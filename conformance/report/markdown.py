@@ -13,6 +13,11 @@ def render(report: Report) -> str:
     regressions = report.regressions
     lines.append(f"**{plural(len(regressions), 'regression')}**" if regressions else "**No regression.**")
     lines += [f"- {r}" for r in regressions]
+    if report.no_longer_checked:
+        lines += ["", f"**{plural(len(report.no_longer_checked), 'example')} passed in the baseline and "
+                      f"{'was' if len(report.no_longer_checked) == 1 else 'were'} skipped** (not a regression: each "
+                      f"says why; a machine meant to have the data runs with `--require-data`):"]
+        lines += [f"- {n}" for n in report.no_longer_checked]
     if report.unstable:
         lines += ["", f"**{plural(len(report.unstable), 'unstable measurement')}** (not called; rerun on a quiet "
                       f"machine):"]
