@@ -488,6 +488,9 @@ def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backe
         if given:
             pytest_args.append(flag)
     status = int(pytest.main(pytest_args + passthrough))
+    if status == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print(f"error: no example ran: the options passed to pytest ({shlex.join(passthrough) or 'none'}) "
+              f"deselected every one of --examples {args.examples or '(all)'}", file=sys.stderr)
     if status == pytest.ExitCode.USAGE_ERROR and passthrough:
         print(f"note: options 'python -m conformance run' does not know went to pytest: {shlex.join(passthrough)} "
               f"(see 'python -m conformance run --help')", file=sys.stderr)

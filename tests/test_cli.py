@@ -120,6 +120,13 @@ def test_a_mistyped_option_is_named_as_one_the_command_passed_to_pytest(tmp_path
 
 
 @pytest.mark.slow
+def test_pytest_options_that_deselect_every_example_say_so(tmp_path):
+    done = conformance("run", "--examples", "ch03_simple_dense_layer", "-k", "no_such_example", cwd=tmp_path)
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert "no example ran: the options passed to pytest (-k no_such_example) deselected every one" in done.stderr
+
+
+@pytest.mark.slow
 def test_unknown_pattern_exits_2_with_a_clear_message(tmp_path):
     done = conformance("run", "--examples", "ch99*", cwd=tmp_path)
     assert done.returncode == 2
