@@ -248,6 +248,7 @@ def ensembling(run: Run) -> None:
     run.value("weighted_ensemble_val_acc", float(np.mean(np.argmax(final_preds, axis=1) == y_val)))
 
     run.value("worst_member_val_acc", min(member_accuracies))
+    run.value("mean_member_val_acc", float(np.mean(member_accuracies)))
     run.value("majority_class_val_acc", baselines.majority_class_accuracy(y_train, y_val))
 
 

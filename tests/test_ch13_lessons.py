@@ -101,6 +101,14 @@ def test_an_ensemble_of_misaligned_predictions_fails():
     assert "the weighted ensemble beats the worst member" in failed, sorted(failed)
 
 
+@pytest.mark.parametrize("tier", ["smoke", "offline"])
+@pytest.mark.parametrize("name", ["the ensemble beats its members' average",
+                                  "the weighted ensemble beats its members' average"])
+def test_an_ensemble_no_better_than_a_typical_member_fails(tier, name):
+    observed = {"values": {"ensemble_val_acc": 0.615, "weighted_ensemble_val_acc": 0.615, "mean_member_val_acc": 0.61}}
+    assert judge(golden_expectation("ch13_ensembling", tier, name=name), observed) == "failed"
+
+
 def test_averaged_predictions_that_are_not_probabilities_fail():
     expectation = golden_expectation("ch13_ensembling", "smoke", name="averaged predictions are probabilities (highest row sum)")
     assert judge(expectation, {"values": {"ensemble_row_sums": [1.0, 4.0]}}) == "failed"  # summed, not averaged
