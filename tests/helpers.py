@@ -122,6 +122,19 @@ def package_missing(module_name: str) -> Fault:
     return lambda patch: patch.setattr(importlib.util, "find_spec", find_spec)
 
 
+def unreadable(path: Path) -> Fault:
+    """Reading ``path`` as text fails with "Permission denied", as a file another user owns would (the
+    tests may run as root, whom ``chmod`` does not stop); every other file reads as usual."""
+    original = Path.read_text
+
+    def read_text(self: Path, *args: Any, **kwargs: Any) -> str:
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return original(self, *args, **kwargs)
+
+    return lambda patch: patch.setattr(Path, "read_text", read_text)
+
+
 def rmsprop_learning_rate_changed(change: Callable[[float], float]) -> Fault:
     """A fault: ``keras.optimizers.RMSprop(learning_rate)`` trains at ``change(learning_rate)``."""
     import keras

@@ -10,6 +10,7 @@ import pytest
 from conformance import cli
 from conformance.engine import golden
 from conformance.engine.golden import GoldenError
+from helpers import unreadable
 
 VALID = {
     "schema_version": 1,
@@ -159,12 +160,7 @@ def test_a_folder_named_like_a_golden_file_is_reported_not_a_traceback(tmp_path)
 
 
 def test_a_file_that_cannot_be_read_is_reported(tmp_path, monkeypatch):
-    write(tmp_path, VALID)
-
-    def refuse(self, *args, **kwargs):
-        raise PermissionError(13, "Permission denied", str(self))
-
-    monkeypatch.setattr(golden.Path, "read_text", refuse)
+    unreadable(write(tmp_path, VALID))(monkeypatch)
     with pytest.raises(GoldenError, match="cannot be read: .*Permission denied"):
         golden.load("ch99_demo", tmp_path)
 

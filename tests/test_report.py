@@ -20,6 +20,7 @@ from conformance.report import html as report_html
 from conformance.report import markdown
 from conformance.report import stats
 from conformance.results.records import BenchEntry, BenchRun, CheckVerdict, ConformanceRun, ExampleResult
+from helpers import unreadable
 
 PROFILE = "cpu-test-2c"
 
@@ -392,17 +393,10 @@ def test_an_unreadable_earlier_run_is_passed_over_as_a_baseline_and_named(tmp_pa
     latest = conformance_run()
     latest.started = "2026-01-03T00:00:00+00:00"
     write_run(results, "conformance", "20260103T000000Z-smoke-tensorflow-cccccc", latest)
-    unreadable = folder / "20260102T000000Z-smoke-tensorflow-bbbbbb.json"
+    earlier = folder / "20260102T000000Z-smoke-tensorflow-bbbbbb.json"
     written = dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone.utc).timestamp()  # unreadable: it sorts by when written
-    os.utime(unreadable, (written, written))
-    real_read_text = type(unreadable).read_text
-
-    def refuse(self, *args, **kwargs):  # the tests may run as root, whom chmod does not stop
-        if self == unreadable:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_text(self, *args, **kwargs)
-
-    monkeypatch.setattr(type(unreadable), "read_text", refuse)
+    os.utime(earlier, (written, written))
+    unreadable(earlier)(monkeypatch)
     built = report.build(PROFILE, results_dir=results, conformance_only=True)
     assert built.conformance_baseline_path.name.startswith("20260101T")  # the readable one before it
     assert any(note.startswith("an earlier conformance run was passed over as a baseline: ") and

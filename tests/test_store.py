@@ -9,6 +9,7 @@ import pytest
 from conformance.errors import ConformanceError
 from conformance.results import store
 from conformance.results.records import ConformanceRun, ExampleResult, MalformedRecord
+from helpers import unreadable
 
 
 def result(i, tier="smoke", status="passed"):
@@ -271,14 +272,7 @@ def test_an_example_run_after_being_left_out_is_no_longer_listed_as_not_run(tmp_
 def test_an_unreadable_run_file_is_a_clear_error(tmp_path, monkeypatch):
     path = tmp_path / "run.json"
     store.create_run(path, {"id": "a"}, {}, [])
-    real_read_text = type(path).read_text
-
-    def refuse(self, *args, **kwargs):  # the tests may run as root, whom chmod does not stop
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_text(self, *args, **kwargs)
-
-    monkeypatch.setattr(type(path), "read_text", refuse)
+    unreadable(path)(monkeypatch)
     with pytest.raises(MalformedRecord, match=r"run\.json: \(file\): cannot be read \(Permission denied\)"):
         store.read_run(path)
 
