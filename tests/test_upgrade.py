@@ -550,6 +550,29 @@ def fake_built_environment(options, stack):
     return folder
 
 
+def test_two_specs_of_one_stack_share_one_environment_even_when_rebuilt(tmp_path, monkeypatch):
+    built = []
+
+    def build(stack, folder, key, options):  # a build without pip: what _build leaves behind
+        built.append(key)
+        (folder / "bin").mkdir(parents=True, exist_ok=True)
+        return stacks.Environment(stack, folder, key, {"keras": "3.15.1"})
+
+    def run_seed(environment, plan, seed, folder, label):
+        run = run_of(result("ch05_imdb_dropout", "passed", checks=[verdict("dropout lowers overfitting", "passed")],
+                            metrics={"test_acc": 0.8}))
+        return SeedRun(label, seed, run, Path("/log"), 0, 1.0)
+
+    monkeypatch.setattr(stacks, "_build", build)
+    monkeypatch.setattr(workflows, "run_seed", run_seed)
+    options = workflows.CompareOptions(
+        a="keras==3.15.1", b="keras == 3.15.1", plan=RunPlan("smoke", "ch05_imdb_dropout", "tensorflow"), seeds=[0],
+        results_dir=tmp_path / "results", build=stacks.BuildOptions(root=tmp_path / "stacks", rebuild=True),
+        command="python -m conformance compare-stacks")
+    assert workflows.compare_stacks(options, say=lambda line: None) == 0
+    assert len(built) == 1  # not refused as "another command is running in it", nor built twice
+
+
 def test_rebuild_refuses_to_remove_an_environment_another_command_is_running_in(tmp_path, monkeypatch):
     options = stacks.BuildOptions(root=tmp_path / "stacks")
     stack = stacks.parse_stack("keras==3.15.1")

@@ -136,7 +136,11 @@ def compare_stacks(options: CompareOptions, say: Print = _print) -> int:
     profile_id = fingerprint(options.plan.backend)["id"]
     runs: dict[str, dict[int, SeedRun]] = {"a": {}, "b": {}}
     with contextlib.ExitStack() as held:
-        environments = {name: _environment(stack, options.build, say, name, held) for name, stack in pair.items()}
+        environments: dict[str, stacks.Environment] = {}
+        for name, stack in pair.items():  # two specs of one stack share its environment (built once, held once)
+            key = stacks.environment_key(stack, options.build)
+            same = next((env for env in environments.values() if env.key == key), None)
+            environments[name] = same or _environment(stack, options.build, say, name, held)
         folder = _folder(options.results_dir, profile_id, "compare-stacks")  # once there is something to run
         for seed in options.seeds:
             for name, environment in environments.items():
