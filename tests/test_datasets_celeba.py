@@ -94,6 +94,16 @@ def test_a_damaged_tree_without_its_zip_is_kept_and_not_used(cache_home):
     assert celeba.count_images(folder / "img_align_celeba") == FACES - 1  # nothing more lost
 
 
+def test_a_complete_folder_extracted_before_manifests_is_used_without_its_zip(cache_home):
+    path = write_zip(cache_home)
+    folder, _ = celeba.real().value
+    (folder / "manifest.json").unlink()  # as the earlier loader left it
+    path.unlink()
+    folder, _ = celeba.real().value
+    assert celeba.count_images(folder / "img_align_celeba") == FACES
+    assert (folder / "manifest.json").exists()
+
+
 def test_a_zip_with_too_few_faces_is_corrupt_and_never_used(cache_home):
     write_zip(cache_home, faces=FACES - 1)
     with pytest.raises(cache.CorruptDataset, match="holds 4 images, expected 5"):
