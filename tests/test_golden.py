@@ -243,3 +243,16 @@ def test_validate_prints_every_problem_of_a_golden_file(tmp_path, capsys):
     assert "expectations[0].kind: must be one of" in output.err
     assert "tiers.smoke.expectations[0].source: 'nowhere' is not one of the file's sources" in output.err
     assert ", 1 with problems" in output.out
+
+
+def test_a_tier_with_a_problem_of_its_own_adds_no_second_guess_about_its_checks_or_scale(tmp_path):
+    def broken_tier(document):
+        document["sources"]["run-smoke"]["scale"] = {"samples": 0.1}
+        document["tiers"]["smoke"]["bogus"] = 1
+        document["tiers"]["smok"] = document["tiers"]["smoke"].pop("expectations") and {
+            "expectations": [{"kind": "threshold", "source": "run-smoke", "path": "values.acc", "min": 0.5}]}
+
+    write(tmp_path, broken(broken_tier))
+    with pytest.raises(GoldenError) as raised:
+        golden.load("ch99_demo", tmp_path)
+    assert [problem.field for problem in raised.value.problems] == ["tiers.smoke.bogus", "tiers.smok"]

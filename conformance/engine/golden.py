@@ -237,8 +237,10 @@ def parse(raw: Any, path: Path, *, pending_ok: bool = False) -> Golden:
     tiers = raw.get("tiers", {})
     _require(isinstance(tiers, dict), path, "tiers", "must be an object keyed by tier")
     parsed_tiers: dict[str, dict[str, Any]] = {}
+    broken_tiers: set[str] = set()  # reported already: their checks and scale are not read against them
     for tier, body in tiers.items():
         where = f"tiers.{tier}"
+        found = len(problems.found)
         with problems.part():
             _require(tier in TIERS, path, where, f"unknown tier (known: {', '.join(TIERS)})")
             _require(isinstance(body, dict), path, where, "must be an object")
@@ -246,13 +248,13 @@ def parse(raw: Any, path: Path, *, pending_ok: bool = False) -> Golden:
             _require(not unknown, path, f"{where}.{','.join(sorted(unknown))}", "unknown field")
             scale = body.get("scale", {})
             _check_scale(scale, path, f"{where}.scale")
-            parsed_tiers[tier] = {"scale": scale}
-        if isinstance(body, dict):
-            parsed = _parse_expectations(body.get("expectations", []), cited, path, f"{where}.expectations",
-                                         pending_ok, problems, tier=tier)
-            parsed_tiers.setdefault(tier, {})["expectations"] = parsed
+        if len(problems.found) > found:
+            broken_tiers.add(tier)
+            continue
+        parsed_tiers[tier] = {"scale": scale, "expectations": _parse_expectations(
+            body.get("expectations", []), cited, path, f"{where}.expectations", pending_ok, problems, tier=tier)}
     for key, source in sound.items():
-        if source["kind"] == "run" and "scale" in source:
+        if source["kind"] == "run" and "scale" in source and source["tier"] not in broken_tiers:
             now = parsed_tiers.get(source["tier"], {}).get("scale", {})
             with problems.part():
                 _require(Scale(**source["scale"]) == Scale(**now), path, f"sources.{key}.scale",
