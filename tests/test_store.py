@@ -267,6 +267,9 @@ def test_an_example_run_after_being_left_out_is_no_longer_listed_as_not_run(tmp_
     store.create_run(path, {"id": "a"}, {}, ["ch99_example_01", "ch99_example_02"])  # resumed, selecting one
     store.add_example(path, result(1))
     assert store.read_run(path).not_run == {"ch99_example_02": "deselected by pytest (-k / -m)"}
+    store.create_run(path, {"id": "a"}, {}, ["ch99_example_01", "ch99_example_02"])  # resumed, selecting the other
+    store.mark_not_run(path, ["ch99_example_01"], "deselected by pytest (-k / -m)")
+    assert "ch99_example_01" not in store.read_run(path).not_run  # its earlier result stands
 
 
 def test_an_unreadable_run_file_is_a_clear_error(tmp_path, monkeypatch):

@@ -161,9 +161,11 @@ def add_example(path: Path, result: ExampleResult) -> None:
 
 
 def mark_not_run(path: Path, example_ids: list[str], reason: str) -> None:
-    """Record planned examples that were left out on purpose, and why."""
+    """Record planned examples that were left out on purpose, and why; one with a result from an earlier
+    session of the run keeps that result and is not listed as not run."""
     with _updating(path) as run:
-        run.not_run.update({example_id: reason for example_id in example_ids})
+        ran = {e.id for e in run.examples}
+        run.not_run.update({example_id: reason for example_id in example_ids if example_id not in ran})
 
 
 def finish_run(path: Path, exit_status: int) -> None:
