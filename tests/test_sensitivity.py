@@ -439,6 +439,28 @@ def test_an_error_raised_after_the_planted_call_returned_is_caught_and_said_to_b
     assert report.refused_planted_call(dataclasses.replace(crashed, traceback="")) is False  # old files: caught
 
 
+def test_an_error_inside_a_fit_the_fault_changed_is_its_effect_and_caught():
+    """one-epoch wraps the whole of fit(): a callback that reads the second epoch's loss raises inside
+    that call, because the fault took the epoch away, not because Keras refused a value."""
+    import keras
+
+    class SecondEpochReader(keras.callbacks.Callback):
+        def on_train_end(self, logs=None):
+            self.model.history.history["loss"][1]
+
+    def example() -> None:
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(np.zeros((4, 2), "float32"), np.zeros((4, 1), "float32"), epochs=2, verbose=0,
+                  callbacks=[SecondEpochReader()])
+
+    fault = faults.get("one-epoch")
+    crashed = raised_under(fault, example)
+    assert report.refused_planted_call(crashed)  # the traceback passes through the wrapper of fit ...
+    built = report.build("cmd", conformance_run(result("a")), {"one-epoch": conformance_run(crashed)}, [fault])
+    assert built.faults[0].verdict == report.CAUGHT and not built.faults[0].refused  # ... yet it is a catch
+
+
 # -- end to end -------------------------------------------------------------------------------
 @pytest.mark.nightly
 @pytest.mark.slow

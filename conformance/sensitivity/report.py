@@ -6,9 +6,11 @@ fault no example touched is *not exercised*: the tier has nothing it could break
 rate counts the exercised faults that at least one example caught. Each fault runs only on the
 examples the run without a fault showed it reaching (``reach``); one that reaches none is not run.
 
-An error raised inside a call the fault changed (its traceback passes through the fault's
-wrapper in ``faults.py``) is not a catch: Keras refused the planted value (a ``becomes`` it does
-not accept), so the fault, not the suite, is broken there. Such examples are listed as *refused*;
+For a fault that changes configuring calls (constructors, ``compile``), an error raised inside a
+call the fault changed (its traceback passes through the fault's wrapper in ``faults.py``) is not
+a catch: Keras refused the planted value (a ``becomes`` it does not accept), so the fault, not the
+suite, is broken there. A fault of ``fit`` (one epoch, shuffled labels) wraps the whole training,
+so an error inside it is its effect and counts as caught. Such examples are listed as *refused*;
 a fault refused everywhere it was not otherwise caught gets the verdict *refused*, which counts as
 exercised and not caught, so a misconfigured fault lowers the detection rate instead of scoring as
 caught by every example it crashed. An error raised later (a pooling layer that passes its input
@@ -124,7 +126,7 @@ def _judge(fault: Fault, was_run: bool, run: ConformanceRun | None, clean_failur
         broke = result.status in ("failed", "error")
         if result.fault_hits:
             outcome.touched.append(result.id)
-            if broke and refused_planted_call(result):
+            if broke and changes_configuration(fault) and refused_planted_call(result):
                 outcome.refused[result.id] = _evidence(result)[0]
             elif broke:
                 outcome.caught_by[result.id] = _evidence(result)
@@ -139,6 +141,13 @@ def _judge(fault: Fault, was_run: bool, run: ConformanceRun | None, clean_failur
         notes.append(f"the run did not finish ({run.incompleteness()}); its verdict covers the examples it ran")
     outcome.note = "; ".join(notes)
     return outcome
+
+
+def changes_configuration(fault: Fault) -> bool:
+    """The fault changes only calls that configure (constructors, ``compile``), where Keras checks the
+    values it is given. A fault of ``fit`` or a layer's ``call`` changes a call that does the work
+    itself, so an error raised inside it is the fault's effect, not Keras refusing a value."""
+    return all(target.endswith(("__init__", ".compile")) for target in fault.targets)
 
 
 def refused_planted_call(result: ExampleResult) -> bool:
