@@ -69,10 +69,13 @@ def _install(session: nox.Session, *extras: str) -> None:
 def _keep_only_tensorflow_cuda(session: nox.Session) -> None:
     """On x86_64 the project depends on tensorflow-cpu, and the gpu extra adds TensorFlow's CUDA build,
     which unpacks into the same folder: the files of whichever pip wrote last would run, perhaps on the
-    CPU beside the GPU. Remove tensorflow-cpu (and its files), then write the CUDA build's files again."""
+    CPU beside the GPU. Remove tensorflow-cpu (and its files), then write the CUDA build's files again
+    (`pip check` then names the project's tensorflow-cpu requirement as missing: expected here)."""
     version = session.run("python", "-c", "import importlib.metadata as m; print(m.version('tensorflow'))",
                           silent=True)
-    session.run("python", "-m", "pip", "uninstall", "--yes", "tensorflow-cpu")
+    # run_install, like install, is skipped under `nox --no-install`: an uninstall without the reinstall
+    # after it would leave the environment without TensorFlow's shared files
+    session.run_install("python", "-m", "pip", "uninstall", "--yes", "tensorflow-cpu")
     session.install("--force-reinstall", "--no-deps", f"tensorflow=={str(version).strip()}")
 
 

@@ -79,6 +79,9 @@ class RecordingSession:
         self.ran.append(args)
         return None
 
+    def run_install(self, *args: str) -> None:
+        self.ran.append(args)
+
     def error(self, message: str) -> None:
         raise AssertionError(message)
 
