@@ -17,8 +17,9 @@ import pytest
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--no-package-skips", action="store_true",
-        help="a test that skips because a package is missing (pytest.importorskip) fails instead: for the lane "
-             "that installs every extra (nox -s tests-extras), where such a skip would hide the test")
+        help="a test that skips because a package is missing (pytest.importorskip in the test or a fixture) fails "
+             "instead: for the lane that installs every extra (nox -s tests-extras), where such a skip would hide "
+             "the test. Test modules call importorskip inside tests, never at import (tests/test_package_skips.py)")
 
 
 @pytest.hookimpl(hookwrapper=True)
