@@ -336,8 +336,9 @@ def shape_to_json(shape: Any) -> list[int | None]:
 
 
 def to_jsonable(value: Any) -> Any:
-    """Plain-JSON form of numbers, arrays, tensors, tuples and dicts of them."""
-    if isinstance(value, (bool, int, float, str)) or value is None:
+    """Plain-JSON form of numbers, arrays, tensors, tuples and dicts of them, in Python's own types
+    (a NumPy scalar or string becomes a ``float``, ``int``, ``bool`` or ``str``)."""
+    if value is None or type(value) in (bool, int, float, str):
         return value
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
@@ -351,4 +352,7 @@ def to_jsonable(value: Any) -> Any:
         import numpy as np
 
         return np.asarray(value).tolist()
+    for plain in (bool, int, float, str):  # other subclasses of them (an IntEnum, a str Enum)
+        if isinstance(value, plain):
+            return str.__str__(value) if plain is str else plain(value)  # str() of a str Enum is its name
     raise TypeError(f"cannot record a value of type {type(value).__name__}")

@@ -38,3 +38,19 @@ def test_pattern_that_matches_nothing_is_an_error():
 def test_offline_tier_listed_only_where_data_has_an_offline_source():
     spec = registry.all_examples()["ch02_mnist_dense"]
     assert registry.tiers_of(spec) == ("smoke", "offline", "book")
+
+
+def test_recorded_values_are_pythons_own_types_so_exact_checks_compare_like_with_like():
+    import enum
+
+    import numpy as np
+
+    from reference_impl.api import to_jsonable
+
+    class Mode(str, enum.Enum):
+        MIN = "min"
+
+    recorded = to_jsonable({"name": np.str_("a"), "acc": np.float64(0.5), "n": np.int64(3), "ok": np.bool_(True),
+                            "mode": Mode.MIN, "shape": (None, 4)})
+    assert recorded == {"name": "a", "acc": 0.5, "n": 3, "ok": True, "mode": "min", "shape": [None, 4]}
+    assert [type(recorded[k]) for k in ("name", "acc", "n", "ok", "mode")] == [str, float, int, bool, str]
