@@ -10,9 +10,11 @@ labels shuffled and shows that its ``beats_baseline`` check is what turns it red
 
 from __future__ import annotations
 
+import ast
 import inspect
 import math
 import re
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -131,13 +133,18 @@ def _items(raw: dict[str, Any]) -> list[dict[str, Any]]:
 
 def trains(spec: ExampleSpec, golden_file: Golden) -> bool:
     """An example trains a model when its golden file reads a training history or checks a loss
-    trend or best epoch, or when its code records a history or calls ``fit(`` (or a ``fit_...(`` helper)."""
+    trend or best epoch, or when its code records a history or calls ``fit`` (or a ``fit_...`` helper): calls,
+    read from the code's syntax tree, not words in its docstring."""
     for item in _items(golden_file.raw):
         if item["kind"] in ("falls", "best_epoch"):
             return True
         if any(str(item.get(name, "")).startswith("history.") for name in _PATH_FIELDS):
             return True
-    return re.search(r"\bfit\w*\(|\brun\.history\(", inspect.getsource(spec.func)) is not None
+    called = [node.func for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(spec.func))))
+              if isinstance(node, ast.Call)]  # calls, not words in a docstring or comment
+    names = [getattr(func, "attr", getattr(func, "id", "")) for func in called]
+    return any(re.fullmatch(r"fit\w*", name) for name in names) or "history" in [
+        func.attr for func in called if isinstance(func, ast.Attribute) and getattr(func.value, "id", "") == "run"]
 
 
 def tiers_run(spec: ExampleSpec, golden_file: Golden) -> list[str]:
