@@ -289,6 +289,13 @@ def test_a_results_folder_that_cannot_be_made_is_a_clear_error_before_anything_r
         store.create_run(path, {"id": "cpu"}, {}, [])
 
 
+def test_golden_files_chosen_by_the_environment_are_recorded_too(tmp_path, monkeypatch):
+    from conformance.engine.runner import Settings, recorded_settings
+
+    monkeypatch.setenv("CONFORMANCE_GOLDEN", str(tmp_path / "golden"))
+    assert recorded_settings(Settings(), None)["golden_dir"] == str((tmp_path / "golden").resolve())
+
+
 def test_a_run_judged_against_other_golden_files_records_them_and_is_not_resumed_with_the_projects(tmp_path):
     from conformance.engine.golden import golden_dir
     from conformance.engine.runner import Settings, recorded_settings

@@ -176,16 +176,17 @@ class Golden:
         return f"{source['kind']} '{key}': {source['ref']} ({self.path.name})"
 
 
+def project_golden_dir() -> Path:
+    """The project's golden/ folder: beside the packages in a checkout, else golden/ in the working directory."""
+    beside = Path(__file__).resolve().parents[2] / "golden"
+    return beside if beside.is_dir() else Path.cwd() / "golden"
+
+
 def golden_dir() -> Path:
-    """The project's golden/ folder: beside the packages in a checkout, or ``$CONFORMANCE_GOLDEN``."""
+    """The golden files a run reads by default: ``$CONFORMANCE_GOLDEN``, else the project's."""
     import os
 
-    if "CONFORMANCE_GOLDEN" in os.environ:
-        return Path(os.environ["CONFORMANCE_GOLDEN"])
-    here = Path(__file__).resolve().parents[2] / "golden"
-    if here.is_dir():
-        return here
-    return Path.cwd() / "golden"
+    return Path(os.environ["CONFORMANCE_GOLDEN"]) if "CONFORMANCE_GOLDEN" in os.environ else project_golden_dir()
 
 
 def golden_path(example_id: str, directory: Path | None = None) -> Path:

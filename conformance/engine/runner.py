@@ -65,8 +65,9 @@ def recorded_settings(settings: Settings, golden_dir: Path | None) -> dict[str, 
     never resumed with, nor the baseline of, such a run). The project's folder is left out, so run
     files written before the folder was recorded keep their settings."""
     recorded = settings.to_json()
-    if golden_dir is not None and golden_dir.resolve() != golden_files.golden_dir().resolve():
-        recorded["golden_dir"] = str(golden_dir.resolve())
+    used = (golden_dir or golden_files.golden_dir()).resolve()  # $CONFORMANCE_GOLDEN chooses them too
+    if used != golden_files.project_golden_dir().resolve():
+        recorded["golden_dir"] = str(used)
     return recorded
 
 
