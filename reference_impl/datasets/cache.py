@@ -127,15 +127,19 @@ def _download(remote: RemoteFile, path: Path) -> None:
 
 
 def build_tree_once(final: Path, write: Callable[[Path], dict], counts: Callable[[Path], dict],
-                    manifest_name: str = "manifest.json") -> dict:
+                    manifest_name: str = "manifest.json", adopt: Callable[[dict], bool] | None = None) -> dict:
     """The manifest of the tree at ``final``, which this tool builds from a cached source: ``write(tmp)``
     fills a temporary sibling and returns facts, to which ``counts(tmp)`` (files per folder) is added.
 
     A tree is used only while it holds the counts its manifest records: one altered since (files
     deleted), or without a manifest, is built again, and replaced only once the new tree is whole, so
     a rebuild that cannot happen (its source is not cached) loses nothing. If another process renamed
-    its copy first, that one is used."""
+    its copy first, that one is used. ``adopt`` keeps a tree that has no manifest (one built before
+    trees had them) when its counts say it is whole: it gets its manifest instead of a rebuild, which
+    would need a source its user may since have deleted."""
     manifest = final / manifest_name
+    if adopt is not None and final.is_dir() and not manifest.exists() and adopt(counts(final)):
+        manifest.write_text(json.dumps({"adopted": True, "counts": counts(final)}, indent=1))
 
     def intact() -> dict | None:
         if not manifest.exists():

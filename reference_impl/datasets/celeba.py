@@ -29,7 +29,6 @@ workers) reuse them.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import tempfile
 import zipfile
@@ -85,19 +84,10 @@ def real(**_: object) -> Loaded:
                                  f"delete it and fetch it again")
         return {"source": ARCHIVE}
 
-    _adopt_earlier_extraction(final)
-    build_tree_once(final, write, _image_counts)
+    build_tree_once(final, write, _image_counts, adopt=lambda counts: counts.get(IMAGES) == EXPECTED_IMAGES)
     return Loaded(Faces(final, BOOK_IMAGE_SIZE),
                   provenance("real", "genuine", "CelebA aligned faces, the book's img_align_celeba.zip",
                              images=EXPECTED_IMAGES, image_size=list(BOOK_IMAGE_SIZE)))
-
-
-def _adopt_earlier_extraction(final: Path) -> None:
-    """A complete folder extracted before the trees had manifests is kept: its manifest is written from
-    what it holds, rather than extracting again from a zip its user may since have deleted."""
-    manifest = final / "manifest.json"
-    if not manifest.exists() and count_images(final / IMAGES) == EXPECTED_IMAGES:
-        manifest.write_text(json.dumps({"source": ARCHIVE, "adopted": True, "counts": _image_counts(final)}, indent=1))
 
 
 def _extract(archive: Path, out: Path) -> None:
