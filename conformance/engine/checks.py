@@ -38,7 +38,7 @@ from typing import Any, Callable
 
 from scipy import stats
 
-from conformance.engine.golden import Expectation, Golden
+from conformance.engine.golden import Expectation, Golden, all_finite
 from conformance.results.records import CheckVerdict
 
 
@@ -178,16 +178,8 @@ def _finite_number(value: Any, path: str) -> float:
 
 def _require_finite(value: Any, path: str) -> None:
     """A ValueError where ``value`` holds NaN or an infinity anywhere (in a list or a dict too)."""
-    if _holds_non_finite(value):
+    if not all_finite(value):
         raise ValueError(f"{path} holds NaN or an infinity: {_short(value)}")
-
-
-def _holds_non_finite(value: Any) -> bool:
-    if isinstance(value, (list, tuple)):
-        return any(_holds_non_finite(v) for v in value)
-    if isinstance(value, dict):
-        return any(_holds_non_finite(v) for v in value.values())
-    return _non_finite(value)
 
 
 def _same(actual: Any, expected: Any) -> bool:

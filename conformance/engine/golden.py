@@ -440,18 +440,18 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _all_finite(value: Any) -> bool:
-    """No NaN or infinity anywhere in ``value`` (a number, or lists and objects of them)."""
-    if isinstance(value, list):
-        return all(_all_finite(v) for v in value)
+def all_finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in ``value`` (a number, or lists, tuples and objects of them)."""
+    if isinstance(value, (list, tuple)):
+        return all(all_finite(v) for v in value)
     if isinstance(value, dict):
-        return all(_all_finite(v) for v in value.values())
+        return all(all_finite(v) for v in value.values())
     return not isinstance(value, float) or math.isfinite(value)
 
 
 def _check_kind_fields(kind: str, fields: dict[str, Any], path: Path, where: str) -> None:
     if kind == "exact":
-        _require(_all_finite(fields["value"]), path, f"{where}.value",
+        _require(all_finite(fields["value"]), path, f"{where}.value",
                  "holds NaN or an infinity, which no observed value equals")
     elif kind == "approx":
         _require(_is_number(fields["value"]), path, f"{where}.value", "must be a finite number")
