@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from conformance.upgrade.runs import RunPlan
     from conformance.upgrade.stacks import BuildOptions
 
+INTERRUPTED = 130  # what shells report for a command stopped with Ctrl-C (128 + SIGINT)
+
 EPILOG = """examples:
   python -m conformance list
   python -m conformance run                                # smoke tier, every example
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # the user stopped it: files are written atomically, so nothing is half-written
         print("interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run", help="run examples as a pytest session and check them; exits non-zero on any failure",
+        epilog="Exit status: 0 every selected example passed (or skipped with its reason), 1 a check or example "
+               "failed, 2 a usage error (4 when pytest refused an option passed on to it), 5 options passed to pytest "
+               "deselected every example, 130 interrupted (Ctrl-C; the run file stays unfinished).",
         description="Run examples and check them against golden/. Unknown options pass through to pytest "
                     "(e.g. --junitxml=report.xml, -x, -m ch02).")
     _add_run_options(run)
@@ -494,6 +499,9 @@ def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backe
     if status == pytest.ExitCode.USAGE_ERROR and passthrough:
         print(f"note: options 'python -m conformance run' does not know went to pytest: {shlex.join(passthrough)} "
               f"(see 'python -m conformance run --help')", file=sys.stderr)
+    if status == pytest.ExitCode.INTERRUPTED:  # pytest's 2 would read as a usage error: say it as any command does
+        print("interrupted: the run file says the run did not finish (resume it with its --run-id)", file=sys.stderr)
+        return INTERRUPTED
     return status
 
 

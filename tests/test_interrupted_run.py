@@ -1,7 +1,9 @@
 """A conformance run killed part-way says so: it is incomplete, the report fails on it, and it is
-never taken as the next run's baseline."""
+never taken as the next run's baseline. One stopped with Ctrl-C says so too, and exits as shells
+report an interrupted command, not with the code of a usage error."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -46,25 +48,38 @@ def wait_for_the_hold(marker: Path, process: subprocess.Popen, timeout_s: float 
         time.sleep(0.2)
 
 
-def test_a_run_killed_part_way_is_incomplete_and_fails_the_report(tmp_path):
-    env = {**os.environ, "BOOK_DATA_OFFLINE": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
-    run = ["run", "--examples", EXAMPLES, "--workers", "1"]
-    baseline = subprocess.run(conformance(*run, "--run-id", "a-complete"), cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=600)
-    assert baseline.returncode == 0, baseline.stdout[-3000:] + baseline.stderr[-3000:]
+def offline_env() -> dict[str, str]:
+    return {**os.environ, "BOOK_DATA_OFFLINE": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
 
+
+RUN = ["run", "--examples", EXAMPLES, "--workers", "1"]
+
+
+def start_held_run(tmp_path: Path, run_id: str) -> tuple[subprocess.Popen, Path]:
+    """A run of EXAMPLES that holds at the start of the second example, and the marker it leaves there."""
     plugins, marker = tmp_path / "plugins", tmp_path / "second-example-started"
     plugins.mkdir()
     (plugins / "hold_second_example.py").write_text(
         HOLD_SECOND_EXAMPLE.format(second=EXAMPLES.split(",")[1], marker=str(marker)))
-    held_env = {**env, "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(plugins)])}
-    process = subprocess.Popen(conformance(*run, "--run-id", "b-killed", "-p", "hold_second_example"),
-                               cwd=tmp_path, env=held_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = offline_env()
+    env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(plugins)])
+    process = subprocess.Popen(conformance(*RUN, "--run-id", run_id, "-p", "hold_second_example"), cwd=tmp_path,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return process, marker
+
+
+def test_a_run_killed_part_way_is_incomplete_and_fails_the_report(tmp_path):
+    env = offline_env()
+    baseline = subprocess.run(conformance(*RUN, "--run-id", "a-complete"), cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+    assert baseline.returncode == 0, baseline.stdout[-3000:] + baseline.stderr[-3000:]
+
+    process, marker = start_held_run(tmp_path, "b-killed")
     try:
         wait_for_the_hold(marker, process)
     finally:
         process.kill()  # SIGKILL: nothing in the run gets to tidy up
-        process.wait(timeout=60)
+        process.communicate(timeout=60)
     (killed,) = (tmp_path / "results").glob("*/conformance/b-killed.json")
     cut_short = store.read_run(killed)
     assert [example.id for example in cut_short.examples] == EXAMPLES.split(",")[:1]
@@ -78,7 +93,7 @@ def test_a_run_killed_part_way_is_incomplete_and_fails_the_report(tmp_path):
     assert "INCOMPLETE" in report.stdout and "never finished" in report.stdout
     assert "a-complete.json" in report.stdout  # the complete run before it is the baseline
 
-    after = subprocess.run(conformance(*run, "--run-id", "c-after"), cwd=tmp_path, env=env,
+    after = subprocess.run(conformance(*RUN, "--run-id", "c-after"), cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=600)
     assert after.returncode == 0, after.stdout[-3000:]
     report = subprocess.run(conformance("report", "--only", "conformance", "--fail-on-regression",
@@ -86,3 +101,19 @@ def test_a_run_killed_part_way_is_incomplete_and_fails_the_report(tmp_path):
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert report.returncode == 0, report.stdout + report.stderr
     assert "a-complete.json" in report.stdout  # the killed run is passed over as a baseline
+
+
+def test_a_run_stopped_with_ctrl_c_exits_130_and_its_file_says_it_ended_early(tmp_path):
+    process, marker = start_held_run(tmp_path, "stopped")
+    try:
+        wait_for_the_hold(marker, process)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr[-3000:]
+    assert "interrupted: the run file says the run did not finish" in stderr
+    (stopped,) = (tmp_path / "results").glob("*/conformance/stopped.json")
+    run = store.read_run(stopped)
+    assert [example.id for example in run.examples] == EXAMPLES.split(",")[:1]
+    assert not run.complete and "ended early (interrupted)" in run.incompleteness()
