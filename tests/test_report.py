@@ -4,6 +4,7 @@ a self-contained HTML page, and the CLI's exit codes."""
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import re
 import subprocess
@@ -19,6 +20,7 @@ from conformance.report import compare as report
 from conformance.report import html as report_html
 from conformance.report import markdown
 from conformance.report import stats
+from conformance.results import store
 from conformance.results.records import BenchEntry, BenchRun, CheckVerdict, ConformanceRun, ExampleResult
 from helpers import unreadable
 
@@ -94,6 +96,25 @@ def test_a_thirty_percent_slowdown_and_a_failed_check_are_regressions_with_size_
     assert ("", "passed", "failed") in changed and ("threshold values.test_acc", "passed", "failed") in changed
     assert built.metric_changes[0]["metric"] == "test_acc"
     assert built.metric_changes[0]["relative_change"] == pytest.approx(0.5 / 0.91 - 1)
+
+
+def test_a_metric_that_diverged_reads_back_as_nan_and_the_json_report_stays_standard_json(tmp_path):
+    results, baseline = files(tmp_path)
+    store.add_example(store.runs(results, PROFILE, "conformance")[-1], ExampleResult(
+        id="ch02_mnist_dense", tier="smoke", backend="tensorflow", seed=0, status="failed",
+        metrics={"test_acc": math.nan}, history={"fit": {"loss": [1.0, math.nan]}}))
+    built = report.build(PROFILE, results_dir=results, baseline=baseline)
+    (moved,) = [change for change in built.metric_changes if change["metric"] == "test_acc"]
+    assert moved["before"] == 0.91 and math.isnan(moved["after"]) and moved["relative_change"] is None
+    assert "| ch02_mnist_dense | test_acc | 0.91 | nan | not finite |" in markdown.render(built)
+    assert "not finite" in report_html.render(built)
+
+    def refuse(constant):  # what jq and other strict readers do with a bare NaN
+        raise ValueError(f"not JSON: {constant}")
+
+    document = json.loads(report.dumps(built), parse_constant=refuse)
+    (written,) = [change for change in document["metric_changes"] if change["metric"] == "test_acc"]
+    assert written["after"] == "NaN"
 
 
 def test_a_baseline_of_several_runs_judges_a_change_against_the_spread_between_them(tmp_path):

@@ -1,6 +1,7 @@
 """The results store keeps every worker's result, survives interrupted writes and refuses corrupt files."""
 
 import json
+import math
 import multiprocessing
 import os
 
@@ -201,6 +202,35 @@ def test_an_example_result_reads_back_as_it_was_written(tmp_path):
                             traceback="Traceback ...")
     store.add_example(path, written)
     assert store.read_run(path).examples == [written]
+
+
+def test_a_diverged_run_is_written_as_standard_json_and_reads_back_non_finite(tmp_path):
+    path = tmp_path / "run.json"
+    store.create_run(path, {"id": "a"}, {"tier": "smoke"}, [])
+    store.add_example(path, ExampleResult(
+        id="ch99_x", tier="smoke", backend="jax", seed=0, status="failed", reason="NaN",
+        metrics={"loss": math.nan, "best": math.inf, "worst": -math.inf},
+        history={"fit": {"loss": [2.5, math.nan]}}))
+
+    def refuse(constant):  # what jq and other strict readers do with a bare NaN or Infinity
+        raise ValueError(f"not JSON: {constant}")
+
+    document = json.loads(path.read_text(), parse_constant=refuse)
+    assert document["examples"][0]["metrics"] == {"loss": "NaN", "best": "Infinity", "worst": "-Infinity"}
+    (read,) = store.read_run(path).examples
+    assert math.isnan(read.metrics["loss"]) and read.metrics["best"] == math.inf and read.metrics["worst"] == -math.inf
+    assert read.history["fit"]["loss"][0] == 2.5 and math.isnan(read.history["fit"]["loss"][1])
+    assert read.reason == "NaN"  # text is text where the record says so
+
+
+def test_a_run_file_written_with_bare_nan_before_still_reads(tmp_path):
+    path = tmp_path / "run.json"
+    store.create_run(path, {"id": "a"}, {"tier": "smoke"}, [])
+    store.add_example(path, result(1))
+    document = json.loads(path.read_text())
+    document["examples"][0]["metrics"] = {"loss": float("nan")}
+    path.write_text(json.dumps(document))
+    assert math.isnan(store.read_run(path).examples[0].metrics["loss"])
 
 
 def test_a_run_says_what_it_planned_and_whether_it_finished(tmp_path):

@@ -20,7 +20,6 @@ Two parts, each present when its inputs are:
 from __future__ import annotations
 
 import bisect
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from typing import Any
 
 from conformance import globs
 from conformance.bench.baseline import baseline_path, load_baseline, load_run, merge_runs
-from conformance.results import store
+from conformance.results import store, strict_json
 from conformance.results.records import (Baseline, BenchEntry, BenchRun, ConformanceRun, MalformedRecord,
                                          describe_settings, unique_names)
 from conformance.report.stats import (DEFAULT_ALPHA, DEFAULT_MIN_CHANGE, Comparison, adjust_for_family,
@@ -230,12 +229,25 @@ def compare_conformance(run: ConformanceRun, baseline: ConformanceRun,
                                             f"(was {previous.actual!r})"))
         for name, value in sorted(entry.metrics.items()):
             was = old.metrics.get(name)
-            if _is_number(value) and _is_number(was) and was != value:
-                relative = (value - was) / abs(was) if was else math.inf
-                if abs(relative) > metric_rtol:
-                    metrics.append({"example": entry.id, "tier": entry.tier, "metric": name, "before": was,
-                                    "after": value, "relative_change": relative})
+            if not (_is_number(value) and _is_number(was)) or was == value or (math.isnan(was) and math.isnan(value)):
+                continue
+            relative = relative_change(was, value)
+            if relative is None or abs(relative) > metric_rtol:
+                metrics.append({"example": entry.id, "tier": entry.tier, "metric": name, "before": was,
+                                "after": value, "relative_change": relative})
     return changes, metrics
+
+
+def relative_change(before: float, after: float) -> float | None:
+    """How far a metric moved, relative to where it was; ``None`` when either side is NaN or infinite
+    (a metric that diverged, or came back, moved by no ratio)."""
+    if not (math.isfinite(before) and math.isfinite(after)):
+        return None
+    return (after - before) / abs(before) if before else math.inf
+
+
+def format_relative_change(relative: float | None) -> str:
+    return "not finite" if relative is None else f"{relative:+.1%}"
 
 
 def outcome_note(run: ConformanceRun) -> str:
@@ -273,7 +285,7 @@ def selection_note(run: ConformanceRun, baseline: ConformanceRun) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def previous_matching_run(runs: list[Path], current: Path, skipped: list[str] | None = None) -> Path | None:
@@ -378,4 +390,4 @@ def to_json(report: Report) -> dict[str, Any]:
 
 
 def dumps(report: Report) -> str:
-    return json.dumps(to_json(report), indent=1)
+    return strict_json.dumps(to_json(report))

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from conformance.report import plots
-from conformance.report.compare import CONFORMANCE_RULE, BenchLine, Report, StatusChange, plural
+from conformance.report.compare import (CONFORMANCE_RULE, BenchLine, Report, StatusChange, format_relative_change,
+                                        plural)
 from conformance.report.stats import BETWEEN_RUNS, Comparison, median_of_runs, regression_rule
 
 STYLE = """
@@ -254,7 +255,7 @@ def _metric_table(changes: list[dict[str, Any]]) -> str:
             "<th class='n'>change</th></tr>"]
     rows += [f"<tr><td>{_e(m['example'])}</td><td>{_e(m['tier'])}</td><td>{_e(m['metric'])}</td>"
              f"<td class='n'>{m['before']:.4g}</td><td class='n'>{m['after']:.4g}</td>"
-             f"<td class='n'>{m['relative_change']:+.1%}</td></tr>" for m in changes]
+             f"<td class='n'>{format_relative_change(m['relative_change'])}</td></tr>" for m in changes]
     return "".join(rows) + "</table>"
 
 

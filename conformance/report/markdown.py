@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.report.compare import CONFORMANCE_RULE, Report, plural
+from conformance.report.compare import CONFORMANCE_RULE, Report, format_relative_change, plural
 from conformance.report.stats import BETWEEN_RUNS, median_of_runs, regression_rule
 
 
@@ -85,7 +85,7 @@ def render(report: Report) -> str:
             if report.metric_changes:
                 lines += ["", "| example | metric | before | after | change |", "|---|---|---:|---:|---:|"]
                 lines += [f"| {m['example']} | {m['metric']} | {m['before']:.4g} | {m['after']:.4g} | "
-                          f"{m['relative_change']:+.1%} |" for m in report.metric_changes]
+                          f"{format_relative_change(m['relative_change'])} |" for m in report.metric_changes]
     return "\n".join(lines) + "\n"
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 from typing import Any, Callable, Iterable
 
 from conformance.errors import MalformedFile
+from conformance.results.strict_json import measured
 
 SCHEMA_VERSION = 1
 EXAMPLE_STATUSES = ("passed", "failed", "error", "skipped")
@@ -147,7 +148,7 @@ class CheckVerdict:
     def from_json(cls, raw: Any, path: Path | str, where: str) -> "CheckVerdict":
         f = _Fields(raw, path, where)
         return cls(name=f.text("name"), kind=f.text("kind"), status=f.choice("status", CHECK_STATUSES),
-                   expected=f.text("expected"), actual=raw.get("actual"), source=f.text("source"),
+                   expected=f.text("expected"), actual=measured(raw.get("actual")), source=f.text("source"),
                    message=f.text("message"))
 
 
@@ -194,8 +195,9 @@ class ExampleResult:
                        for i, c in enumerate(f.listing("checks", [])))
         return cls(id=f.text("id"), tier=f.text("tier"), backend=f.text("backend"), seed=f.integer("seed"),
                    status=f.choice("status", EXAMPLE_STATUSES), reason=f.text("reason", ""),
-                   duration_s=f.number("duration_s", 0.0) or 0.0, checks=checks, metrics=f.mapping("metrics", {}),
-                   models=f.mapping("models", {}), history=f.histories("history"), data=f.mapping("data", {}),
+                   duration_s=f.number("duration_s", 0.0) or 0.0, checks=checks,
+                   metrics=measured(f.mapping("metrics", {})), models=f.mapping("models", {}),
+                   history=measured(f.histories("history")), data=f.mapping("data", {}),
                    traceback=f.text("traceback", ""), fault_hits=f.integer("fault_hits", None),
                    fault_reach=f.mapping("fault_reach", None))
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from conformance.errors import ConformanceError
+from conformance.results import strict_json
 from conformance.results.records import ConformanceRun, ExampleResult, MalformedRecord, describe_settings
 
 RUN_KINDS = ("conformance", "bench")
@@ -228,8 +229,7 @@ def write_json_atomically(path: Path, document: dict[str, Any], indent: int = 1)
         if path.exists():
             os.fchmod(fd, path.stat().st_mode & 0o777)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(document, f, indent=indent, ensure_ascii=False)
-            f.write("\n")
+            f.write(strict_json.dumps(document, indent=indent) + "\n")
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -15,7 +15,6 @@ Written as Markdown and JSON into the comparison's folder.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.report.compare import compare_conformance, plural
+from conformance.results import strict_json
 from conformance.results.records import ConformanceRun
 from conformance.upgrade import spread
 from conformance.upgrade.runs import SeedRun
@@ -317,5 +317,5 @@ def write(report: StacksReport, folder: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     markdown, document = folder / "report.md", folder / "report.json"
     markdown.write_text(render(report), encoding="utf-8")
-    document.write_text(json.dumps(to_json(report), indent=1) + "\n", encoding="utf-8")
+    document.write_text(strict_json.dumps(to_json(report)) + "\n", encoding="utf-8")
     return markdown, document
