@@ -157,6 +157,8 @@ def residual_blocks(run: Run) -> None:
          title="Batch normalization layers left frozen when fine-tuning EfficientNetB0",
          datasets=("keras_applications",), needs=("efficientnetb0-imagenet",))
 def batchnorm_freeze_efficientnet(run: Run) -> None:
+    """The R book's §9.3.3 code; the Python edition gives the same advice (leave
+    BatchNormalization layers frozen when fine-tuning) in a sidebar without a listing."""
     weights = run.data("keras_applications", file="efficientnetb0")  # weights="imagenet" in the book
     efficientnet = keras.applications.efficientnet.EfficientNetB0(weights=weights)
     batch_norm_layers = [layer for layer in efficientnet.layers if isinstance(layer, layers.BatchNormalization)]
@@ -239,7 +241,8 @@ def mini_xception_catsdogs(run: Run) -> None:
     are drawn at 32×32 (the model takes any size; the book's photos load at
     180×180); the 180×180 model is built for the architecture check. The test
     accuracy with each batch's own statistics is an addition for short runs: see
-    ``accuracy_with_batch_statistics``."""
+    ``accuracy_with_batch_statistics``. The model evaluated is the last epoch's: the
+    §9.3.5 listing fits without §8.2.5's best-checkpoint callback."""
     small_set = run.data("cats_vs_dogs", stand_in_size=MINI_XCEPTION_STAND_IN)
     train_dataset = keras.utils.image_dataset_from_directory(
         small_set.base_dir / "train", image_size=small_set.image_size, batch_size=32)
@@ -267,7 +270,9 @@ def mini_xception_catsdogs(run: Run) -> None:
 def visualize_intermediate_activations(run: Run) -> None:
     """The book loads ``convnet_from_scratch_with_augmentation.keras``, saved by §8.2.5.
     So that no example depends on another's file, this one trains that convnet itself
-    (the same listing, ``run.epochs(100)``) before looking inside it."""
+    (the same listing, ``run.epochs(100)``) before looking inside it. It keeps the last
+    epoch's model, not §8.2.5's best checkpoint: what is checked here is the shape of
+    each activation, which the weights do not change."""
     small_set = run.data("cats_vs_dogs", stand_in_size=180)
     train_dataset = keras.utils.image_dataset_from_directory(
         small_set.base_dir / "train", image_size=small_set.image_size, batch_size=32)

@@ -7,8 +7,11 @@ images ``float32`` (n, h, w, 3) in [0, 255], targets ``uint8`` (n, h, w, 1) in {
 ``random.Random(1337)``, every file read with ``keras.utils.load_img`` at ``img_size``
 (targets in grayscale, nearest-neighbour), the last 1,000 images held out for
 validation. The R book builds a tf.data pipeline instead (resize to 200×200,
-``dataset_cache``, shuffle, batch 32, 1,000 random validation images); the
-arrays are the same data, the batch size is the example's.
+``dataset_cache``, shuffle, batch 32, 1,000 validation images drawn without a
+seed). Its resize is ``tf$image$resize``, bilinear for the trimaps too, so a
+border pixel between two classes gets a fractional label (1.5) that the sparse
+cross-entropy then truncates; Python's nearest-neighbour ``load_img`` keeps every
+label whole, and this module follows Python.
 
 Every source writes the real layout to disk and goes through the same reader, so
 the twin and the offline substitute exercise the book's loading code too.
