@@ -132,6 +132,7 @@ def reuters_multiclass(run: Run) -> None:
     (train_data, train_labels), (test_data, test_labels) = run.data("reuters", num_words=10000)
     run.value("train_samples", len(train_data))
     run.value("test_samples", len(test_data))
+    run.value("label_of_newswire_10", train_labels[10])
     run.value("topics", len(np.unique(np.concatenate([train_labels, test_labels]))))
 
     word_index = run.data("reuters", word_index=True)
@@ -354,3 +355,4 @@ def boston_kfold(run: Run) -> None:
     # 4.3.5 Generating predictions on new data
     predictions = model.predict(test_data)
     run.value("predictions_shape", predictions.shape)
+    run.value("first_house_prediction", predictions[0][0])
