@@ -434,3 +434,15 @@ def test_a_run_judged_against_other_golden_files_says_so_in_its_summary_and_repo
     assert "judged against the golden files in /elsewhere/golden, not golden/" in markdown.render(built)
     assert "GOLDEN FILES: /elsewhere/golden, not the project's golden/" in summary.format_table(run)
     assert "GOLDEN FILES" not in summary.format_table(conformance_run())
+
+
+def test_bench_runs_measured_otherwise_are_not_read_as_repeats_of_one_report(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, "bench", "one", bench_run(run_id="one"))
+    write_run(results, "bench", "two", dataclasses.replace(bench_run(scale=3.0, run_id="two"),
+                                                           settings={"backend": "jax", "rounds": 5, "steps": 4}))
+    folder = results / PROFILE / "bench"
+    mixed = r"runs one and two are not repeats of one measurement \(steps None → 4\)"
+    with pytest.raises(ConformanceError, match=mixed):
+        report.build(PROFILE, results_dir=results, bench_run=[folder / "one.json", folder / "two.json"],
+                     bench_only=True)

@@ -16,8 +16,39 @@ from conformance.results import store
 from conformance.results.records import BackendBaseline, Baseline, BenchRun
 
 
+# Bench settings that change what a round measures (steps, batch) or how rounds sample it (rounds, warm-up):
+# runs under others are not repeats of one measurement, and a baseline filed under others is not like for like.
+MEASUREMENT_SETTINGS = ("steps", "warmup_rounds", "rounds", "per_device_batch")
+
+
 class MismatchedRuns(ConformanceError):
-    """Runs that cannot be read as one: another profile or backend."""
+    """Runs that cannot be read as one: another profile, backend, machine, software stack or measurement."""
+
+
+def machine(profile: dict[str, Any]) -> dict[str, str]:
+    """The hardware a profile names beyond its id, by part: ``CPU``, ``GPU``, ``GPU driver``, ``TPU``.
+    Two machines of one profile id (same arch, core count, GPU kind and count) may still differ here,
+    and a benchmark with them."""
+    described = {}
+    if (profile.get("cpu") or {}).get("model"):
+        described["CPU"] = str(profile["cpu"]["model"])
+    devices = (profile.get("gpu") or {}).get("devices") or []
+    if devices:
+        described["GPU"] = ", ".join(str(d.get("name")) for d in devices)
+        drivers = sorted({str(d["driver"]) for d in devices if d.get("driver")})
+        if drivers:
+            described["GPU driver"] = ", ".join(drivers)
+    tpu = profile.get("tpu") or {}
+    if tpu:
+        described["TPU"] = " ".join(str(tpu[k]) for k in ("accelerator_type", "generation", "topology") if tpu.get(k))
+    return described
+
+
+def machine_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """``CPU AMD EPYC → Intel(R) Xeon(R) Processor``, one per part of :func:`machine` that differs."""
+    old, new = machine(before), machine(after)
+    return [f"{part} {old.get(part, '(none)')} → {new.get(part, '(none)')}"
+            for part in ("CPU", "GPU", "GPU driver", "TPU") if old.get(part) != new.get(part)]
 
 
 def baseline_dir() -> Path:
@@ -86,11 +117,17 @@ def _replace(old: list[dict[str, Any]], new: list[dict[str, Any]], key: tuple[st
 
 def merge_runs(runs: list[BenchRun]) -> BenchRun:
     """Several bench runs of one profile and backend read as one: a long selection split in parts,
-    or the same selection run again (its entries become further repeats)."""
+    or the same selection run again (its entries become further repeats). Runs that measured otherwise
+    (steps, rounds, warm-up, batch) or on another machine or software stack are refused: their
+    medians would mix as repeats, and the spread between them would read as noise."""
     first = runs[0]
     for other in runs[1:]:
         if (other.profile_id, other.backend) != (first.profile_id, first.backend):
             raise MismatchedRuns(f"run {other.run_id} is of another profile or backend than {first.run_id}")
+        differences = run_differences(first, other)
+        if differences:
+            raise MismatchedRuns(f"runs {first.run_id} and {other.run_id} are not repeats of one measurement "
+                                 f"({'; '.join(differences)}): give them one at a time, or measure again alike")
     if len(runs) == 1:
         return first
     ceilings = best_ceilings([c for run in runs for c in run.ceilings])
@@ -100,3 +137,11 @@ def merge_runs(runs: list[BenchRun]) -> BenchRun:
                    status="passed" if all(run.status == "passed" for run in runs) else "failed",
                    entries=entries, ceilings=ceilings, derived=derive(entries),
                    gates=[g for run in runs for g in run.gates], processes=[p for run in runs for p in run.processes])
+
+
+def run_differences(first: BenchRun, other: BenchRun) -> list[str]:
+    """How ``other`` was measured otherwise than ``first``: measurement settings, software stack
+    (``keras 3.15.1 → 3.16.0``) and machine (CPU model, GPU model and driver, TPU)."""
+    settings = [f"{key} {first.settings.get(key)} → {other.settings.get(key)}"
+                for key in MEASUREMENT_SETTINGS if first.settings.get(key) != other.settings.get(key)]
+    return settings + store.stack_changes(first.profile, other.profile) + machine_changes(first.profile, other.profile)

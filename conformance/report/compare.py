@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance import globs
-from conformance.bench.baseline import baseline_path, load_baseline, load_run, merge_runs
+from conformance.bench.baseline import MEASUREMENT_SETTINGS, baseline_path, load_baseline, load_run, merge_runs
 from conformance.results import store, strict_json
 from conformance.results.records import (Baseline, BenchEntry, BenchRun, ConformanceRun, MalformedRecord,
                                          describe_settings, unique_names)
@@ -39,9 +39,6 @@ CONFORMANCE_RULE = ("A conformance regression is an example or check that went f
                     "example of the baseline that the run planned but has no result for, or a run that did not "
                     "finish.")
 MISSING = "missing"  # planned, no result, no reason: the run was cut short or the example took its worker down
-# Bench settings that change what a round measures (steps, batch) or how rounds sample it (rounds, warm-up):
-# a baseline filed under others is not like for like.
-MEASUREMENT_SETTINGS = ("steps", "warmup_rounds", "rounds", "per_device_batch")
 
 
 def plural(count: int, noun: str) -> str:
