@@ -1,10 +1,16 @@
-"""Benchmark baselines (golden/bench/<profile>.json): which runs may be merged as repeats."""
+"""Benchmark baselines (golden/bench/<profile>.json): which runs may be merged as repeats, and the
+machine and software each filed run keeps."""
+
+import json
+import shutil
+from pathlib import Path
 
 import pytest
 
 from conformance.bench import baseline as baselines
 from conformance.results.records import BenchEntry, BenchRun
 
+GOLDEN_BENCH = Path(__file__).parents[1] / "golden" / "bench"
 SETTINGS = {"backend": "tensorflow", "steps": "auto", "rounds": 5, "warmup_rounds": 1, "per_device_batch": "book"}
 EPYC = {"id": "cpu-x", "cpu": {"model": "AMD EPYC", "arch": "x86_64", "cores": 2, "feature": "avx512"},
         "memory_gib": 23.5, "gpu": {}, "os": "Linux 6.1", "python": "3.11.7", "backend": "tensorflow",
@@ -59,3 +65,49 @@ def test_parts_of_one_selection_and_plain_repeats_still_merge():
                                    run("three", rounds=(110.0, 111.0, 109.0, 110.5))])
     assert merged.run_id == "one+two+three"
     assert {e.model: len(e.repeats) for e in merged.entries} == {"mnist_dense": 2, "imdb_dense": 1}
+
+
+def test_each_filed_run_keeps_the_machine_and_software_it_ran_on(tmp_path):
+    baselines.save_baseline(run("one", model="imdb_dense"), tmp_path)
+    xeon = {"cpu": {**EPYC["cpu"], "model": "Intel(R) Xeon(R) Processor"},
+            "libraries": {**EPYC["libraries"], "keras": "3.16.0"}}
+    path = baselines.save_baseline(run("two", profile=xeon), tmp_path)
+    filed = baselines.load_baseline(path).backends["tensorflow"]
+    assert filed.runs["one"]["profile"] == {"id": "cpu-x", "cpu": {"model": "AMD EPYC"}, "os": "Linux 6.1",
+                                            "python": "3.11.7",
+                                            "libraries": {"keras": "3.15.1", "tensorflow-cpu": "2.21.0"}}
+    assert filed.runs["two"]["profile"]["cpu"]["model"] == "Intel(R) Xeon(R) Processor"
+    assert filed.runs["two"]["profile"]["libraries"]["keras"] == "3.16.0"
+    assert json.loads(path.read_text())["backends"]["tensorflow"]["runs"]["one"]["profile"]["cpu"] == {
+        "model": "AMD EPYC"}  # in the file, not only as read back
+
+
+def test_a_gpu_run_keeps_its_gpu_driver_cuda_and_cudnn():
+    gpu = {"vendor": "nvidia", "devices": [{"name": "NVIDIA H100 80GB HBM3", "memory_gib": 80, "driver": "580.1"}],
+           "count": 1, "cuda": "13.0", "cudnn": "9.19.0.56"}
+    kept = baselines.run_profile({**EPYC, "gpu": gpu})
+    assert kept["gpu"] == {"devices": [{"name": "NVIDIA H100 80GB HBM3", "driver": "580.1"}], "cuda": "13.0",
+                           "cudnn": "9.19.0.56"}
+    assert "memory_gib" not in kept and "backend" not in kept
+
+
+def test_a_baseline_filed_before_runs_kept_profiles_loads_and_its_latest_run_gets_the_one_it_had(tmp_path):
+    baselines.save_baseline(run("one", model="imdb_dense"), tmp_path)
+    path = baselines.save_baseline(run("two"), tmp_path)
+    document = json.loads(path.read_text())
+    for filed in document["backends"]["tensorflow"]["runs"].values():
+        del filed["profile"]  # as the tool wrote baselines before
+    path.write_text(json.dumps(document))
+    filed = baselines.load_baseline(path).backends["tensorflow"]
+    assert "profile" not in filed.runs["one"]  # which machine ran it was not recorded: none is made up
+    assert filed.runs["two"]["profile"] == baselines.run_profile(EPYC)  # the provenance's, which is run two's
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in GOLDEN_BENCH.glob("*.json")))
+def test_the_committed_baselines_load_and_name_the_machine_of_their_latest_run(name, tmp_path):
+    shutil.copy(GOLDEN_BENCH / name, tmp_path / name)
+    raw = json.loads((GOLDEN_BENCH / name).read_text())
+    for backend, filed in baselines.load_baseline(tmp_path / name).backends.items():
+        latest = filed.runs[filed.provenance["run_id"]]
+        assert latest["profile"]["cpu"]["model"] == filed.provenance["profile"]["cpu"]["model"], backend
+        assert raw["backends"][backend]["runs"][filed.provenance["run_id"]]["profile"] == latest["profile"]  # filed

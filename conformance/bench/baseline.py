@@ -1,7 +1,8 @@
 """Benchmark baselines, ``golden/bench/<profile-id>.json``, and reading benchmark run files.
 
 A baseline holds, per backend, the entries filed from one or more runs (``--save-baseline``,
-``--promote``) with the provenance of each run: command, run id, date, versions, profile.
+``--promote``) with the provenance of each run: command, run id, date, settings, and the machine and
+software it ran on (:func:`run_profile`), so that an entry filed months ago still says where it came from.
 """
 
 from __future__ import annotations
@@ -23,6 +24,23 @@ MEASUREMENT_SETTINGS = ("steps", "warmup_rounds", "rounds", "per_device_batch")
 
 class MismatchedRuns(ConformanceError):
     """Runs that cannot be read as one: another profile, backend, machine, software stack or measurement."""
+
+
+def run_profile(profile: dict[str, Any]) -> dict[str, Any]:
+    """What a baseline keeps of each run's profile: the machine (CPU model, GPU models and driver, TPU
+    slice) and software (Python, libraries, CUDA, cuDNN) that the profile id leaves out. It keeps the
+    full profile's shape, so that :func:`store.stack_versions` and :func:`machine` read both alike."""
+    compact: dict[str, Any] = {"id": profile.get("id"), "cpu": {"model": (profile.get("cpu") or {}).get("model")},
+                               "os": profile.get("os"), "python": profile.get("python"),
+                               "libraries": profile.get("libraries") or {}}
+    gpu = profile.get("gpu") or {}
+    if gpu:
+        devices = [{"name": d.get("name"), "driver": d.get("driver")} for d in gpu.get("devices", [])]
+        compact["gpu"] = {"devices": devices, "cuda": gpu.get("cuda"), "cudnn": gpu.get("cudnn")}
+    tpu = profile.get("tpu") or {}
+    if tpu:
+        compact["tpu"] = {k: tpu.get(k) for k in ("accelerator_type", "generation", "topology", "chips")}
+    return compact
 
 
 def machine(profile: dict[str, Any]) -> dict[str, str]:
@@ -68,7 +86,19 @@ def load_run(path: Path) -> BenchRun:
 
 def load_baseline(path: Path) -> Baseline:
     """A validated baseline file; a malformed one raises an error naming the file and the field."""
-    return Baseline.from_json(_read(path, "baseline"), path)
+    baseline = Baseline.from_json(_read(path, "baseline"), path)
+    for filed in baseline.backends.values():
+        _recover_latest_profile(filed)
+    return baseline
+
+
+def _recover_latest_profile(filed: BackendBaseline) -> None:
+    """Baselines filed before each run kept its profile hold only the latest run's, in ``provenance``:
+    that one is the profile of the run ``provenance`` names, so its record gets it. Older records stay
+    without one (their library versions only): which machine ran them was not recorded."""
+    latest = filed.runs.get(filed.provenance.get("run_id"))
+    if latest is not None and "profile" not in latest and isinstance(filed.provenance.get("profile"), dict):
+        latest["profile"] = run_profile(filed.provenance["profile"])
 
 
 def _read(path: Path, what: str) -> Any:
@@ -82,7 +112,8 @@ def save_baseline(run: BenchRun, directory: Path | None = None, filed_by: str | 
 
     Entries of the same comparison key (model, precision, devices) are replaced; others stay, so
     the selection can grow (or a long run be split) one model at a time. Each entry names the run
-    it came from; ``runs`` keeps every contributing run's provenance, ``provenance`` the latest.
+    it came from; ``runs`` keeps every contributing run's provenance with its machine and software
+    (:func:`run_profile`), ``provenance`` the latest run's with its full profile.
     """
     path = baseline_path(run.profile_id, directory)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +130,8 @@ def save_baseline(run: BenchRun, directory: Path | None = None, filed_by: str | 
         baseline.backends[run.backend] = BackendBaseline(
             provenance=provenance,
             runs={**(previous.runs if previous else {}),
-                  run.run_id: {k: v for k, v in provenance.items() if k != "profile"}},
+                  run.run_id: {**{k: v for k, v in provenance.items() if k != "profile"},
+                               "profile": run_profile(run.profile)}},
             entries=entries,
             ceilings=_replace(previous.ceilings if previous else [], run.ceilings, ("devices", "precision")),
             gates=_replace(previous.gates if previous else [], run.gates, ("precision",)),
