@@ -436,6 +436,62 @@ def test_a_run_judged_against_other_golden_files_says_so_in_its_summary_and_repo
     assert "GOLDEN FILES" not in summary.format_table(conformance_run())
 
 
+EPYC = {"id": PROFILE, "cpu": {"model": "AMD EPYC", "arch": "x86_64", "cores": 2}, "python": "3.11.7",
+        "libraries": {"keras": "3.15.1", "jax": "0.10.2"}}
+XEON_UPGRADED = {**EPYC, "cpu": {**EPYC["cpu"], "model": "Intel(R) Xeon(R) Processor"},
+                 "libraries": {"keras": "3.16.0", "jax": "0.10.2"}}
+
+
+def test_a_run_on_another_stack_and_cpu_model_of_the_same_profile_says_what_differs_first(tmp_path):
+    save_baseline(dataclasses.replace(bench_run(run_id="base"), profile=EPYC), tmp_path)
+    results = tmp_path / "results"
+    write_run(results, "bench", "new", dataclasses.replace(bench_run(), profile=XEON_UPGRADED))
+    built = report.build(PROFILE, results_dir=results, baseline=tmp_path / f"{PROFILE}.json", bench_only=True)
+    expected = ("the benchmark baseline (run base) ran on other software or hardware than this run: "
+                "keras 3.15.1 → 3.16.0; CPU AMD EPYC → Intel(R) Xeon(R) Processor")
+    assert built.environment_changes == [expected]
+    text = markdown.render(built)
+    assert f"- {expected}" in text and text.index(expected) < text.index("## Benchmarks")
+    page = report_html.render(built)
+    assert "keras 3.15.1 → 3.16.0; CPU AMD EPYC → Intel(R) Xeon(R) Processor" in page
+    assert page.index("class='environment'") < page.index("<h2>Summary</h2>")
+    assert json.loads(report.dumps(built))["environment_changes"] == [expected]
+
+
+def test_a_run_on_the_baselines_machine_and_stack_has_no_such_note(tmp_path):
+    results, baseline = files(tmp_path)
+    built = report.build(PROFILE, results_dir=results, baseline=baseline)
+    assert built.environment_changes == []
+    assert "differs from the baseline" not in markdown.render(built)
+    assert "class='environment'" not in report_html.render(built)
+
+
+def test_a_baseline_run_filed_without_its_profile_is_compared_by_its_library_versions(tmp_path):
+    path = save_baseline(dataclasses.replace(bench_run(run_id="base"), profile=EPYC), tmp_path)
+    document = json.loads(path.read_text())
+    del document["backends"]["jax"]["runs"]["base"]["profile"]  # as baselines were filed before
+    document["backends"]["jax"]["provenance"]["run_id"] = "later"  # and its profile is not the provenance's
+    path.write_text(json.dumps(document))
+    results = tmp_path / "results"
+    write_run(results, "bench", "new", dataclasses.replace(bench_run(), profile=XEON_UPGRADED))
+    built = report.build(PROFILE, results_dir=results, baseline=path, bench_only=True)
+    assert built.environment_changes == [
+        "the benchmark baseline (run base) ran on other software or hardware than this run: keras 3.15.1 → 3.16.0; "
+        "its Python, CUDA and machine were not recorded"]
+
+
+def test_a_conformance_run_on_another_stack_than_its_previous_run_says_so(tmp_path):
+    results = tmp_path / "results"
+    before, after = conformance_run(), conformance_run()
+    before.profile, after.profile = EPYC, {**EPYC, "libraries": {"keras": "3.16.0", "jax": "0.10.2"}}
+    write_run(results, "conformance", "20260101T000000Z-smoke-tensorflow-aaaaaa", before)
+    write_run(results, "conformance", "20260102T000000Z-smoke-tensorflow-bbbbbb", after)
+    built = report.build(PROFILE, results_dir=results, conformance_only=True)
+    assert built.environment_changes == ["the conformance baseline run r ran on other software or hardware than "
+                                         "this run: keras 3.15.1 → 3.16.0"]
+    assert "keras 3.15.1 → 3.16.0" in markdown.render(built) and "keras 3.15.1 → 3.16.0" in report.dumps(built)
+
+
 def test_bench_runs_measured_otherwise_are_not_read_as_repeats_of_one_report(tmp_path):
     results = tmp_path / "results"
     write_run(results, "bench", "one", bench_run(run_id="one"))

@@ -13,6 +13,10 @@ Two parts, each present when its inputs are:
   (passed → failed is a regression), and scalar metrics that moved by more than ``metric_rtol``
   (informational: one seed has no spread to test against; the golden checks judge metrics).
 
+Either part says first what differs between the machine and software of the run and of its baseline
+(``keras 3.15.1 → 3.16.0``, another CPU model under the same profile id): a change of either moves
+results as much as a change of the code does.
+
 ``conformance.report.markdown`` and ``conformance.report.html`` write it. With
 ``--fail-on-regression`` the command exits 1 when anything regressed.
 """
@@ -27,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from conformance import globs
-from conformance.bench.baseline import MEASUREMENT_SETTINGS, baseline_path, load_baseline, load_run, merge_runs
+from conformance.bench.baseline import (MEASUREMENT_SETTINGS, baseline_path, load_baseline, load_run,
+                                         machine_changes, merge_runs)
 from conformance.results import store, strict_json
 from conformance.results.records import (Baseline, BenchEntry, BenchRun, ConformanceRun, MalformedRecord,
                                          describe_settings, unique_names)
@@ -39,6 +44,8 @@ CONFORMANCE_RULE = ("A conformance regression is an example or check that went f
                     "example of the baseline that the run planned but has no result for, or a run that did not "
                     "finish.")
 MISSING = "missing"  # planned, no result, no reason: the run was cut short or the example took its worker down
+ENVIRONMENT_HEADING = "The machine or software differs from the baseline's"
+ENVIRONMENT_CAVEAT = "a change below may come from it, not from the code"
 
 
 def plural(count: int, noun: str) -> str:
@@ -100,6 +107,7 @@ class Report:
     conformance_baseline_path: Path | None = None
     status_changes: list[StatusChange] = field(default_factory=list)
     metric_changes: list[dict[str, Any]] = field(default_factory=list)
+    environment_changes: list[str] = field(default_factory=list)  # machine or software unlike the baselines'
     notes: list[str] = field(default_factory=list)
     alpha: float = DEFAULT_ALPHA
     min_change: float = DEFAULT_MIN_CHANGE
@@ -196,6 +204,40 @@ def bench_settings_note(runs: list[BenchRun], compared: list[dict[str, Any]], ba
         notes.append(f"the baseline's runs measured under other settings ({'; '.join(differ)}): a change may come "
                      f"from them")
     return notes
+
+
+def bench_environment_changes(run: BenchRun, compared: list[dict[str, Any]]) -> list[str]:
+    """What differs between the machine and software of each baseline run the run is compared with and the
+    run's own; baseline runs with the same differences share a line."""
+    runs_by_changes: dict[str, list[str]] = {}
+    for filed in compared:
+        changes = _changes_since_filed(filed, run.profile)
+        if changes:
+            runs_by_changes.setdefault(changes, []).append(str(filed.get("run_id")))
+    return [f"the benchmark baseline ({'run' if len(ids) == 1 else 'runs'} {', '.join(ids)}) ran on other software "
+            f"or hardware than this run: {changes}" for changes, ids in runs_by_changes.items()]
+
+
+def _changes_since_filed(filed: dict[str, Any], profile: dict[str, Any]) -> str:
+    """``keras 3.15.1 → 3.16.0; CPU AMD EPYC → …`` between a baseline run's record and ``profile``."""
+    if isinstance(filed.get("profile"), dict):
+        return "; ".join(environment_changes(filed["profile"], profile))
+    # Filed before baselines kept each run's profile: its library versions are all that is known of it.
+    libraries = store.stack_changes({"libraries": filed.get("versions") or {}},
+                                    {"libraries": profile.get("libraries") or {}})
+    return "; ".join(libraries + ["its Python, CUDA and machine were not recorded"])
+
+
+def environment_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Software (``keras 3.15.1 → 3.16.0``), then hardware (``CPU AMD EPYC → Intel(R) Xeon(R) Processor``)
+    that differs between two profiles: what a profile id does not pin down, and moves results all the same."""
+    return store.stack_changes(before, after) + machine_changes(before, after)
+
+
+def conformance_environment_changes(run: ConformanceRun, baseline: ConformanceRun) -> list[str]:
+    changes = environment_changes(baseline.profile, run.profile)
+    return [f"the conformance baseline run {baseline.run_id} ran on other software or hardware than this run: "
+            f"{'; '.join(changes)}"] if changes else []
 
 
 def compare_conformance(run: ConformanceRun, baseline: ConformanceRun,
@@ -334,6 +376,7 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
                 if chosen in loaded.backends:
                     compared = compared_baseline_runs(report.bench_run, loaded)
                     report.baseline_runs = compared or [loaded.backends[chosen].provenance]
+                    report.environment_changes += bench_environment_changes(report.bench_run, report.baseline_runs)
                     report.notes += bench_settings_note(runs, compared, loaded.profile_id, report.profile_id)
                 else:
                     report.bench_uncompared = f"the baseline {report.baseline_path} has no {chosen} entries"
@@ -368,6 +411,8 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
                 report.conformance_baseline = store.read_run(report.conformance_baseline_path)
                 if report.conformance_baseline.settings != report.conformance_run.settings:
                     report.notes.append(settings_note(report.conformance_run, report.conformance_baseline))
+                report.environment_changes += conformance_environment_changes(report.conformance_run,
+                                                                              report.conformance_baseline)
                 report.status_changes, report.metric_changes = compare_conformance(
                     report.conformance_run, report.conformance_baseline, metric_rtol)
                 report.notes.append(selection_note(report.conformance_run, report.conformance_baseline))
@@ -377,7 +422,7 @@ def build(profile_id: str, *, results_dir: Path = Path("results"), bench_run: li
 def to_json(report: Report) -> dict[str, Any]:
     return {
         "profile_id": report.profile_id, "regressions": report.regressions, "unstable": report.unstable,
-        "no_longer_checked": report.no_longer_checked,
+        "no_longer_checked": report.no_longer_checked, "environment_changes": report.environment_changes,
         "notes": report.notes,
         "bench": [{"key": line.key, **(line.comparison.to_json() if line.comparison else {"verdict": "no baseline"})}
                   for line in report.bench_lines],

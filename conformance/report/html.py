@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from conformance.report import plots
-from conformance.report.compare import (CONFORMANCE_RULE, BenchLine, Report, StatusChange, format_relative_change,
-                                        plural)
+from conformance.report.compare import (CONFORMANCE_RULE, ENVIRONMENT_CAVEAT, ENVIRONMENT_HEADING, BenchLine, Report,
+                                        StatusChange, format_relative_change, plural)
 from conformance.report.stats import BETWEEN_RUNS, Comparison, median_of_runs, regression_rule
 
 STYLE = """
@@ -37,6 +37,8 @@ table.summary td.n{min-width:4em}
 .regression{color:#b00020;font-weight:600}.improvement{color:#1b7a2e;font-weight:600}
 .unstable{color:#9a5a00;font-weight:600}
 .note,.meta{color:#555;font-size:.92em}.meta code{font-size:.95em;word-break:break-all}
+.environment{background:#fff4e0;border-left:3px solid #d59a2b;padding:.4em .9em;margin:.8em 0;font-size:.95em}
+.environment ul{margin:.3em 0}
 .rule{background:#f6f8fa;border-left:3px solid #9ab;padding:.6em .9em;font-size:.9em;color:#333}
 figure{margin:1em 0}figure img{display:block;max-width:100%;height:auto}
 figcaption{font-size:.88em;color:#555;margin-top:.3em}
@@ -46,7 +48,8 @@ figcaption{font-size:.88em;color:#555;margin-top:.3em}
 
 def render(report: Report, golden_dir: Path | None = None) -> str:
     """The page; ``golden_dir`` is where the golden files are (default: the project's golden/)."""
-    sections = [_headline(report), _summary(report), _verdicts(report), _rule(report), _notes(report)]
+    sections = [_headline(report), _environment(report), _summary(report), _verdicts(report), _rule(report),
+                _notes(report)]
     if report.bench_run:
         sections.append(_bench_details(report))
     if report.conformance_run:
@@ -73,6 +76,15 @@ def _headline(report: Report) -> str:
         parts.append(f"<div class='headline warn'>{plural(unstable, 'unstable measurement')}: rerun on a quiet "
                      f"machine</div>")
     return "".join(parts)
+
+
+def _environment(report: Report) -> str:
+    """Under the headline: an upgrade of Keras or the backend, or another machine, is what a reader
+    needs to know before reading any change as the code's."""
+    if not report.environment_changes:
+        return ""
+    return (f"<div class='environment'><b>{_e(ENVIRONMENT_HEADING)}</b> ({_e(ENVIRONMENT_CAVEAT)}):<ul>"
+            + "".join(f"<li>{_e(change)}</li>" for change in report.environment_changes) + "</ul></div>")
 
 
 def _summary(report: Report) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.report.compare import CONFORMANCE_RULE, Report, format_relative_change, plural
+from conformance.report.compare import (CONFORMANCE_RULE, ENVIRONMENT_CAVEAT, ENVIRONMENT_HEADING, Report,
+                                        format_relative_change, plural)
 from conformance.report.stats import BETWEEN_RUNS, median_of_runs, regression_rule
 
 
@@ -13,6 +14,9 @@ def render(report: Report) -> str:
     regressions = report.regressions
     lines.append(f"**{plural(len(regressions), 'regression')}**" if regressions else "**No regression.**")
     lines += [f"- {r}" for r in regressions]
+    if report.environment_changes:
+        lines += ["", f"**{ENVIRONMENT_HEADING}** ({ENVIRONMENT_CAVEAT}):"]
+        lines += [f"- {change}" for change in report.environment_changes]
     if report.no_longer_checked:
         lines += ["", f"**{plural(len(report.no_longer_checked), 'example')} passed in the baseline and "
                       f"{'was' if len(report.no_longer_checked) == 1 else 'were'} skipped** (not a regression: each "
