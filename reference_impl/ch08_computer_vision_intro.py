@@ -342,13 +342,25 @@ def frozen_vgg16_base(weights: str | None) -> keras.Model:
     return conv_base
 
 
-def weights_snapshot(model: keras.Model) -> dict[str, np.ndarray]:
-    return {w.path: np.array(w.numpy()) for w in model.weights}
+def base_weights(conv_base: keras.Model) -> dict[str, keras.Variable]:
+    """The convolutional base's weight tensors by name (``block5_conv1/kernel``)."""
+    return {w.path: w for w in conv_base.weights}
 
 
-def changed_weights(model: keras.Model, before: dict[str, np.ndarray]) -> list[str]:
-    """The model's weight tensors whose values differ from ``before``."""
-    return sorted(path for path, value in weights_snapshot(model).items() if not np.array_equal(value, before[path]))
+def head_weights(model: keras.Model, conv_base: keras.Model) -> dict[str, keras.Variable]:
+    """The weight tensors of the classifier on top of ``conv_base``, named by layer type and size
+    (``Dense(256)/kernel``): the names Keras gives (``dense_2``, ...) count the layers built before."""
+    head = model.layers[model.layers.index(conv_base) + 1:]
+    return {f"{type(layer).__name__}({layer.units})/{w.name}": w for layer in head for w in layer.weights}
+
+
+def weights_snapshot(weights: dict[str, keras.Variable]) -> dict[str, np.ndarray]:
+    return {name: np.array(w.numpy()) for name, w in weights.items()}
+
+
+def changed_weights(weights: dict[str, keras.Variable], before: dict[str, np.ndarray]) -> list[str]:
+    """The weight tensors whose values differ from ``before``."""
+    return sorted(name for name, value in weights_snapshot(weights).items() if not np.array_equal(value, before[name]))
 
 
 @example("ch08_vgg16_feature_extraction_augmented", section="8.3.1",
@@ -371,10 +383,13 @@ def vgg16_feature_extraction_augmented(run: Run) -> None:
 
     # Listing 8.25: adding a data augmentation stage and a classifier to the convolutional base
     model = augmented_classifier(conv_base, image_size)
-    before = weights_snapshot(conv_base)
+    base_before = weights_snapshot(base_weights(conv_base))
+    head_before = weights_snapshot(head_weights(model, conv_base))
     test_model = fit_with_checkpoint(run, model, "feature_extraction_with_data_augmentation.keras", train_dataset,
                                      validation_dataset, run.epochs(50))
-    run.value("changed_base_weights", changed_weights(conv_base, before))
+    # Training changes the classifier on top and leaves the frozen base as it was
+    run.value("changed_base_weights", changed_weights(base_weights(conv_base), base_before))
+    run.value("changed_head_weights", changed_weights(head_weights(model, conv_base), head_before))
 
     # Listing 8.26: evaluating the model on the test set
     test_loss, test_acc = test_model.evaluate(test_dataset)
@@ -415,10 +430,13 @@ def vgg16_finetuning(run: Run) -> None:
     model.compile(loss="binary_crossentropy",
                   optimizer=keras.optimizers.RMSprop(learning_rate=1e-5),
                   metrics=["accuracy"])
-    before = weights_snapshot(conv_base)
+    base_before = weights_snapshot(base_weights(conv_base))
+    head_before = weights_snapshot(head_weights(model, conv_base))
     test_model = fit_with_checkpoint(run, model, "fine_tuning.keras", train_dataset, validation_dataset,
                                      run.epochs(30))
-    run.value("changed_base_weights", changed_weights(conv_base, before))
+    # Fine-tuning changes the unfrozen block and the classifier on top, and nothing else in the base
+    run.value("changed_base_weights", changed_weights(base_weights(conv_base), base_before))
+    run.value("changed_head_weights", changed_weights(head_weights(model, conv_base), head_before))
 
     test_loss, test_acc = test_model.evaluate(test_dataset)
     run.value("test_acc", test_acc)
