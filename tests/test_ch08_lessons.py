@@ -1,14 +1,21 @@
 """Chapter 8's lesson checks fail when the lesson is broken: the convnet's edge over the dense
 network goes when pixels lose their neighbourhoods; a cats-vs-dogs twin without signal fails the
 accuracy check; removing augmentation is caught; the book's overfitting windows reject each other's
-regime; and the fine-tuning check fails when freezing does nothing. The passing runs are the
-conformance suite's smoke tier."""
+regime; the fine-tuning check fails when freezing does nothing; and the pretrained-VGG16 examples fail
+when training changes no weight. The passing runs are the conformance suite's smoke tier."""
 
 import numpy as np
 import pytest
 
 import keras
-from helpers import failed_checks, golden_expectation, judge, run_example_in_process
+from helpers import (
+    failed_checks,
+    faulty_run,
+    golden_expectation,
+    judge,
+    rmsprop_learning_rate_changed,
+    run_example_in_process,
+)
 from reference_impl.datasets import cats_vs_dogs, mnist
 
 
@@ -111,3 +118,21 @@ def test_fine_tuning_check_fails_when_all_layers_stay_trainable(freezing_does_no
 def test_feature_extraction_checks_fail_when_the_base_is_not_frozen(freezing_does_nothing):
     failures = failed_checks(run_example_in_process("ch08_vgg16_feature_extraction_augmented"))
     assert {"exact values.changed_base_weights", "exact models.model.trainable_params"} <= set(failures)
+
+
+# Without pretrained weights (smoke, offline) nothing checks the accuracy, and a frozen base that did not change is
+# also what a fit that trains nothing leaves: the head's changed tensors are what shows that training happened.
+trains_nothing = rmsprop_learning_rate_changed(lambda learning_rate: 0.0)
+
+
+@pytest.mark.slow
+def test_feature_extraction_fails_when_training_changes_nothing():
+    failures = failed_checks(faulty_run("ch08_vgg16_feature_extraction_augmented", trains_nothing))
+    assert set(failures) == {"exact values.changed_head_weights"}
+    assert failures["exact values.changed_head_weights"]["actual"] == []
+
+
+@pytest.mark.slow
+def test_fine_tuning_fails_when_training_changes_nothing():
+    failures = failed_checks(faulty_run("ch08_vgg16_finetuning", trains_nothing))
+    assert set(failures) == {"exact values.changed_base_weights", "exact values.changed_head_weights"}
