@@ -1,5 +1,8 @@
 """The profile fingerprints the machine and gives it a short id that is stable across runs."""
 
+import os
+import re
+
 import pytest
 
 from conformance.stack import profile
@@ -26,14 +29,89 @@ def test_cpu_profile_id_names_arch_feature_and_cores():
     assert profile.profile_id(fake) == "cpu-x86_64-avx2-2c"
 
 
-def test_gpu_profile_id_names_chip_memory_and_count_without_form_factor():
+def test_gpu_profile_id_names_chip_memory_and_count():
     gpu = profile.gpu_info("NVIDIA H100 80GB HBM3, 81559, 580.65\nNVIDIA H100 80GB HBM3, 81559, 580.65\n",
                            "| NVIDIA-SMI 580.65   Driver Version: 580.65   CUDA Version: 13.0 |")
     assert gpu["count"] == 2 and gpu["cuda"] == "13.0"
-    assert gpu["devices"][0] == {"name": "NVIDIA H100 80GB HBM3", "memory_gib": 80, "driver": "580.65"}
+    assert gpu["devices"][0] == {"name": "NVIDIA H100 80GB HBM3", "memory_gib": 80, "memory_mib": 81559,
+                                 "driver": "580.65"}
     assert profile.profile_id({"gpu": gpu}) == "gpu-nvidia-h100-80gb-x2"
     a100 = profile.gpu_info("NVIDIA A100-SXM4-40GB, 40960, 535.1\n", "")
     assert profile.profile_id({"gpu": a100}) == "gpu-nvidia-a100-40gb-x1"
+
+
+def gpu_id(csv: str) -> str:
+    return profile.profile_id({"gpu": profile.gpu_info(csv, "")})
+
+
+def test_the_golden_gpu_baseline_keeps_its_profile_id():
+    assert gpu_id("NVIDIA H100 80GB HBM3, 81559, 550.54.15\n") == "gpu-nvidia-h100-80gb-x1"
+
+
+def test_a_pcie_card_is_not_filed_with_the_sxm_module_of_the_same_chip():
+    assert gpu_id("NVIDIA H100 PCIe, 81559, 550.54.15\n") == "gpu-nvidia-h100-pcie-80gb-x1"
+    assert gpu_id("NVIDIA A100-PCIE-40GB, 40960, 535.1\n") == "gpu-nvidia-a100-pcie-40gb-x1"
+    assert gpu_id("NVIDIA A100-SXM4-40GB, 40960, 535.1\n") == "gpu-nvidia-a100-40gb-x1"
+
+
+def test_a_box_of_mixed_gpus_names_every_model_with_its_count():
+    mixed = gpu_id("NVIDIA A100-SXM4-40GB, 40960, 535.1\nTesla T4, 15360, 535.1\n")
+    assert mixed == "gpu-nvidia-a100-40gb-x1+t4-16gb-x1"
+    assert mixed != gpu_id("NVIDIA A100-SXM4-40GB, 40960, 535.1\n" * 2)
+    # the slots' order does not matter
+    assert gpu_id("Tesla T4, 15360, 535.1\nNVIDIA A100-SXM4-40GB, 40960, 535.1\nTesla T4, 15360, 535.1\n") == \
+        "gpu-nvidia-a100-40gb-x1+t4-16gb-x2"
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("NVIDIA L4, 23034, 550.54", "gpu-nvidia-l4-24gb-x1"),
+    ("NVIDIA L4, 22995, 560.10", "gpu-nvidia-l4-24gb-x1"),  # a driver that keeps 39 MiB more
+    ("NVIDIA A10G, 23028, 550.54", "gpu-nvidia-a10g-24gb-x1"),
+    ("Tesla T4, 15360, 535.1", "gpu-nvidia-t4-16gb-x1"),
+    ("NVIDIA H100 NVL, 95830, 550.54", "gpu-nvidia-h100-94gb-x1"),
+    ("NVIDIA H200, 143771, 550.54", "gpu-nvidia-h200-141gb-x1"),
+    ("NVIDIA GeForce RTX 4090, 24564, 550.54", "gpu-nvidia-rtx-4090-24gb-x1"),
+])
+def test_gpu_memory_is_named_by_the_size_the_card_is_sold_with(line, expected):
+    assert gpu_id(line + "\n") == expected
+
+
+def fake_nvidia_smi(tmp_path, monkeypatch, script: str) -> None:
+    tool = tmp_path / "nvidia-smi"
+    tool.write_text("#!/bin/sh\n" + script + "\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+
+
+def test_nvidia_smi_that_fails_is_an_error_naming_it_not_a_cpu_profile(tmp_path, monkeypatch):
+    fake_nvidia_smi(tmp_path, monkeypatch, "echo 'Unable to determine the device handle for GPU0000:00:04.0: "
+                                           "Unknown Error' >&2; exit 15")
+    with pytest.raises(profile.GpuQueryError, match=r"nvidia-smi.*exited 15.*Unable to determine the device handle"):
+        profile.gpu_info()
+
+
+def test_nvidia_smi_that_finds_no_device_means_no_gpu(tmp_path, monkeypatch):
+    fake_nvidia_smi(tmp_path, monkeypatch, "echo 'No devices were found'; exit 6")
+    assert profile.gpu_info() == {}
+
+
+def test_nvidia_smi_that_hangs_is_an_error(tmp_path, monkeypatch):
+    fake_nvidia_smi(tmp_path, monkeypatch, "sleep 5")
+    monkeypatch.setattr(profile, "NVIDIA_SMI_TIMEOUT_S", 0.5)
+    with pytest.raises(profile.GpuQueryError, match="did not answer"):
+        profile.gpu_info()
+
+
+def test_the_stub_nvidia_smi_is_read_like_the_real_one(tmp_path, monkeypatch):
+    fake_nvidia_smi(tmp_path, monkeypatch, "echo 'NVIDIA H100 80GB HBM3, 81559, 550.54.15'")
+    assert profile.profile_id({"gpu": profile.gpu_info()}) == "gpu-nvidia-h100-80gb-x1"
+
+
+@pytest.mark.parametrize("line", ["NVIDIA H100 80GB HBM3, [N/A], 550.54.15", "NVIDIA H100 80GB HBM3, 81559",
+                                  "garbage"])
+def test_nvidia_smi_output_not_understood_is_an_error_naming_the_line(line):
+    with pytest.raises(profile.GpuQueryError, match=re.escape(repr(line))):
+        profile.gpu_info(line + "\n", "")
 
 
 def test_fingerprint_of_this_machine_is_complete_and_stable():

@@ -18,12 +18,15 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from conformance.errors import ConformanceError
 from conformance.stack.tpu import id_part as tpu_id_part
 from conformance.stack.tpu import tpu_info
 
 LIBRARIES = (
     "tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib", "torch", "numpy", "tensorflow-datasets",
 )
+# Name tokens that are not the chip: vendor and brand, memory size and type, form factor (a PCIe card gets
+# its own token back in gpu_model_id_part).
 _NOT_CHIP = re.compile(r"^(nvidia|geforce|tesla|\d+gb|hbm\d*e?|gddr\d*x?|pcie|sxm\d*|nvl)$")
 CPU_FEATURES = ("avx512f", "avx2", "avx", "sse4_2", "asimd", "neon")  # best first
 
@@ -61,23 +64,30 @@ def memory_gib() -> float | None:
     return round(int(kib) / 2**20, 1) if kib else None
 
 
+class GpuQueryError(ConformanceError):
+    """``nvidia-smi`` is installed but did not describe the GPUs: the profile would otherwise say ``cpu-…``."""
+
+
+NVIDIA_SMI_QUERY = ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits"]
+# nvidia-smi's answer on a machine whose driver is loaded but has no GPU attached: a fact, not a failure.
+NO_DEVICES = "No devices were found"
+NVIDIA_SMI_TIMEOUT_S = 30
+
+
 def gpu_info(nvidia_smi_csv: str | None = None, header: str | None = None) -> dict[str, Any]:
-    """GPUs as ``nvidia-smi`` reports them; empty when there are none."""
+    """GPUs as ``nvidia-smi`` reports them; empty when there are none (no ``nvidia-smi``, or it finds no device).
+
+    An ``nvidia-smi`` that fails (a non-zero exit, a timeout) or answers in a form not understood is a
+    :class:`GpuQueryError`: read as "no GPU", a passing hiccup would file a GPU machine's results under
+    its CPU's profile."""
     if nvidia_smi_csv is None:
         if not shutil.which("nvidia-smi"):
             return {}
-        try:
-            nvidia_smi_csv = subprocess.run(
-                ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits"],
-                capture_output=True, text=True, timeout=30, check=True,
-            ).stdout
-            header = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30).stdout
-        except (OSError, subprocess.SubprocessError):
+        nvidia_smi_csv = _nvidia_smi(NVIDIA_SMI_QUERY)
+        if nvidia_smi_csv is None:
             return {}
-    devices = []
-    for line in nvidia_smi_csv.strip().splitlines():
-        name, memory_mib, driver = (part.strip() for part in line.split(","))
-        devices.append({"name": name, "memory_gib": round(int(memory_mib) / 1024), "driver": driver})
+        header = _nvidia_smi(["nvidia-smi"]) or ""
+    devices = [_gpu_device(line) for line in nvidia_smi_csv.strip().splitlines() if line.strip()]
     if not devices:
         return {}
     return {
@@ -87,6 +97,34 @@ def gpu_info(nvidia_smi_csv: str | None = None, header: str | None = None) -> di
         "cuda": _first(r"CUDA Version:\s*([\d.]+)", header or ""),
         "cudnn": _package_version("nvidia-cudnn-cu12", "nvidia-cudnn-cu13", "nvidia-cudnn"),
     }
+
+
+def _nvidia_smi(command: list[str]) -> str | None:
+    """``command``'s output; None where it says there is no GPU; a :class:`GpuQueryError` where it fails."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=NVIDIA_SMI_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise GpuQueryError(f"`{' '.join(command)}` did not answer within {NVIDIA_SMI_TIMEOUT_S} s, so this "
+                            f"machine's GPUs are unknown; rerun when the driver responds") from None
+    except OSError as error:
+        raise GpuQueryError(f"`{' '.join(command)}` could not start ({error})") from error
+    if done.returncode != 0:
+        if NO_DEVICES in done.stdout + done.stderr:
+            return None
+        said = (done.stderr.strip() or done.stdout.strip() or "no output")[-500:]
+        raise GpuQueryError(f"`{' '.join(command)}` exited {done.returncode}, so this machine's GPUs are unknown: "
+                            f"{said}")
+    return done.stdout
+
+
+def _gpu_device(line: str) -> dict[str, Any]:
+    """One line of ``name, memory.total (MiB), driver_version``."""
+    parts = [part.strip() for part in line.split(",")]
+    if len(parts) != 3 or not parts[1].isdigit():
+        raise GpuQueryError(f"nvidia-smi's line {line.strip()!r} is not 'name, memory in MiB, driver version'")
+    name, memory_mib, driver = parts
+    return {"name": name, "memory_gib": round(int(memory_mib) / 1024), "memory_mib": int(memory_mib),
+            "driver": driver}
 
 
 def fingerprint(backend: str | None = None) -> dict[str, Any]:
@@ -111,13 +149,46 @@ def profile_id(profile: dict[str, Any]) -> str:
         return tpu_id_part(profile["tpu"])
     gpu = profile.get("gpu") or {}
     if gpu:
-        first = gpu["devices"][0]
-        # "NVIDIA H100 80GB HBM3" → "h100": vendor, memory size and type, form factor go
-        tokens = [t for t in re.split(r"[^a-z0-9]+", first["name"].lower()) if t and not _NOT_CHIP.match(t)]
-        return f"gpu-{gpu['vendor']}-{'-'.join(tokens)}-{first['memory_gib']}gb-x{gpu['count']}"
+        return f"gpu-{gpu['vendor']}-{gpu_models_id_part(gpu['devices'])}"
     cpu = profile["cpu"]
     parts = ["cpu", cpu["arch"]] + ([cpu["feature"]] if cpu["feature"] else []) + [f"{cpu['cores']}c"]
     return "-".join(parts).lower()
+
+
+def gpu_models_id_part(devices: list[dict[str, Any]]) -> str:
+    """``h100-80gb-x2``; on a box of mixed GPUs each model with its count, in name order and joined by
+    ``+`` (``a100-40gb-x1+t4-16gb-x1``), so that neither machine's results land in the other's profile."""
+    counts: dict[str, int] = {}
+    for device in devices:
+        model = gpu_model_id_part(device)
+        counts[model] = counts.get(model, 0) + 1
+    return "+".join(f"{model}-x{count}" for model, count in sorted(counts.items()))
+
+
+def gpu_model_id_part(device: dict[str, Any]) -> str:
+    """"NVIDIA H100 80GB HBM3" → ``h100-80gb``, "NVIDIA H100 PCIe" → ``h100-pcie-80gb``: the chip, a PCIe
+    card's form factor (its clocks and power limit differ from the SXM module's), the marketed memory."""
+    tokens = [t for t in re.split(r"[^a-z0-9]+", device["name"].lower()) if t and not _NOT_CHIP.match(t)]
+    if re.search(r"(?<![a-z])pcie(?![a-z])", device["name"].lower()):
+        tokens.append("pcie")
+    return f"{'-'.join(tokens)}-{marketed_memory_gb(device)}gb"
+
+
+# Memory sizes GPUs are sold with, in GB. nvidia-smi reports a little less than the card has (the driver
+# and ECC keep some), and how much less moves with the driver: an L4 reports 23034 MiB (22.5 GiB), an
+# A10G 23028 MiB, an H100 80GB 81559 MiB (79.6 GiB).
+MARKETED_MEMORY_GB = (2, 3, 4, 6, 8, 10, 11, 12, 16, 20, 24, 32, 40, 48, 64, 80, 94, 96, 128, 141, 180, 192, 288)
+
+
+def marketed_memory_gb(device: dict[str, Any]) -> int:
+    """The size the card is sold with: the one its name states ("A100-SXM4-40GB"), else the smallest in
+    :data:`MARKETED_MEMORY_GB` not below the whole GiB reported (22.5 GiB → 24), so a few MiB more or less
+    never change the profile id; beyond the list, the reported GiB rounded."""
+    stated = re.search(r"(\d+)\s*gb\b", device["name"].lower())
+    if stated:
+        return int(stated.group(1))
+    reported = device.get("memory_mib", device["memory_gib"] * 1024) / 1024
+    return next((size for size in MARKETED_MEMORY_GB if size >= int(reported)), round(reported))
 
 
 def _first(pattern: str, text: str) -> str | None:
