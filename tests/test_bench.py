@@ -205,8 +205,10 @@ def test_bench_command_end_to_end_on_jax_without_tensorflow_and_two_emulated_dev
         assert len(measured.samples_per_s) == 8 and measured.steps_per_round == 2
         assert measured.facts["flops_per_sample"] == 6 * (784 * 512 + 512 * 10)
         assert measured.utilisation > 0 and measured.memory["host_peak_rss_bytes"] > 0
+        assert measured.facts["platform"]["platform"] == "cpu"  # what JAX ran on, as JAX says
     assert [(p["repeat"], p["devices"], p["tensorflow_imported"]) for p in run.processes] == [
         (1, 1, False), (1, 2, False), (2, 1, False), (2, 2, False)]  # interleaved: each repeat in fresh processes
+    assert [len(p["platform"]["devices"]) for p in run.processes] == [1, 2, 1, 2]
     assert len(run.derived["mixed_speedup"]) == 2 and len(run.derived["scaling_efficiency"]) == 2
     baseline = baselines.load_baseline(tmp_path / "baselines" / f"{run.profile_id}.json")
     assert baseline.backends["jax"].provenance["run_id"] == run.run_id

@@ -35,6 +35,7 @@ def from_timings(timings: list[dict[str, Any]]) -> tuple[list[BenchEntry], list[
             flops = [info["flops_per_round"] / t for t in rounds_s]
             ceilings.append({"devices": info["devices"], "precision": info["precision"], "dtype": info["dtype"],
                              "size": info["size"], "implementation": info.get("implementation", "xla"),
+                             "platform": info.get("platform"),
                              "round_s": rounds_s, "flops_per_s": flops, "best_flops_per_s": max(flops)})
             continue
         facts = {k: v for k, v in info.items() if k not in CONFIGURATION_FIELDS and k != "memory"}

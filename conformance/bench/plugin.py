@@ -42,14 +42,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bench-coordinator", default=None, help="HOST:PORT of process 0 of a JAX cluster")
     group.addoption("--bench-num-processes", type=int, default=1)
     group.addoption("--bench-process-id", type=int, default=0)
+    group.addoption("--bench-platform", choices=("cpu", "gpu", "tpu"), default=None,
+                    help="what the profile says the work runs on (default: this machine's profile); a process "
+                         "whose framework runs elsewhere is refused")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    option = config.option
+    try:
+        arrange_devices(config.option)
+    except devices.DeviceError as error:
+        # The runner stops the whole run on this record: the machine cannot measure what its profile names.
+        record(config, {"kind": "refused", "message": str(error)})
+        raise pytest.UsageError(str(error)) from error
+
+
+def arrange_devices(option: Any) -> None:
+    """Select the backend, arrange the device count (emulated on a CPU only), join the cluster, and check
+    that the framework runs on the platform the profile names before anything is measured."""
     chosen = option.bench_backend or backend.current()
     backend.select(chosen)
-    # In a cluster --bench-devices counts every process's devices; this process emulates its share.
-    devices.prepare(option.bench_devices // option.bench_num_processes, chosen)
+    expected = option.bench_platform or devices.expected_platform(profile.fingerprint(chosen))
+    # In a cluster --bench-devices counts every process's devices; this process arranges its share.
+    local_count = option.bench_devices // option.bench_num_processes
+    devices.prepare(local_count, chosen, emulate=expected == "cpu")
     if option.bench_coordinator:
         Cluster(option.bench_coordinator, option.bench_num_processes, option.bench_process_id).join(chosen)
         import jax
@@ -57,6 +72,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if len(jax.devices()) != option.bench_devices:
             raise pytest.UsageError(f"the cluster has {len(jax.devices())} devices and --devices asked for "
                                     f"{option.bench_devices}: a cluster run trains on all of them")
+    used = devices.platform_used(option.bench_devices, chosen)
+    option.bench_platform_used = used
+    devices.check_platform(expected, used, option.bench_devices, chosen)
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
@@ -86,7 +104,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     record(session.config, {"kind": "process", "devices": session.config.option.bench_devices,
-                             "tensorflow_imported": "tensorflow" in sys.modules})
+                             "tensorflow_imported": "tensorflow" in sys.modules,
+                             "platform": getattr(session.config.option, "bench_platform_used", None)})
 
 
 def record(config: pytest.Config, entry: dict[str, Any]) -> None:

@@ -118,6 +118,7 @@ def run(options: BenchOptions) -> int:
     if options.repeats < 1:
         raise SettingsError("--repeats must be at least 1")
     counts = device_counts(options, fingerprint)
+    check_accelerator_counts(counts, fingerprint, options.cluster.num_processes if options.cluster else 1)
     bench_models.select(options.models)  # fail fast on a pattern that matches nothing
     run_id = options.run_id or store.new_run_id("bench", options.backend)
     path = store.run_path(options.results_dir, fingerprint["id"], "bench", run_id)
@@ -133,6 +134,7 @@ def run(options: BenchOptions) -> int:
             # The accuracy gate measures correctness, not speed: once is enough.
             name = f"{run_id}-r{repeat}-d{count}" + (f"-{models}" if models != options.models else "")
             process, benchmarks, process_records = _run_process(options, count, precisions, models, repeat=repeat,
+                                                                platform=devices.expected_platform(fingerprint),
                                                                 gate=options.gate and repeat == 1, name=name,
                                                                 log=path.parent / f"{name}.log")
             processes.append(process)
@@ -162,6 +164,19 @@ def run(options: BenchOptions) -> int:
             return 1
         print(f"baseline: {save_baseline(result, options.baseline_dir)}")
     return 0 if result.status == "passed" else 1
+
+
+def check_accelerator_counts(counts: list[int], fingerprint: dict[str, Any], processes: int) -> None:
+    """Refuse more devices per process than this machine has accelerators: they could only be emulated on
+    its CPU, and the figures filed under the accelerator's profile."""
+    platform = devices.expected_platform(fingerprint)
+    accelerators = ((fingerprint.get("tpu") or {}).get("local_devices") if platform == "tpu"
+                    else (fingerprint.get("gpu") or {}).get("count"))
+    too_many = [count for count in counts if accelerators and count // processes > accelerators]
+    if too_many:
+        raise SettingsError(f"--devices {','.join(map(str, too_many))}: this machine ({fingerprint['id']}) has only "
+                            f"{accelerators} {platform.upper()} device(s); CPU devices are emulated only on a machine "
+                            f"without accelerators")
 
 
 def check_cluster(options: BenchOptions) -> None:
@@ -202,9 +217,12 @@ def process_plan(options: BenchOptions, counts: list[int], gpus: int) -> list[tu
 
 
 def _run_process(options: BenchOptions, count: int, precisions: list[str], models: str | None, repeat: int,
-                 gate: bool, name: str, log: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+                 gate: bool, name: str, log: Path, platform: str | None = None
+                 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """One pytest process of the plan, saved by pytest-benchmark as ``name``; a process that
-    fails leaves its whole output in ``log``."""
+    fails leaves its whole output in ``log``. A process that refused to measure because its framework
+    does not run on ``platform`` (the profile's: ``cpu``, ``gpu``, ``tpu``) stops the run: a
+    :class:`devices.DeviceError`."""
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         timings_file, records_file = Path(scratch) / "benchmark.json", Path(scratch) / "records.jsonl"
         storage = (Path(options.results_dir) / ".benchmarks").resolve()
@@ -223,6 +241,8 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], model
         ]
         if models:
             args += ["--bench-models", models]
+        if platform:  # else the plugin reads this machine's profile itself
+            args += ["--bench-platform", platform]
         args += cluster_arguments(options.cluster)
         started = time.perf_counter()
         try:
@@ -243,12 +263,16 @@ def _run_process(options: BenchOptions, count: int, precisions: list[str], model
         if returncode == 0 and not timings:
             returncode, output = 1, output + "\nFAILED pytest-benchmark recorded no timings (benchmarks disabled?)"
         records = [json.loads(line) for line in records_file.read_text().splitlines()] if records_file.exists() else []
+    refused = next((r for r in records if r["kind"] == "refused"), None)
+    if refused:
+        raise devices.DeviceError(f"devices={count}: {refused['message']}; nothing was filed (the process's "
+                                  f"output: {log})")
     facts = next((r for r in records if r["kind"] == "process"), {})
     process = {"repeat": repeat, "devices": count, "models": models or "all", "returncode": returncode,
                "wall_s": round(wall, 2),
-               "tensorflow_imported": facts.get("tensorflow_imported"),
+               "tensorflow_imported": facts.get("tensorflow_imported"), "platform": facts.get("platform"),
                "failures": _failures(output, returncode, count, models) + [f"output: {log}"] if returncode else []}
-    return process, timings, [r for r in records if r["kind"] != "process"]
+    return process, timings, [r for r in records if r["kind"] not in ("process", "refused")]
 
 
 def _text(stream: bytes | str | None) -> str:

@@ -171,6 +171,7 @@ def test_training_throughput(bench_model: bench_models.BenchModel, precision: st
                 "loss_scaling": type(model.optimizer).__name__ == "LossScaleOptimizer",
                 "compute_dtype": model.dtype_policy.compute_dtype,
                 "memory": peak_memory(),
+                "platform": option.bench_platform_used,  # what the framework ran on (plugin.arrange_devices)
             })
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -242,7 +243,8 @@ def test_matmul_ceiling(precision: str, implementation: str, benchmark: Any, req
     benchmark.pedantic(matmuls, rounds=request.config.option.bench_rounds, iterations=1, warmup_rounds=1)
     benchmark.extra_info.update({"kind": "ceiling", "devices": request.config.option.bench_devices,
                                  "precision": precision, "dtype": dtype, "size": size, "implementation": implementation,
-                                 "flops_per_round": CEILING_REPEATS * 2 * size**3})
+                                 "flops_per_round": CEILING_REPEATS * 2 * size**3,
+                                 "platform": request.config.option.bench_platform_used})
 
 
 def test_accuracy_gate(precision: str, request: pytest.FixtureRequest) -> None:

@@ -1,17 +1,20 @@
 """One device or several, through each framework's own engine.
 
 TensorFlow: ``tf.distribute.MirroredStrategy``; JAX: ``keras.distribution.DataParallel``.
-On a machine with fewer accelerators than asked for, the CPU is split into N
-emulated devices (TensorFlow logical devices; XLA's host platform device count),
-so the multi-device code path runs in CI. Emulation must be arranged before the
-framework starts: call :func:`prepare` before Keras is imported.
+On a machine without accelerators the CPU is split into N emulated devices
+(TensorFlow logical devices; XLA's host platform device count), so the multi-device
+code path runs in CI; never where the machine has accelerators (``emulate=False``),
+whose figures would otherwise be CPU figures under the accelerator's name.
+Emulation must be arranged before the framework starts: call :func:`prepare` before
+Keras is imported. :func:`platform_used` says what the framework actually runs on,
+and :func:`check_platform` refuses a CPU where the profile names a GPU or a TPU.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from typing import Any, Iterator
 
 from conformance.errors import ConformanceError
 
@@ -30,8 +33,9 @@ def single_device_reason(backend: str) -> str:
             f"keras.distribution (JAX); run several devices with --backend tensorflow or jax")
 
 
-def prepare(count: int, backend: str) -> None:
-    """Arrange ``count`` devices for ``backend``; call before Keras is imported."""
+def prepare(count: int, backend: str, emulate: bool = True) -> None:
+    """Arrange ``count`` devices for ``backend``; call before Keras is imported. With ``emulate`` the CPU is
+    split into ``count`` devices where there are fewer GPUs; without, too few GPUs is an error."""
     if count < 1:
         raise DeviceError(f"device count must be at least 1, got {count}")
     if count == 1:
@@ -40,13 +44,18 @@ def prepare(count: int, backend: str) -> None:
         raise DeviceError(f"cannot run on {count} devices: {single_device_reason(backend)}")
     if backend == "jax":
         flags = os.environ.get("XLA_FLAGS", "")
-        if "xla_force_host_platform_device_count" not in flags:
+        if emulate and "xla_force_host_platform_device_count" not in flags:
             os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
     elif backend == "tensorflow":
         import tensorflow as tf
 
-        if len(tf.config.list_physical_devices("GPU")) >= count:
+        gpus = len(tf.config.list_physical_devices("GPU"))
+        if gpus >= count:
             return
+        if not emulate:
+            raise DeviceError(f"{count} devices asked for, and TensorFlow sees {gpus} GPU(s)"
+                              + (" (a CPU-only TensorFlow build?)" if not gpus else "")
+                              + "; CPU devices are emulated only on a machine without accelerators")
         cpus = tf.config.list_physical_devices("CPU")
         try:
             tf.config.set_logical_device_configuration(
@@ -54,6 +63,85 @@ def prepare(count: int, backend: str) -> None:
             )
         except RuntimeError as error:  # the runtime started before we could split the CPU
             raise DeviceError(f"cannot emulate {count} CPU devices: TensorFlow already started ({error})") from error
+
+
+def expected_platform(fingerprint: dict[str, Any]) -> str:
+    """What the profile says this machine computes on: ``tpu``, ``gpu`` or ``cpu`` (a TPU before a GPU, as in
+    its id)."""
+    return "tpu" if fingerprint.get("tpu") else "gpu" if fingerprint.get("gpu") else "cpu"
+
+
+def platform_used(count: int, backend: str) -> dict[str, Any]:
+    """What ``backend`` runs this process's work on over ``count`` devices, as the framework itself says:
+    ``{"platform": "gpu", "device_kind": "NVIDIA H100 80GB HBM3", "devices": [...]}``. Call after
+    :func:`prepare` (and after joining a cluster): it starts the framework."""
+    if backend == "jax":
+        import jax
+
+        found = jax.devices()[:count]
+        return {"platform": found[0].platform, "device_kind": found[0].device_kind,
+                "devices": [str(device) for device in found]}
+    if backend == "tensorflow":
+        return _tensorflow_platform(count)
+    if backend == "torch":
+        from keras.src.backend.torch.core import get_device  # the device Keras puts every tensor on
+
+        device = str(get_device())
+        kind = device
+        if device.startswith("cuda"):
+            import torch
+
+            kind = torch.cuda.get_device_name(0)
+        return {"platform": TORCH_PLATFORMS.get(device.split(":")[0], device), "device_kind": kind,
+                "devices": [device]}
+    raise DeviceError(f"unknown backend {backend!r}")
+
+
+TORCH_PLATFORMS = {"cuda": "gpu", "xla": "tpu"}
+
+
+def _tensorflow_platform(count: int) -> dict[str, Any]:
+    """On one device TensorFlow places the work on the first GPU where there is one; on several, on the
+    devices :func:`scope` hands MirroredStrategy."""
+    import tensorflow as tf
+
+    if count == 1:
+        gpus = tf.config.list_logical_devices("GPU")
+        names = [gpus[0].name] if gpus else [tf.config.list_logical_devices("CPU")[0].name]
+    else:
+        names = _tensorflow_devices(count)
+    platform = names[0].split(":")[-2].lower()  # "/device:GPU:0" → "gpu"
+    kind = platform
+    physical = tf.config.list_physical_devices("GPU")
+    if platform == "gpu" and physical:
+        kind = tf.config.experimental.get_device_details(physical[0]).get("device_name", platform)
+    return {"platform": platform, "device_kind": kind, "devices": names}
+
+
+# What to install where the framework runs on the CPU of a machine with accelerators.
+_ACCELERATOR_BUILDS = {
+    ("jax", "gpu"): "JAX's CUDA build (the jax-cuda extra; `nox -s benchmark-gpu` installs it)",
+    ("jax", "tpu"): "JAX's TPU build (the jax-tpu extra; `nox -s benchmark-tpu` installs it)",
+    ("tensorflow", "gpu"): "TensorFlow's CUDA build (the gpu extra, tensorflow[and-cuda])",
+    ("torch", "gpu"): "a CUDA build of PyTorch",
+}
+
+
+def check_platform(expected: str, used: dict[str, Any], count: int, backend: str) -> None:
+    """Refuse a process whose devices are not the profile's: CPU figures filed under a GPU's or a TPU's
+    profile (a CPU-only wheel on a GPU box, a backend that does not run on TPUs) would pass for the
+    accelerator's; and refuse fewer accelerators than asked for, which could only be emulated on the CPU."""
+    if used["platform"] != expected:
+        build = _ACCELERATOR_BUILDS.get((backend, expected))
+        hint = (f"install {build}" if build else
+                f"Keras does not run {backend} on a {expected.upper()} here; benchmark it with --backend jax")
+        raise DeviceError(f"this machine's profile names {expected.upper()}s, but {backend} runs on "
+                          f"{used['platform'].upper()} ({used['device_kind']}), so its figures would be filed as "
+                          f"the {expected.upper()}'s: {hint}")
+    if len(used["devices"]) < count:
+        raise DeviceError(f"{count} devices asked for, and this machine has only {len(used['devices'])} "
+                          f"{expected.upper()}(s) ({used['device_kind']}); CPU devices are emulated only on a "
+                          f"machine without accelerators")
 
 
 def _tensorflow_devices(count: int) -> list[str]:
@@ -70,12 +158,15 @@ def _jax_devices(count: int) -> list[object]:
     import jax
 
     devices = jax.devices()
-    if len(devices) < count:
-        raise DeviceError(
-            f"JAX sees {len(devices)} device(s), {count} asked for; for CPU emulation set "
-            f"XLA_FLAGS=--xla_force_host_platform_device_count={count} before JAX starts"
-        )
-    return devices[:count]
+    if len(devices) >= count:
+        return devices[:count]
+    if devices[0].platform != "cpu":  # emulation splits a CPU, not an accelerator: name what there is
+        raise DeviceError(f"{count} devices asked for, and this machine has only {len(devices)} "
+                          f"{devices[0].platform.upper()}(s) ({devices[0].device_kind})")
+    raise DeviceError(
+        f"JAX sees {len(devices)} CPU device(s), {count} asked for; for CPU emulation set "
+        f"XLA_FLAGS=--xla_force_host_platform_device_count={count} before JAX starts"
+    )
 
 
 @contextlib.contextmanager
