@@ -436,3 +436,35 @@ def test_promoting_a_run_that_measured_nothing_is_refused(tmp_path, capsys):
     assert main(["bench", "--promote", str(empty), "--baseline-dir", str(tmp_path / "golden")]) == 2
     assert "no configuration was measured" in capsys.readouterr().err
     assert not (tmp_path / "golden").exists()
+
+
+@pytest.mark.parametrize(("argv", "reason"), [
+    (["--devices", "2"], "--devices 2 leaves out 1; add 1 to --devices"),
+    (["--devices", "1", "--precisions", "float32"], "only float32 was asked for"),
+])
+def test_a_gate_asked_for_that_cannot_run_is_recorded_as_skipped_with_why(tmp_path, monkeypatch, capsys, argv,
+                                                                           reason):
+    from conformance.bench import runner
+
+    monkeypatch.setattr(runner.profile, "fingerprint", lambda _: {"id": "cpu-x", "gpu": None, "tpu": None})
+    measured = {"repeat": 1, "devices": 2, "models": "all", "returncode": 0, "wall_s": 0.1, "failures": []}
+    monkeypatch.setattr(runner, "_run_process", lambda *a, **k: (measured, [], []))
+    options = bench_arguments("--backend", "tensorflow", "--results-dir", str(tmp_path), "--repeats", "1",
+                              "--precisions", "float32,mixed_bfloat16", *argv)
+    runner.run(options)
+    [path] = (tmp_path / "cpu-x" / "bench").glob("*.json")
+    run = baselines.load_run(path)
+    assert run.settings["gate"] is True and run.gates == []
+    assert reason in run.settings["gate_skipped"]
+    printed = capsys.readouterr().out
+    # printed at the start and in the summary
+    assert printed.count(f"accuracy gate: skipped — {run.settings['gate_skipped']}") == 2
+
+
+def test_a_gate_that_runs_or_was_switched_off_is_not_called_skipped():
+    from conformance.bench import runner
+
+    assert runner.gate_skip_reason(bench_arguments("--backend", "jax"), [1, 2], ["float32", "mixed_bfloat16"]) is None
+    assert runner.gate_skip_reason(bench_arguments("--backend", "jax", "--no-gate"), [2], ["float32"]) is None
+    cluster = bench_arguments("--backend", "jax", "--coordinator", "10.0.0.1:1234", "--num-processes", "2")
+    assert "a cluster run" in runner.gate_skip_reason(cluster, [2], ["float32", "mixed_bfloat16"])

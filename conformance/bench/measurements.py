@@ -137,4 +137,6 @@ def format_summary(run: BenchRun) -> str:
                      f"(median over configurations; largest {max(shares):+.3%})")
     for g in run.gates:
         lines.append(f"accuracy gate {g['precision']}: {'passed' if g['passed'] else 'FAILED'} — {g['message']}")
+    if settings.get("gate_skipped"):
+        lines.append(f"accuracy gate: skipped — {settings['gate_skipped']}")
     return "\n".join(lines)

@@ -126,6 +126,9 @@ def run(options: BenchOptions) -> int:
         raise SettingsError(f"{path} exists: a bench run is never overwritten (a baseline may cite it); choose "
                             f"another --run-id")
     path.parent.mkdir(parents=True, exist_ok=True)
+    gate_skipped = gate_skip_reason(options, counts, precisions)
+    if gate_skipped:
+        print(f"accuracy gate: skipped — {gate_skipped}", flush=True)
     started = _now()
     processes, timings, records = [], [], []
     plan = process_plan(options, counts, gpus=(fingerprint["gpu"] or {}).get("count", 0))
@@ -151,6 +154,7 @@ def run(options: BenchOptions) -> int:
                   "device_counts": counts, "rounds": options.rounds, "repeats": options.repeats,
                   "warmup_rounds": options.warmup, "steps": options.steps or "auto",
                   "per_device_batch": options.per_device_batch or "book", "gate": options.gate,
+                  "gate_skipped": gate_skipped,
                   "cluster": options.cluster.as_settings() if options.cluster else None},
         status="passed" if all(p["returncode"] == 0 for p in processes) else "failed",
         entries=entries, ceilings=ceilings, gates=[r for r in records if r["kind"] == "gate"], processes=processes,
@@ -164,6 +168,22 @@ def run(options: BenchOptions) -> int:
             return 1
         print(f"baseline: {save_baseline(result, options.baseline_dir)}")
     return 0 if result.status == "passed" else 1
+
+
+def gate_skip_reason(options: BenchOptions, counts: list[int], precisions: list[str]) -> str | None:
+    """Why the accuracy gate, though asked for, will not run (the plugin leaves its items out); None when it runs
+    or was switched off. Recorded in the run's settings and printed, so an empty ``gates`` list is never read
+    as a gate that passed."""
+    if not options.gate:
+        return None
+    if options.cluster:
+        return "a cluster run trains on all its devices, and the gate trains on one"
+    if 1 not in counts:
+        return (f"it trains on one device, and --devices {','.join(map(str, counts))} leaves out 1; "
+                f"add 1 to --devices to run it")
+    if all(precision == "float32" for precision in precisions):
+        return "it compares mixed precision with float32, and only float32 was asked for"
+    return None
 
 
 def check_accelerator_counts(counts: list[int], fingerprint: dict[str, Any], processes: int) -> None:
