@@ -1,6 +1,7 @@
 """The hardware/software fingerprint of this machine and its short, stable id.
 
 The id names the hardware only (``cpu-x86_64-avx512-2c``, ``gpu-nvidia-h100-80gb-x1``,
+``gpu-nvidia-h100-pcie-80gb-x1``, ``gpu-nvidia-a100-40gb-x1+t4-16gb-x1`` for a box of mixed GPUs,
 ``tpu-v5e-2x4-x8``), so results and baselines from one machine stay together across library
 upgrades; the full fingerprint (library versions, backend, Python) travels with every result.
 Nothing here imports a framework: GPUs are read from ``nvidia-smi``, TPUs from the environment
