@@ -88,3 +88,17 @@ def test_an_interrupted_command_says_so_and_exits_130_without_a_traceback(monkey
     monkeypatch.setattr(cli, "_validate", interrupted)
     assert cli.main(["validate"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_a_run_on_an_accelerator_machine_never_splits_the_cpu_into_devices(monkeypatch):
+    from conformance.engine import plugin
+    from conformance.engine.runner import Settings
+
+    machine = {"id": "cpu-x86_64-avx2-2c"}
+    monkeypatch.setattr(plugin.profile, "fingerprint", lambda backend: machine)
+    assert plugin.may_emulate_devices(Settings(devices=2))
+    machine = {"id": "gpu-nvidia-h100-80gb-x1", "gpu": {"devices": [{"name": "NVIDIA H100 80GB HBM3"}]}}
+    assert not plugin.may_emulate_devices(Settings(devices=2))
+    machine = {"id": "tpu-v5e-2x2-x4", "tpu": {"generation": "v5e"}}
+    assert not plugin.may_emulate_devices(Settings(devices=2))
+    assert plugin.may_emulate_devices(Settings(devices=1))  # one device needs no emulation to refuse

@@ -69,7 +69,7 @@ def _conformance_state(config: pytest.Config) -> Conformance:
                         devices=option.devices, seed=option.seed, fault=option.fault,
                         probe_faults=option.probe_faults, require_data=option.require_data)
     backend.select(settings.backend)
-    devices.prepare(settings.devices, settings.backend)
+    devices.prepare(settings.devices, settings.backend, emulate=may_emulate_devices(settings))
     golden_dir = Path(option.golden_dir) if option.golden_dir else None
     worker_input = getattr(config, "workerinput", None)
     if worker_input is not None:  # an xdist worker: the controller chose the run file
@@ -84,6 +84,13 @@ def _conformance_state(config: pytest.Config) -> Conformance:
     store.create_run(path, fingerprint, recorded_settings(settings, golden_dir), planned,
                      selection=option.examples)
     return Conformance(settings, fingerprint["id"], path, golden_dir)
+
+
+def may_emulate_devices(settings: Settings) -> bool:
+    """Whether CPU devices may stand in for the ones ``--devices`` asks for: on a machine without
+    accelerators only. Where the profile names a GPU or TPU, too few of them is an error, not a run
+    that quietly trains on the host CPU."""
+    return settings.devices == 1 or devices.expected_platform(profile.fingerprint(settings.backend)) == "cpu"
 
 
 _STATE = pytest.StashKey[Conformance]()
