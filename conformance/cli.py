@@ -21,6 +21,8 @@ from conformance.upgrade.spread import MOVED_RULE
 from reference_impl.api import ANY_BACKEND, TIERS
 
 if TYPE_CHECKING:
+    import pytest
+
     from conformance.bench.runner import BenchOptions
     from conformance.upgrade.runs import RunPlan
     from conformance.upgrade.stacks import BuildOptions
@@ -492,17 +494,28 @@ def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backe
     for flag, given in (("--probe-faults", args.probe_faults), ("--require-data", args.require_data)):
         if given:
             pytest_args.append(flag)
-    status = int(pytest.main(pytest_args + passthrough))
+    ctrl_c = _CtrlCWatch()
+    status = int(pytest.main(pytest_args + passthrough, plugins=[ctrl_c]))
     if status == pytest.ExitCode.NO_TESTS_COLLECTED:
         print(f"error: no example ran: the options passed to pytest ({shlex.join(passthrough) or 'none'}) "
               f"deselected every one of --examples {args.examples or '(all)'}", file=sys.stderr)
     if status == pytest.ExitCode.USAGE_ERROR and passthrough:
         print(f"note: options 'python -m conformance run' does not know went to pytest: {shlex.join(passthrough)} "
               f"(see 'python -m conformance run --help')", file=sys.stderr)
-    if status == pytest.ExitCode.INTERRUPTED:  # pytest's 2 would read as a usage error: say it as any command does
+    if ctrl_c.pressed:  # pytest ends with 2, the code the CLI gives a usage error: say it as any command does
         print("interrupted: the run file says the run did not finish (resume it with its --run-id)", file=sys.stderr)
         return INTERRUPTED
     return status
+
+
+class _CtrlCWatch:
+    """Tells a run stopped with Ctrl-C from one the plugin refused (``pytest.exit``): pytest ends both
+    with status 2 and reports both through this hook."""
+
+    pressed = False
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.pressed = self.pressed or excinfo.errisinstance(KeyboardInterrupt)
 
 
 def _require_golden_dir(golden_dir: str | None) -> None:
