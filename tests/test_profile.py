@@ -244,3 +244,27 @@ def test_local_chips_fall_back_to_accel_device_nodes(tmp_path):
     for name in ("accel0", "accel1", "accel2", "accel3", "null"):
         (tmp_path / name).touch()
     assert profile_tpu.local_chips(tmp_path / "no-pci", tmp_path) == (4, None)
+
+
+def pci_devices(root, *devices):
+    """A /sys/bus/pci/devices tree holding (vendor, device) pairs."""
+    for slot, (vendor, device) in enumerate(devices):
+        folder = root / f"0000:00:{slot:02x}.0"
+        folder.mkdir(parents=True)
+        (folder / "vendor").write_text(vendor + "\n")
+        (folder / "device").write_text(device + "\n")
+    return root
+
+
+def test_tpu_chips_are_counted_by_pci_id_and_google_nics_are_not(tmp_path):
+    root = pci_devices(tmp_path / "pci", *[("0x1ae0", "0x0063")] * 4, ("0x1ae0", "0x0042"), ("0x8086", "0x0063"))
+    assert profile_tpu.local_chips(root, tmp_path / "dev") == profile_tpu.LocalChips(4, "v5e")
+
+
+def test_v2_and_v3_hosts_share_a_pci_id_and_their_accelerator_type_names_which(tmp_path):
+    root = pci_devices(tmp_path / "pci", *[("0x1ae0", "0x0027")] * 4)
+    local = profile_tpu.local_chips(root, tmp_path / "dev")
+    assert local == profile_tpu.LocalChips(4, "v3")
+    assert profile.profile_id({"tpu": profile.tpu_info(NO_ENV, local=local)}) == "tpu-v3-x4"
+    v2 = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v2-8"}, local=local)
+    assert v2["generation"] == "v2" and not any("this host's chips" in note for note in v2.get("notes", []))

@@ -42,8 +42,10 @@ GENERATIONS = {
 # Accelerator types spell v5e "v5litepod" (and some tools "v5lite").
 GENERATION_ALIASES = {"v5litepod": "v5e", "v5lite": "v5e"}
 GOOGLE_PCI_VENDOR = "0x1ae0"
-# Google's PCI vendor id also covers its virtual NIC, so only these device ids are TPUs.
-TPU_PCI_DEVICES = {"0x005e": "v4", "0x0062": "v5p", "0x0063": "v5e", "0x006f": "v6e"}
+# Google's PCI vendor id also covers its virtual NIC, so only these device ids are TPUs. v2 and v3 chips
+# share one id, read as v3; an accelerator type that says v2 is taken at its word.
+TPU_PCI_DEVICES = {"0x0027": "v3", "0x005e": "v4", "0x0062": "v5p", "0x0063": "v5e", "0x006f": "v6e"}
+SAME_PCI_ID_AS = {"v2": "v3"}
 
 _TPU_ENV_KEYS = ("ACCELERATOR_TYPE", "TOPOLOGY", "WORKER_HOSTNAMES", "WORKER_ID")
 
@@ -68,7 +70,7 @@ def tpu_info(environ: Mapping[str, str] | None = None, metadata: Mapping[str, st
     notes: list[str] = []
     accelerator_type = facts.get("ACCELERATOR_TYPE")
     generation, cores = _parse_accelerator_type(accelerator_type, notes) if accelerator_type else (None, None)
-    if generation and local.generation and generation != local.generation:
+    if generation and local.generation and SAME_PCI_ID_AS.get(generation, generation) != local.generation:
         notes.append(f"the accelerator type says {generation}, this host's chips are {local.generation}")
     generation = generation or local.generation
     topology = _parse_topology(facts.get("TOPOLOGY"), notes)
