@@ -509,13 +509,15 @@ def _run_selected(args: argparse.Namespace, passthrough: list[str], chosen_backe
 
 
 class _CtrlCWatch:
-    """Tells a run stopped with Ctrl-C from one the plugin refused (``pytest.exit``): pytest ends both
-    with status 2 and reports both through this hook."""
+    """Tells a run stopped with Ctrl-C from one the plugin refused (``pytest.exit``) or one that
+    ``-x``/``--maxfail`` cut short: pytest ends them all with status 2 and reports them all through this
+    hook, the last two as an ``Exit`` or as subclasses of ``KeyboardInterrupt`` (pytest's and xdist's
+    ``Interrupted``). Only the key itself raises ``KeyboardInterrupt`` proper."""
 
     pressed = False
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        self.pressed = self.pressed or excinfo.errisinstance(KeyboardInterrupt)
+        self.pressed = self.pressed or excinfo.type is KeyboardInterrupt
 
 
 def _require_golden_dir(golden_dir: str | None) -> None:

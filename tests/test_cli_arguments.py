@@ -102,3 +102,13 @@ def test_a_run_on_an_accelerator_machine_never_splits_the_cpu_into_devices(monke
     machine = {"id": "tpu-v5e-2x2-x4", "tpu": {"generation": "v5e"}}
     assert not plugin.may_emulate_devices(Settings(devices=2))
     assert plugin.may_emulate_devices(Settings(devices=1))  # one device needs no emulation to refuse
+
+
+@pytest.mark.subprocess  # two xdist workers
+def test_a_run_cut_short_by_maxfail_is_not_taken_for_ctrl_c(tmp_path):
+    (tmp_path / "test_two.py").write_text("def test_fails():\n    assert False\n\n\ndef test_passes():\n    pass\n")
+    watch = cli._CtrlCWatch()
+    status = pytest.main([str(tmp_path / "test_two.py"), "-n", "2", "-x", "-q", "-p", "no:cacheprovider",
+                                 "--rootdir", str(tmp_path)], plugins=[watch])
+    assert status == pytest.ExitCode.INTERRUPTED  # xdist's Interrupted, a KeyboardInterrupt subclass
+    assert not watch.pressed
