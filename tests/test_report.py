@@ -480,6 +480,18 @@ def test_a_baseline_run_filed_without_its_profile_is_compared_by_its_library_ver
         "its Python, CUDA and machine were not recorded"]
 
 
+def test_a_baseline_run_filed_without_its_profile_on_the_same_libraries_is_not_called_different(tmp_path):
+    path = save_baseline(dataclasses.replace(bench_run(run_id="base"), profile=EPYC), tmp_path)
+    document = json.loads(path.read_text())
+    del document["backends"]["jax"]["runs"]["base"]["profile"]
+    document["backends"]["jax"]["provenance"]["run_id"] = "later"
+    path.write_text(json.dumps(document))
+    results = tmp_path / "results"
+    write_run(results, "bench", "new", dataclasses.replace(bench_run(), profile=EPYC))
+    built = report.build(PROFILE, results_dir=results, baseline=path, bench_only=True)
+    assert built.environment_changes == []  # what was not recorded is not a difference
+
+
 def test_a_conformance_run_on_another_stack_than_its_previous_run_says_so(tmp_path):
     results = tmp_path / "results"
     before, after = conformance_run(), conformance_run()
@@ -502,3 +514,14 @@ def test_bench_runs_measured_otherwise_are_not_read_as_repeats_of_one_report(tmp
     with pytest.raises(ConformanceError, match=mixed):
         report.build(PROFILE, results_dir=results, bench_run=[folder / "one.json", folder / "two.json"],
                      bench_only=True)
+
+
+def test_a_diverged_accuracy_gate_reads_back_as_nan_from_the_run_file(tmp_path):
+    from conformance.bench.baseline import load_run
+
+    gate = {"model": "mnist_dense", "precision": "mixed_float16", "loss_gap": math.nan, "accuracy_gap": 0.01}
+    path = tmp_path / "run.json"
+    store.write_json_atomically(path, dataclasses.replace(bench_run(), gates=[gate]).to_json())
+    assert '"loss_gap": "NaN"' in path.read_text()
+    (read,) = load_run(path).gates
+    assert math.isnan(read["loss_gap"]) and read["accuracy_gap"] == 0.01 and read["model"] == "mnist_dense"

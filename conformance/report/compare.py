@@ -222,10 +222,11 @@ def _changes_since_filed(filed: dict[str, Any], profile: dict[str, Any]) -> str:
     """``keras 3.15.1 → 3.16.0; CPU AMD EPYC → …`` between a baseline run's record and ``profile``."""
     if isinstance(filed.get("profile"), dict):
         return "; ".join(environment_changes(filed["profile"], profile))
-    # Filed before baselines kept each run's profile: its library versions are all that is known of it.
+    # Filed before baselines kept each run's profile: its library versions are all that is known of it,
+    # so only they can be said to differ.
     libraries = store.stack_changes({"libraries": filed.get("versions") or {}},
                                     {"libraries": profile.get("libraries") or {}})
-    return "; ".join(libraries + ["its Python, CUDA and machine were not recorded"])
+    return "; ".join(libraries + ["its Python, CUDA and machine were not recorded"]) if libraries else ""
 
 
 def environment_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

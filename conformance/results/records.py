@@ -398,7 +398,7 @@ class BenchRun:
         return cls(run_id=f.text("run_id"), started=f.text("started"), finished=f.text("finished"),
                    command=f.text("command"), profile=profile, settings=settings,
                    status=f.choice("status", ("passed", "failed")), entries=entries,
-                   ceilings=f.listing("ceilings", []), gates=f.listing("gates", []),
+                   ceilings=f.listing("ceilings", []), gates=measured(f.listing("gates", [])),
                    processes=f.listing("processes", []), derived=f.mapping("derived", {}))
 
 
@@ -433,9 +433,9 @@ class BackendBaseline:
             run = _Fields(filed, path, f"{f.at('runs')}.{run_id}")
             for name in ("command", "run_id", "date", "backend"):
                 run.text(name)
-            run.mapping("versions")  # the profile is kept once, in provenance
+            run.mapping("versions")  # and its profile, for runs filed since baselines kept one
         return cls(provenance=provenance.raw, runs=runs, entries=entries,
-                   ceilings=f.listing("ceilings", []), gates=f.listing("gates", []), derived=f.mapping("derived", {}))
+                   ceilings=f.listing("ceilings", []), gates=measured(f.listing("gates", [])), derived=f.mapping("derived", {}))
 
 
 @dataclass

@@ -13,7 +13,6 @@ planted fault is never a baseline) and each run's console output under ``logs/``
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from conformance.errors import ConformanceError
 from conformance.processes import ending_with_this_process
-from conformance.results import store
+from conformance.results import store, strict_json
 from conformance.results.records import ConformanceRun, MalformedRecord
 from conformance.sensitivity import faults, report
 from conformance.stack.profile import fingerprint
@@ -69,7 +68,7 @@ def run(options: SensitivityOptions) -> int:
         runs[fault.id] = _run_step(f"[{number}/{steps}] {fault.id}: running the {len(examples)} examples it reaches",
                                    options, fault.id, folder, ",".join(examples))
     built = report.build(options.command, clean, runs, chosen)
-    (folder / "report.json").write_text(json.dumps(built.to_json(), indent=1) + "\n")
+    (folder / "report.json").write_text(strict_json.dumps(built.to_json()) + "\n")
     markdown = report.render(built)
     (folder / "report.md").write_text(markdown)
     print()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import secrets
 import sys
 import time
@@ -24,6 +23,7 @@ from conformance import globs
 from conformance.engine import golden
 from conformance.engine.runner import MAX_SEED
 from conformance.errors import ConformanceError
+from conformance.results import strict_json
 from conformance.upgrade import bisect as search
 from conformance.upgrade import report as stacks_report
 from conformance.upgrade import spread, stacks, verdicts
@@ -248,7 +248,7 @@ def bisect_release(options: BisectOptions, say: Print = _print) -> int:
                 "release_notes": release_notes_url(options.package, result.first_changed)
                 if result.first_changed else None,
                 "environments": environments, "wall_s": round(wall, 1), "summary": lines}
-    (folder / "bisect.json").write_text(json.dumps(document, indent=1) + "\n")
+    (folder / "bisect.json").write_text(strict_json.dumps(document) + "\n")
     (folder / "bisect.md").write_text("\n".join(["# Bisect", "", f"`{options.command}`", ""] + lines) + "\n")
     print(f"bisect: {folder / 'bisect.md'} and {folder / 'bisect.json'}", file=sys.stderr)
     return 0 if result.outcome == search.FOUND else 1
