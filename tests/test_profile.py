@@ -71,6 +71,10 @@ def test_a_box_of_mixed_gpus_names_every_model_with_its_count():
     ("NVIDIA H100 NVL, 95830, 550.54", "gpu-nvidia-h100-94gb-x1"),
     ("NVIDIA H200, 143771, 550.54", "gpu-nvidia-h200-141gb-x1"),
     ("NVIDIA GeForce RTX 4090, 24564, 550.54", "gpu-nvidia-rtx-4090-24gb-x1"),
+    ("NVIDIA GeForce RTX 4070, 12282, 550.54", "gpu-nvidia-rtx-4070-12gb-x1"),  # just under 12 GiB: not 11
+    ("Quadro P1000, 4086, 550.54", "gpu-nvidia-quadro-p1000-4gb-x1"),
+    ("NVIDIA GH200 480GB, 97871, 550.54", "gpu-nvidia-gh200-96gb-x1"),  # the name counts the CPU's memory too
+    ("NVIDIA A100-SXM4-40GB, 40960, 550.54", "gpu-nvidia-a100-40gb-x1"),
 ])
 def test_gpu_memory_is_named_by_the_size_the_card_is_sold_with(line, expected):
     assert gpu_id(line + "\n") == expected

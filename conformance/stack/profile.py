@@ -11,6 +11,7 @@ and this host's devices (``conformance.stack.tpu``).
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import os
 import platform
 import re
@@ -177,19 +178,28 @@ def gpu_model_id_part(device: dict[str, Any]) -> str:
 
 # Memory sizes GPUs are sold with, in GB. nvidia-smi reports a little less than the card has (the driver
 # and ECC keep some), and how much less moves with the driver: an L4 reports 23034 MiB (22.5 GiB), an
-# A10G 23028 MiB, an H100 80GB 81559 MiB (79.6 GiB).
+# A10G 23028 MiB, an H100 80GB 81559 MiB (79.6 GiB), an RTX 4070's 12 GB 12282 MiB (12.0 GiB).
 MARKETED_MEMORY_GB = (2, 3, 4, 6, 8, 10, 11, 12, 16, 20, 24, 32, 40, 48, 64, 80, 94, 96, 128, 141, 180, 192, 288)
+# How far (as a log ratio) the reported memory may lie from a size for that size to name it: the driver's
+# share and the GB/GiB difference are a few per cent; a card further from every size keeps its reported GiB.
+MEMORY_MATCH = 0.15
 
 
 def marketed_memory_gb(device: dict[str, Any]) -> int:
-    """The size the card is sold with: the one its name states ("A100-SXM4-40GB"), else the smallest in
-    :data:`MARKETED_MEMORY_GB` not below the whole GiB reported (22.5 GiB → 24), so a few MiB more or less
-    never change the profile id; beyond the list, the reported GiB rounded."""
-    stated = re.search(r"(\d+)\s*gb\b", device["name"].lower())
-    if stated:
-        return int(stated.group(1))
+    """The size the card is sold with: the one its name states ("A100-SXM4-40GB") when the reported
+    memory agrees with it (a GH200's "480GB" counts the CPU's memory too), else the size of
+    :data:`MARKETED_MEMORY_GB` nearest the reported GiB (22.5 → 24, 12.0 → 12, 93.6 → 94), so a few MiB
+    more or less never change the profile id; with none near, the reported GiB rounded."""
     reported = device.get("memory_mib", device["memory_gib"] * 1024) / 1024
-    return next((size for size in MARKETED_MEMORY_GB if size >= int(reported)), round(reported))
+    stated = re.search(r"(\d+)\s*gb\b", device["name"].lower())
+    if stated and _near(int(stated.group(1)), reported):
+        return int(stated.group(1))
+    nearest = min(MARKETED_MEMORY_GB, key=lambda size: abs(math.log(size / reported)))
+    return nearest if _near(nearest, reported) else round(reported)
+
+
+def _near(size_gb: int, reported_gib: float) -> bool:
+    return abs(math.log(size_gb / reported_gib)) <= MEMORY_MATCH
 
 
 def _first(pattern: str, text: str) -> str | None:
