@@ -65,9 +65,9 @@ def test_jax_on_one_gpu_asked_for_two_says_there_is_one_gpu_not_how_to_emulate(m
 
 
 def test_jax_is_not_told_to_emulate_cpu_devices_on_a_machine_with_accelerators(monkeypatch):
-    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.setenv("XLA_FLAGS", "")  # set, so that monkeypatch restores what prepare() writes
     devices.prepare(2, "jax", emulate=False)
-    assert "XLA_FLAGS" not in os.environ
+    assert os.environ["XLA_FLAGS"] == ""
     devices.prepare(2, "jax")
     assert "xla_force_host_platform_device_count=2" in os.environ["XLA_FLAGS"]
 

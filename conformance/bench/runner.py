@@ -76,12 +76,19 @@ def default_precisions(fingerprint: dict[str, Any]) -> list[str]:
     return ["float32", "mixed_bfloat16"]
 
 
+def local_accelerators(fingerprint: dict[str, Any]) -> int | None:
+    """The TPU devices or GPUs on this host, as the profile counts them; None where it has none, or where
+    a TPU's devices per chip are unknown (its generation was not read)."""
+    if fingerprint.get("tpu"):
+        return fingerprint["tpu"].get("local_devices")
+    return (fingerprint.get("gpu") or {}).get("count") or None
+
+
 def default_device_counts(fingerprint: dict[str, Any], processes: int = 1) -> list[int]:
     """One device and all of this host's; a CPU is split into two emulated devices so the path runs in CI.
     A cluster of ``processes`` machines runs all its devices only (one process cannot train alone
     while the others wait), counted as if every machine had this one's accelerators (a CPU: one device)."""
-    accelerators = ((fingerprint.get("tpu") or {}).get("local_devices")
-                    or (fingerprint.get("gpu") or {}).get("count", 0))
+    accelerators = local_accelerators(fingerprint) or 0
     if processes > 1:
         return [max(accelerators, 1) * processes]
     if accelerators:
@@ -190,8 +197,7 @@ def check_accelerator_counts(counts: list[int], fingerprint: dict[str, Any], pro
     """Refuse more devices per process than this machine has accelerators: they could only be emulated on
     its CPU, and the figures filed under the accelerator's profile."""
     platform = devices.expected_platform(fingerprint)
-    accelerators = ((fingerprint.get("tpu") or {}).get("local_devices") if platform == "tpu"
-                    else (fingerprint.get("gpu") or {}).get("count"))
+    accelerators = local_accelerators(fingerprint)
     too_many = [count for count in counts if accelerators and count // processes > accelerators]
     if too_many:
         raise SettingsError(f"--devices {','.join(map(str, too_many))}: this machine ({fingerprint['id']}) has only "

@@ -54,7 +54,7 @@ def prepare(count: int, backend: str, emulate: bool = True) -> None:
             return
         if not emulate:
             raise DeviceError(f"{count} devices asked for, and TensorFlow sees {gpus} GPU(s)"
-                              + (" (a CPU-only TensorFlow build?)" if not gpus else "")
+                              + (" (a CPU-only TensorFlow build, or a TPU machine: TensorFlow reaches TPUs through TPUStrategy, not as GPUs)" if not gpus else "")
                               + "; CPU devices are emulated only on a machine without accelerators")
         cpus = tf.config.list_physical_devices("CPU")
         try:
