@@ -55,6 +55,13 @@ def offline_env() -> dict[str, str]:
 RUN = ["run", "--examples", EXAMPLES, "--workers", "1"]
 
 
+def hear_ctrl_c() -> None:
+    """In the child, before it starts Python: SIGINT's default action. An xdist worker ignores SIGINT, a
+    child inherits what its parent ignores, and Python does not raise KeyboardInterrupt for an ignored
+    signal, so under ``pytest -n`` the run would never hear the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_held_run(tmp_path: Path, run_id: str) -> tuple[subprocess.Popen, Path]:
     """A run of EXAMPLES that holds at the start of the second example, and the marker it leaves there."""
     plugins, marker = tmp_path / "plugins", tmp_path / "second-example-started"
@@ -64,7 +71,8 @@ def start_held_run(tmp_path: Path, run_id: str) -> tuple[subprocess.Popen, Path]
     env = offline_env()
     env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(plugins)])
     process = subprocess.Popen(conformance(*RUN, "--run-id", run_id, "-p", "hold_second_example"), cwd=tmp_path,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=hear_ctrl_c)
     return process, marker
 
 
