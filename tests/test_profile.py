@@ -185,12 +185,12 @@ def test_environment_wins_over_metadata():
 def test_v2_and_v3_show_each_tensorcore_as_a_device():
     tpu = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v3-8"}, local=profile_tpu.LocalChips(4, None))
     assert (tpu["chips"], tpu["local_devices"]) == (4, 8)
-    assert profile.profile_id({"tpu": tpu}) == "tpu-v3-x4"
+    assert profile.profile_id({"tpu": tpu}) == "tpu-v3-2x2-x4"
 
 
 def test_chips_found_on_this_host_alone_still_make_a_tpu_profile():
     assert profile.profile_id({"tpu": profile.tpu_info(NO_ENV, local=profile_tpu.LocalChips(8, "v6e"))}) == \
-        "tpu-v6e-x8"
+        "tpu-v6e-2x4-x8"
     unknown = profile.tpu_info(NO_ENV, local=profile_tpu.LocalChips(4, None))
     assert profile.profile_id({"tpu": unknown}) == "tpu-unknown-x4"
     assert unknown["local_devices"] is None  # devices per chip depend on the generation
@@ -204,7 +204,7 @@ def test_topology_alone_gives_the_chip_count():
 @pytest.mark.parametrize(("env", "expected_id", "note"), [
     ({"TPU_ACCELERATOR_TYPE": "v9z-8"}, "tpu-v9z", "not in the chip-count table"),
     ({"TPU_ACCELERATOR_TYPE": "trillium"}, "tpu-unknown", "not of the form"),
-    ({"TPU_ACCELERATOR_TYPE": "v4-8", "TPU_TOPOLOGY": "two by two"}, "tpu-v4-x4", "topology 'two by two'"),
+    ({"TPU_ACCELERATOR_TYPE": "v4-8", "TPU_TOPOLOGY": "two by two"}, "tpu-v4-2x2x1-x4", "topology 'two by two'"),
     ({"TPU_ACCELERATOR_TYPE": "v4-7"}, "tpu-v4", "not a whole number of v4 chips"),
     ({"TPU_ACCELERATOR_TYPE": "v4-8", "TPU_TOPOLOGY": "2x4"}, "tpu-v4-2x4-x4", "the topology 2x4 8"),
 ])
@@ -216,7 +216,7 @@ def test_unknown_or_inconsistent_forms_give_a_partial_description_with_a_note(en
 
 def test_a_type_that_disagrees_with_this_hosts_chips_wins_with_a_note():
     tpu = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v5p-8"}, local=profile_tpu.LocalChips(4, "v5e"))
-    assert profile.profile_id({"tpu": tpu}) == "tpu-v5p-x4"
+    assert profile.profile_id({"tpu": tpu}) == "tpu-v5p-2x2x1-x4"
     assert tpu["notes"] == ["the accelerator type says v5p, this host's chips are v5e"]
 
 
@@ -225,6 +225,44 @@ def test_chips_on_one_host_of_several_are_not_taken_for_the_slice():
                            local=profile_tpu.LocalChips(4, "v4"))
     assert (tpu["chips"], tpu["local_chips"], tpu["hosts"]) == (None, 4, 2)
     assert profile.profile_id({"tpu": tpu}) == "tpu-v4"
+
+
+@pytest.mark.parametrize(("environ", "local", "expected_id"), [
+    ({"TPU_ACCELERATOR_TYPE": "v5litepod-4"}, NO_LOCAL_CHIPS, "tpu-v5e-2x2-x4"),
+    ({}, profile_tpu.LocalChips(4, "v5e"), "tpu-v5e-2x2-x4"),
+    ({"TPU_ACCELERATOR_TYPE": "v4-8"}, NO_LOCAL_CHIPS, "tpu-v4-2x2x1-x4"),
+    ({}, profile_tpu.LocalChips(4, "v4"), "tpu-v4-2x2x1-x4"),
+    ({"TPU_ACCELERATOR_TYPE": "v6e-1"}, NO_LOCAL_CHIPS, "tpu-v6e-1x1-x1"),
+])
+def test_a_single_host_slice_has_one_id_whether_or_not_its_topology_is_set(environ, local, expected_id):
+    inferred = profile.tpu_info(environ, local=local)
+    stated = profile.tpu_info({**environ, "TPU_TOPOLOGY": expected_id.split("-")[2]}, local=local)
+    assert profile.profile_id({"tpu": inferred}) == profile.profile_id({"tpu": stated}) == expected_id
+    assert inferred["notes"] == []
+
+
+def test_a_slice_across_hosts_gets_no_topology_it_was_not_given():
+    tpu = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v5litepod-16", "TPU_WORKER_HOSTNAMES": "a,b,c,d"},
+                           local=profile_tpu.LocalChips(4, "v5e"))
+    assert profile.profile_id({"tpu": tpu}) == "tpu-v5e-x16"
+    two_hosts_of_four = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v5litepod-8", "TPU_WORKER_HOSTNAMES": "a,b"},
+                                         local=profile_tpu.LocalChips(4, "v5e"))
+    assert two_hosts_of_four["topology"] is None
+
+
+def test_tpu7x_hosts_are_found_by_pci_id_with_two_devices_per_chip(tmp_path):
+    root = pci_devices(tmp_path / "pci", *[("0x1ae0", "0x0076")] * 4)
+    local = profile_tpu.local_chips(root, tmp_path / "dev")
+    assert local == profile_tpu.LocalChips(4, "7x")
+    tpu = profile.tpu_info({"TPU_TOPOLOGY": "2x2x1"}, local=local)
+    assert (tpu["generation"], tpu["chips"], tpu["local_devices"]) == ("7x", 4, 8)
+    assert profile.profile_id({"tpu": tpu}) == "tpu-7x-2x2x1-x4"
+
+
+def test_a_tpu7x_accelerator_type_names_the_generation_and_leaves_the_count_to_the_topology():
+    tpu = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "tpu7x-8", "TPU_TOPOLOGY": "2x2x2"}, local=NO_LOCAL_CHIPS)
+    assert (tpu["generation"], tpu["chips"]) == ("7x", 8)
+    assert any("chip count comes from the topology" in note for note in tpu["notes"]), tpu["notes"]
 
 
 def test_a_tpu_names_the_profile_before_a_gpu():
@@ -269,6 +307,6 @@ def test_v2_and_v3_hosts_share_a_pci_id_and_their_accelerator_type_names_which(t
     root = pci_devices(tmp_path / "pci", *[("0x1ae0", "0x0027")] * 4)
     local = profile_tpu.local_chips(root, tmp_path / "dev")
     assert local == profile_tpu.LocalChips(4, "v3")
-    assert profile.profile_id({"tpu": profile.tpu_info(NO_ENV, local=local)}) == "tpu-v3-x4"
+    assert profile.profile_id({"tpu": profile.tpu_info(NO_ENV, local=local)}) == "tpu-v3-2x2-x4"
     v2 = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v2-8"}, local=local)
     assert v2["generation"] == "v2" and not any("this host's chips" in note for note in v2.get("notes", []))

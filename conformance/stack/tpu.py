@@ -9,6 +9,10 @@ Three sources, the first that knows a fact wins:
 * this host's PCI devices (``/sys/bus/pci/devices``), whose ids name the generation, as JAX's own
   hardware check reads them, and ``/dev/accel*`` nodes, which count the chips attached to this host.
 
+A slice on one host has one shape for its chip count (four v5e chips are a 2x2), so its topology is
+filled in where nothing states it: the id of a single-host slice is the same whether or not the
+runner sets ``TPU_TOPOLOGY``. A slice across hosts keeps the topology it is given, or none.
+
 A form this module does not know (a new generation, an odd topology) leaves that fact ``None`` and a
 note saying why, never an error.
 """
@@ -30,7 +34,7 @@ class Generation(NamedTuple):
 # An accelerator-type name ("v4-8", "v5litepod-8") counts TensorCores, not chips. v2, v3, v4 and v5p
 # chips have two cores (v4-8 and v5p-8 are 4 chips); v5e and v6e chips have one, so there the number
 # is the chip count (v5litepod-8 and v6e-8 are 8 chips). v4 and v5p show a chip's two cores to the
-# framework as one device (megacore); v2 and v3 show each core.
+# framework as one device (megacore); v2, v3 and 7x show each core.
 GENERATIONS = {
     "v2": Generation(tensorcores_per_chip=2, devices_per_chip=2),
     "v3": Generation(tensorcores_per_chip=2, devices_per_chip=2),
@@ -39,12 +43,25 @@ GENERATIONS = {
     "v5e": Generation(tensorcores_per_chip=1, devices_per_chip=1),
     "v6e": Generation(tensorcores_per_chip=1, devices_per_chip=1),
 }
-# Accelerator types spell v5e "v5litepod" (and some tools "v5lite").
-GENERATION_ALIASES = {"v5litepod": "v5e", "v5lite": "v5e"}
+# TPU7x (Ironwood) chips have two TensorCores and no megacore, so a framework lists two devices per chip
+# (JAX's TPU tables say so), but what the number in its accelerator type counts is not documented where
+# this module could read it: its chips come from the topology or this host's PCI devices.
+DEVICES_PER_CHIP_ONLY = {"7x": 2}
+# Accelerator types spell v5e "v5litepod" (and some tools "v5lite"), and 7x "tpu7x".
+GENERATION_ALIASES = {"v5litepod": "v5e", "v5lite": "v5e", "tpu7x": "7x"}
 GOOGLE_PCI_VENDOR = "0x1ae0"
-# Google's PCI vendor id also covers its virtual NIC, so only these device ids are TPUs. v2 and v3 chips
-# share one id, read as v3; an accelerator type that says v2 is taken at its word.
-TPU_PCI_DEVICES = {"0x0027": "v3", "0x005e": "v4", "0x0062": "v5p", "0x0063": "v5e", "0x006f": "v6e"}
+# Google's PCI vendor id also covers its virtual NIC, so only these device ids are TPUs (the ids JAX's
+# hardware check reads). v2 and v3 chips share one id, read as v3; an accelerator type that says v2 is
+# taken at its word.
+TPU_PCI_DEVICES = {"0x0027": "v3", "0x005e": "v4", "0x0062": "v5p", "0x0063": "v5e", "0x006f": "v6e",
+                   "0x0076": "7x"}
+# The shape of a slice that fits on one host, by generation and chip count: v5e and v6e hosts hold 1, 4 or
+# 8 chips in a plane, v4 and v5p hosts 4 chips in a 2x2x1 cube, v2 and v3 hosts 4 chips in a 2x2 plane.
+SINGLE_HOST_TOPOLOGIES = {
+    ("v5e", 1): "1x1", ("v5e", 4): "2x2", ("v5e", 8): "2x4",
+    ("v6e", 1): "1x1", ("v6e", 4): "2x2", ("v6e", 8): "2x4",
+    ("v4", 4): "2x2x1", ("v5p", 4): "2x2x1", ("v2", 4): "2x2", ("v3", 4): "2x2",
+}
 SAME_PCI_ID_AS = {"v2": "v3"}
 
 _TPU_ENV_KEYS = ("ACCELERATOR_TYPE", "TOPOLOGY", "WORKER_HOSTNAMES", "WORKER_ID")
@@ -77,8 +94,11 @@ def tpu_info(environ: Mapping[str, str] | None = None, metadata: Mapping[str, st
     hosts = len([name for name in facts.get("WORKER_HOSTNAMES", "").split(",") if name.strip()]) or None
     # Without a type or topology, the chips seen here are the slice's only when it has one host.
     chips = _chips(generation, cores, topology, notes) or (local.count if hosts in (None, 1) else None) or None
+    if topology is None and hosts in (None, 1) and (generation, chips) in SINGLE_HOST_TOPOLOGIES:
+        topology = SINGLE_HOST_TOPOLOGIES[generation, chips]
     on_this_host = local.count or (chips // hosts if chips and hosts and chips % hosts == 0 else None)
-    per_chip = GENERATIONS[generation].devices_per_chip if generation in GENERATIONS else None
+    per_chip = (GENERATIONS[generation].devices_per_chip if generation in GENERATIONS
+                else DEVICES_PER_CHIP_ONLY.get(generation))
     return {
         "accelerator_type": accelerator_type,
         "generation": generation,
@@ -131,13 +151,14 @@ def _facts(environ: Mapping[str, str], metadata: Mapping[str, str]) -> dict[str,
 
 def _parse_accelerator_type(text: str, notes: list[str]) -> tuple[str | None, int | None]:
     """``v5litepod-8`` → ("v5e", 8 TensorCores)."""
-    match = re.fullmatch(r"(v\d+[a-z]*)-(\d+)", text.strip().lower())
+    match = re.fullmatch(r"(v\d+[a-z]*|tpu\d+[a-z]*)-(\d+)", text.strip().lower())
     if not match:
         notes.append(f"accelerator type {text!r} is not of the form <generation>-<number>")
         return None, None
     generation = GENERATION_ALIASES.get(match.group(1), match.group(1))
     if generation not in GENERATIONS:
-        notes.append(f"generation {generation!r} is not in the chip-count table; its chip count is unknown")
+        notes.append(f"generation {generation!r} is not in the chip-count table; its chip count comes from the "
+                     f"topology or this host's chips")
         return generation, None
     return generation, int(match.group(2))
 
