@@ -234,20 +234,19 @@ def test_chips_on_one_host_of_several_are_not_taken_for_the_slice():
     ({}, profile_tpu.LocalChips(4, "v4"), "tpu-v4-2x2x1-x4"),
     ({"TPU_ACCELERATOR_TYPE": "v6e-1"}, NO_LOCAL_CHIPS, "tpu-v6e-1x1-x1"),
 ])
-def test_a_single_host_slice_has_one_id_whether_or_not_its_topology_is_set(environ, local, expected_id):
+def test_a_small_slice_has_one_id_whether_or_not_its_topology_is_set(environ, local, expected_id):
     inferred = profile.tpu_info(environ, local=local)
     stated = profile.tpu_info({**environ, "TPU_TOPOLOGY": expected_id.split("-")[2]}, local=local)
     assert profile.profile_id({"tpu": inferred}) == profile.profile_id({"tpu": stated}) == expected_id
     assert inferred["notes"] == []
 
 
-def test_a_slice_across_hosts_gets_no_topology_it_was_not_given():
+def test_a_larger_slice_gets_no_topology_it_was_not_given():
     tpu = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v5litepod-16", "TPU_WORKER_HOSTNAMES": "a,b,c,d"},
                            local=profile_tpu.LocalChips(4, "v5e"))
     assert profile.profile_id({"tpu": tpu}) == "tpu-v5e-x16"
-    two_hosts_of_four = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v5litepod-8", "TPU_WORKER_HOSTNAMES": "a,b"},
-                                         local=profile_tpu.LocalChips(4, "v5e"))
-    assert two_hosts_of_four["topology"] is None
+    assert profile.profile_id({"tpu": profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v4-16"}, local=NO_LOCAL_CHIPS)}) == \
+        "tpu-v4-x8"
 
 
 def test_tpu7x_hosts_are_found_by_pci_id_with_two_devices_per_chip(tmp_path):

@@ -9,9 +9,9 @@ Three sources, the first that knows a fact wins:
 * this host's PCI devices (``/sys/bus/pci/devices``), whose ids name the generation, as JAX's own
   hardware check reads them, and ``/dev/accel*`` nodes, which count the chips attached to this host.
 
-A slice on one host has one shape for its chip count (four v5e chips are a 2x2), so its topology is
-filled in where nothing states it: the id of a single-host slice is the same whether or not the
-runner sets ``TPU_TOPOLOGY``. A slice across hosts keeps the topology it is given, or none.
+A slice of up to 8 chips comes in one shape for its chip count (four v5e chips are a 2x2), so its
+topology is filled in where nothing states it: the id of such a slice is the same whether or not the
+runner sets ``TPU_TOPOLOGY``. A larger slice keeps the topology it is given, or none.
 
 A form this module does not know (a new generation, an odd topology) leaves that fact ``None`` and a
 note saying why, never an error.
@@ -55,9 +55,9 @@ GOOGLE_PCI_VENDOR = "0x1ae0"
 # taken at its word.
 TPU_PCI_DEVICES = {"0x0027": "v3", "0x005e": "v4", "0x0062": "v5p", "0x0063": "v5e", "0x006f": "v6e",
                    "0x0076": "7x"}
-# The shape of a slice that fits on one host, by generation and chip count: v5e and v6e hosts hold 1, 4 or
-# 8 chips in a plane, v4 and v5p hosts 4 chips in a 2x2x1 cube, v2 and v3 hosts 4 chips in a 2x2 plane.
-SINGLE_HOST_TOPOLOGIES = {
+# The one shape of a small slice, by generation and chip count (the smallest slices each generation is sold
+# in): 1, 4 or 8 v5e or v6e chips in a plane, 4 v4 or v5p chips in a 2x2x1 cube, 4 v2 or v3 chips in a 2x2.
+SMALL_SLICE_TOPOLOGIES = {
     ("v5e", 1): "1x1", ("v5e", 4): "2x2", ("v5e", 8): "2x4",
     ("v6e", 1): "1x1", ("v6e", 4): "2x2", ("v6e", 8): "2x4",
     ("v4", 4): "2x2x1", ("v5p", 4): "2x2x1", ("v2", 4): "2x2", ("v3", 4): "2x2",
@@ -94,8 +94,8 @@ def tpu_info(environ: Mapping[str, str] | None = None, metadata: Mapping[str, st
     hosts = len([name for name in facts.get("WORKER_HOSTNAMES", "").split(",") if name.strip()]) or None
     # Without a type or topology, the chips seen here are the slice's only when it has one host.
     chips = _chips(generation, cores, topology, notes) or (local.count if hosts in (None, 1) else None) or None
-    if topology is None and hosts in (None, 1) and (generation, chips) in SINGLE_HOST_TOPOLOGIES:
-        topology = SINGLE_HOST_TOPOLOGIES[generation, chips]
+    if topology is None:
+        topology = SMALL_SLICE_TOPOLOGIES.get((generation, chips))
     on_this_host = local.count or (chips // hosts if chips and hosts and chips % hosts == 0 else None)
     per_chip = (GENERATIONS[generation].devices_per_chip if generation in GENERATIONS
                 else DEVICES_PER_CHIP_ONLY.get(generation))
