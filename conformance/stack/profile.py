@@ -4,6 +4,9 @@ The id names the hardware only (``cpu-x86_64-avx512-2c``, ``gpu-nvidia-h100-80gb
 ``gpu-nvidia-h100-pcie-80gb-x1``, ``gpu-nvidia-a100-40gb-x1+t4-16gb-x1`` for a box of mixed GPUs,
 ``tpu-v5e-2x4-x8``), so results and baselines from one machine stay together across library
 upgrades; the full fingerprint (library versions, backend, Python) travels with every result.
+A process on a MIG slice of a GPU is named by the slice it gets (``gpu-nvidia-a100-40gb-mig-1g-5gb-x1``),
+whose speed and memory are a fraction of the GPU's; its fingerprint records the slice's profile and UUID
+and its GPU (``conformance.stack.mig``).
 Nothing here imports a framework: GPUs are read from ``nvidia-smi``, TPUs from the environment
 and this host's devices (``conformance.stack.tpu``).
 """
@@ -18,9 +21,10 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from conformance.errors import ConformanceError
+from conformance.stack import mig
 from conformance.stack.tpu import id_part as tpu_id_part
 from conformance.stack.tpu import tpu_info
 
@@ -71,13 +75,18 @@ class GpuQueryError(ConformanceError):
 
 
 NVIDIA_SMI_QUERY = ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits"]
+# The query's rows describe whole GPUs; only this listing names their MIG slices.
+NVIDIA_SMI_LIST = ["nvidia-smi", "-L"]
 # nvidia-smi's answer on a machine whose driver is loaded but has no GPU attached: a fact, not a failure.
 NO_DEVICES = "No devices were found"
 NVIDIA_SMI_TIMEOUT_S = 30
 
 
-def gpu_info(nvidia_smi_csv: str | None = None, header: str | None = None) -> dict[str, Any]:
-    """GPUs as ``nvidia-smi`` reports them; empty when there are none (no ``nvidia-smi``, or it finds no device).
+def gpu_info(nvidia_smi_csv: str | None = None, header: str | None = None, listing: str | None = None,
+             environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The GPUs this process computes on, as ``nvidia-smi`` reports them; empty when there are none (no
+    ``nvidia-smi``, or it finds no device). On a GPU in MIG mode that is the slice CUDA gives this process
+    (``listing``, ``nvidia-smi -L``, names the slices; ``environ``'s ``CUDA_VISIBLE_DEVICES`` picks one).
 
     An ``nvidia-smi`` that fails (a non-zero exit, a timeout) or answers in a form not understood is a
     :class:`GpuQueryError`: read as "no GPU", a passing hiccup would file a GPU machine's results under
@@ -89,16 +98,39 @@ def gpu_info(nvidia_smi_csv: str | None = None, header: str | None = None) -> di
         if nvidia_smi_csv is None:
             return {}
         header = _nvidia_smi(["nvidia-smi"]) or ""
+        listing = _nvidia_smi(NVIDIA_SMI_LIST) or ""
     devices = [_gpu_device(line) for line in nvidia_smi_csv.strip().splitlines() if line.strip()]
     if not devices:
         return {}
+    notes: list[str] = []
+    listed = mig.parse_listing(listing or "")
+    if mig.in_use(listed):
+        cuda_visible_devices = (os.environ if environ is None else environ).get("CUDA_VISIBLE_DEVICES")
+        devices = _mig_devices(devices, listed, cuda_visible_devices, notes)
     return {
         "vendor": "nvidia",
         "devices": devices,
         "count": len(devices),
         "cuda": _first(r"CUDA Version:\s*([\d.]+)", header or ""),
         "cudnn": _package_version("nvidia-cudnn-cu12", "nvidia-cudnn-cu13", "nvidia-cudnn"),
+        "notes": notes,
     }
+
+
+def _mig_devices(gpus: list[dict[str, Any]], listed: list[mig.ListedGpu], cuda_visible_devices: str | None,
+                 notes: list[str]) -> list[dict[str, Any]]:
+    """The devices of this process on a machine with MIG slices: each GPU's name, memory and driver, and
+    for a slice its ``mig`` fields. The query's rows and ``nvidia-smi -L``'s GPUs come in one order."""
+    if len(listed) != len(gpus):
+        raise GpuQueryError(f"`{' '.join(NVIDIA_SMI_QUERY)}` lists {len(gpus)} GPU(s) and "
+                            f"`{' '.join(NVIDIA_SMI_LIST)}` {len(listed)}, so the GPU of each MIG slice is unknown")
+    devices = []
+    for chosen in mig.process_devices(listed, cuda_visible_devices, notes):
+        if isinstance(chosen, mig.Slice):
+            devices.append({**gpus[listed.index(chosen.gpu)], "mig": mig.device_fields(chosen)})
+        else:
+            devices.append(gpus[listed.index(chosen)])
+    return devices
 
 
 def _nvidia_smi(command: list[str]) -> str | None:
@@ -169,11 +201,13 @@ def gpu_models_id_part(devices: list[dict[str, Any]]) -> str:
 
 def gpu_model_id_part(device: dict[str, Any]) -> str:
     """"NVIDIA H100 80GB HBM3" → ``h100-80gb``, "NVIDIA H100 PCIe" → ``h100-pcie-80gb``: the chip, a PCIe
-    card's form factor (its clocks and power limit differ from the SXM module's), the marketed memory."""
+    card's form factor (its clocks and power limit differ from the SXM module's), the marketed memory; and
+    for a MIG slice its profile (``a100-40gb-mig-1g-5gb``)."""
     tokens = [t for t in re.split(r"[^a-z0-9]+", device["name"].lower()) if t and not _NOT_CHIP.match(t)]
     if re.search(r"(?<![a-z])pcie(?![a-z])", device["name"].lower()):
         tokens.append("pcie")
-    return f"{'-'.join(tokens)}-{marketed_memory_gb(device)}gb"
+    model = f"{'-'.join(tokens)}-{marketed_memory_gb(device)}gb"
+    return f"{model}-{mig.id_part(device['mig'])}" if device.get("mig") else model
 
 
 # Memory sizes GPUs are sold with, in GB. nvidia-smi reports a little less than the card has (the driver
