@@ -24,7 +24,7 @@ MIG_DEVICES_PER_PROCESS = 1
 
 _GPU_LINE = re.compile(r"^GPU\s+(\d+):\s*(.+?)\s*\(UUID:\s*(GPU-[^)\s]+)\s*\)\s*$")
 _MIG_LINE = re.compile(r"^\s+MIG\b")
-_MIG_PROFILE = re.compile(r"^\s+MIG\s+(\d+[cg]\.[0-9a-z.+]+)\s+Device\s+\d+:")
+_MIG_PROFILE = re.compile(r"^\s+MIG\s+(\d+[cg]\.[0-9a-z.+]+)\s+Device\s+\d+:", re.IGNORECASE)
 _MIG_UUID = re.compile(r"\(UUID:\s*(MIG-[^)\s]+)\s*\)")
 
 
