@@ -1,7 +1,8 @@
 """compare-stacks and bisect: the stack spec, the registry listing, the moved-metric rule, the bisection
 over fake releases and fake environments, the report; and, in the slow lane, real environments built
 from wheels this test writes (a tiny package whose later releases change how Keras counts parameters),
-with no network: the environments inherit this interpreter's packages and pip finds the wheels in a folder.
+with no network: the environments inherit this interpreter's packages and pip finds the wheels in a folder;
+and one full build, of a fake project whose own cap a stack's pin goes beyond.
 """
 
 from __future__ import annotations
@@ -73,6 +74,30 @@ def test_the_cache_key_changes_with_the_pins_and_the_options_only(tmp_path):
     assert key != stacks.environment_key(stacks.parse_stack("keras==3.10.*,numpy<3"),
                                          stacks.BuildOptions(root=tmp_path, inherit=True))
     assert stacks.BuildOptions().extras_for(stacks.parse_stack("jax==0.4.30")) == ("jax", "offline", "tensorboard", "tuner")
+
+
+def test_a_pin_replaces_the_projects_range_for_its_package_keeping_extras_and_markers(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("""[project]
+name = "p"
+version = "1"
+dependencies = ["keras>=3.5,<3.16", "tensorflow-cpu>=2.16,<2.22; platform_machine == 'x86_64'", "numpy>=1.26,<3"]
+[project.optional-dependencies]
+jax = ["jax[cpu]>=0.4.30"]
+torch = ["torch>=2.6,<2.16"]
+""")
+    own = ["keras>=3.5,<3.16", "tensorflow-cpu>=2.16,<2.22; platform_machine == 'x86_64'", "numpy>=1.26,<3"]
+
+    def install(spec, extras=("jax",)):
+        return stacks.requirements_to_install(stacks.parse_stack(spec), tmp_path, extras)
+
+    assert install("") == own + ["jax[cpu]>=0.4.30"]  # the empty stack: the project's own ranges, as written
+    assert install("scipy<2") == own + ["jax[cpu]>=0.4.30", "scipy<2"]  # a pin the project does not name: added
+    assert install("Keras==3.16.0rc1,jax==0.12.0,tensorflow-cpu>=2.22") == [
+        "keras", 'tensorflow-cpu; platform_machine == "x86_64"', "numpy>=1.26,<3", "jax[cpu]",
+        "Keras==3.16.0rc1", "jax==0.12.0", "tensorflow-cpu>=2.22"]
+    assert install("torch==2.16.0", extras=()) == own + ["torch==2.16.0"]  # an extra not installed is left alone
+    with pytest.raises(ConformanceError, match="has no extra gpu"):
+        install("", extras=("gpu",))
 
 
 def test_pip_reason_is_pips_error_line():
@@ -623,6 +648,67 @@ def test_environments_are_cached_and_a_failed_install_says_why(tmp_path, monkeyp
         with stacks.using(stacks.parse_stack("needsmissing==1.0.0"), options):
             pass
     assert not (options.root / stacks.environment_key(failed.value.stack, options)).exists()
+
+
+# The fake project's PEP 517 backend, in its own tree, after a line that sets NAME, VERSION and REQUIRES: it
+# needs nothing installed to build (setuptools would have to come from an index), so pip builds the project
+# offline. Its editable wheel puts the project's folder on the path.
+FAKE_BACKEND = '''
+import zipfile
+from pathlib import Path
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    info = f"{NAME}-{VERSION}.dist-info"
+    files = {f"{NAME}.pth": f"{Path.cwd()}\\n",
+             f"{info}/METADATA": f"Metadata-Version: 2.1\\nName: {NAME}\\nVersion: {VERSION}\\n"
+                                 + "".join(f"Requires-Dist: {r}\\n" for r in REQUIRES),
+             f"{info}/WHEEL": "Wheel-Version: 1.0\\nGenerator: fake\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
+    files[f"{info}/RECORD"] = "".join(f"{path},,\\n" for path in [*files, f"{info}/RECORD"])
+    wheel = f"{NAME}-{VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(Path(wheel_directory) / wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+'''
+
+
+def fake_project(folder, name, requires):
+    """A project folder pip can install editable without the network: its pyproject.toml, a package, and
+    a build backend of its own."""
+    folder.mkdir()
+    dependencies = ", ".join(f'"{r}"' for r in requires)
+    (folder / "pyproject.toml").write_text(
+        f'[build-system]\nrequires = []\nbuild-backend = "fake_backend"\nbackend-path = ["."]\n\n'
+        f'[project]\nname = "{name}"\nversion = "0.1.0"\ndependencies = [{dependencies}]\n')
+    (folder / "fake_backend.py").write_text(f"NAME, VERSION, REQUIRES = {name!r}, '0.1.0', {list(requires)!r}\n"
+                                            + FAKE_BACKEND)
+    (folder / name).mkdir()
+    (folder / name / "__init__.py").write_text("")
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_a_full_build_installs_a_pin_beyond_the_projects_own_cap(tmp_path, monkeypatch):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for version in ("1.0", "2.0"):
+        build_wheel(wheels, "plantedpkg", version, {"plantedpkg/__init__.py": f"__version__ = {version!r}\n"})
+    project = fake_project(tmp_path / "project", "fakeproject", ["plantedpkg>=1,<2"])
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    options = stacks.BuildOptions(root=tmp_path / "stacks", project=project, extras=(), inherit=False,
+                                  find_links=(str(wheels),))
+    with stacks.using(stacks.parse_stack("plantedpkg==2.0"), options) as pinned:
+        imported = subprocess.run([str(pinned.python), "-c",
+                                   "import fakeproject, plantedpkg; print(plantedpkg.__version__)"],
+                                  capture_output=True, text=True, env=pinned.environ(), check=False)
+    assert pinned.packages["plantedpkg"] == "2.0" and "fakeproject" in pinned.packages
+    assert imported.stdout.strip() == "2.0", imported.stderr
+    with stacks.using(stacks.parse_stack(""), options) as own:  # no pin: the project's own range
+        pass
+    assert own.packages["plantedpkg"] == "1.0"
 
 
 @pytest.mark.nightly

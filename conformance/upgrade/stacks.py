@@ -7,18 +7,25 @@ them when its environment was built; ``--rebuild`` resolves them again.
 
 Its **environment** is a virtualenv — made as nox makes its sessions' (``python -m virtualenv``, or
 the standard library's ``venv`` where virtualenv is not installed), with pip — that holds this
-project (``pip install -e <repo>[offline,tensorboard,tuner]``, the smoke tier's optional parts, and ``jax``
-when the stack names JAX) and the stack's
-pins, installed in one pip command so the resolver sees both. Environments are cached under
-``.nox/stacks/<hash>``, the hash of everything that decides what gets installed (the pins, this
-Python, the extras, pyproject.toml, the extra wheel folders, inheriting or not); ``stack.json`` in
-the folder is written last, so a build that failed half-way is rebuilt, never reused.
+project with its extras ``offline``, ``tensorboard`` and ``tuner`` (the smoke tier's optional parts, and
+``jax`` when the stack names JAX), and the stack's pins. The pins replace the project's own ranges for the
+packages they name: pyproject.toml caps the frameworks at the releases the project was checked on, and a
+stack is how a later release or a release candidate gets tried before the cap is raised (or an earlier one
+below the floor, whose missing APIs then show in the examples, not at install).
+:func:`requirements_to_install` lists the project's requirements, read from pyproject.toml, with a pinned
+package's specifier left out (its extras and marker kept), and the pins; pip resolves them in one command,
+so every other constraint still holds, and then installs the project editable with ``--no-deps``.
+
+Environments are cached under ``.nox/stacks/<hash>``, the hash of everything that decides what gets
+installed (the pins, this Python, the extras, pyproject.toml, the extra wheel folders, inheriting or
+not); ``stack.json`` in the folder is written last, so a build that failed half-way is rebuilt, never
+reused.
 
 ``inherit=True`` builds the stack *on top of this interpreter's packages*: a ``.pth`` file puts
 this project's working tree and this interpreter's site-packages on the environment's path, behind
 its own site-packages, and pip installs the stack's pins alone (pip leaves the inherited copies
 alone: "not uninstalling ..., outside environment"). Quick, and it works without the network when
-the pins come from a local folder (``find_links``); the tests use it.
+the pins come from a local folder (``find_links``); most of the tests use it.
 """
 
 from __future__ import annotations
@@ -36,11 +43,13 @@ import subprocess
 import sys
 import sysconfig
 import time
+import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from conformance.errors import ConformanceError
@@ -224,14 +233,17 @@ def _build(stack: Stack, folder: Path, key: str, options: BuildOptions) -> Envir
     environment = Environment(stack, folder, key, log=log)
     if options.inherit:
         _inherit(environment, options.project)
-    command = [str(environment.python), "-m", "pip", "install", "--disable-pip-version-check"]
+    pip = [str(environment.python), "-m", "pip", "install", "--disable-pip-version-check"]
     for folder_or_url in options.find_links:
-        command += ["--find-links", str(folder_or_url)]
-    if not options.inherit:
-        extras = options.extras_for(stack)
-        command += ["-e", f"{options.project}[{','.join(extras)}]" if extras else str(options.project)]
-    command += [str(r) for r in stack.requirements]
-    if not options.inherit or stack.requirements:
+        pip += ["--find-links", str(folder_or_url)]
+    if options.inherit:
+        installs = [pip + [str(r) for r in stack.requirements]] if stack.requirements else []
+    else:
+        # the project's requirements were resolved in the first command, with the pins replacing their
+        # ranges; pip would warn that the project's own metadata disagrees, which is the point
+        installs = [pip + requirements_to_install(stack, options.project, options.extras_for(stack)),
+                    pip + ["--no-deps", "--no-warn-conflicts", "-e", str(options.project)]]
+    for command in installs:
         done = _logged(command, log, environment.environ())
         if done.returncode != 0:
             shutil.rmtree(folder, ignore_errors=True)
@@ -244,6 +256,37 @@ def _build(stack: Stack, folder: Path, key: str, options: BuildOptions) -> Envir
         "find_links": list(map(str, options.find_links)), "build_s": build_s,
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "packages": packages}, indent=1) + "\n")
     return Environment(stack, folder, key, packages, reused=False, build_s=build_s, log=log)
+
+
+def requirements_to_install(stack: Stack, project: Path, extras: Sequence[str]) -> list[str]:
+    """What a build that does not inherit resolves in one pip command: the project's own requirements
+    (its dependencies and those of ``extras``, read from its pyproject.toml) and the stack's pins. A pin
+    replaces the project's range for the package it names: that requirement loses its version specifier
+    and keeps its extras and marker (``jax[cpu]>=0.4.30`` with the pin ``jax==0.12.0`` becomes ``jax[cpu]``
+    and ``jax==0.12.0``). The others go to pip as pyproject.toml writes them."""
+    pinned = set(stack.names)
+    own = []
+    for text in _project_requirements(project, extras):
+        requirement = Requirement(text)
+        if canonicalize_name(requirement.name) in pinned:
+            requirement.specifier = SpecifierSet()
+            text = str(requirement)
+        own.append(text)
+    return own + [str(r) for r in stack.requirements]
+
+
+def _project_requirements(project: Path, extras: Sequence[str]) -> list[str]:
+    pyproject = project / "pyproject.toml"
+    metadata = tomllib.loads(pyproject.read_text())["project"]
+    dynamic = {"dependencies", "optional-dependencies"} & set(metadata.get("dynamic", ()))
+    if dynamic:  # only the build backend knows them, and the pins could not replace their ranges
+        raise ConformanceError(f"{pyproject}: a stack needs the project's requirements written out, "
+                               f"not dynamic {', '.join(sorted(dynamic))}")
+    optional = metadata.get("optional-dependencies", {})
+    unknown = sorted(set(extras) - set(optional))
+    if unknown:
+        raise ConformanceError(f"{pyproject} has no extra {', '.join(unknown)}")
+    return list(metadata.get("dependencies", ())) + [text for extra in extras for text in optional[extra]]
 
 
 def installed_packages(environment: Environment) -> dict[str, str]:
