@@ -43,10 +43,14 @@ import subprocess
 import sys
 import sysconfig
 import time
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pyproject.toml declares tomli where the standard library has no tomllib
+    import tomli as tomllib
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
