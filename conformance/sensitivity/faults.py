@@ -13,10 +13,15 @@ import functools
 import importlib
 import inspect
 import re
-import tomllib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pyproject.toml declares tomli where the standard library has no tomllib
+    import tomli as tomllib
 
 import numpy as np
 
