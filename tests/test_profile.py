@@ -190,7 +190,7 @@ def test_v2_and_v3_show_each_tensorcore_as_a_device():
 
 def test_chips_found_on_this_host_alone_still_make_a_tpu_profile():
     assert profile.profile_id({"tpu": profile.tpu_info(NO_ENV, local=profile_tpu.LocalChips(8, "v6e"))}) == \
-        "tpu-v6e-2x4-x8"
+        "tpu-v6e-x8"
     unknown = profile.tpu_info(NO_ENV, local=profile_tpu.LocalChips(4, None))
     assert profile.profile_id({"tpu": unknown}) == "tpu-unknown-x4"
     assert unknown["local_devices"] is None  # devices per chip depend on the generation
@@ -229,9 +229,11 @@ def test_chips_on_one_host_of_several_are_not_taken_for_the_slice():
 
 @pytest.mark.parametrize(("environ", "local", "expected_id"), [
     ({"TPU_ACCELERATOR_TYPE": "v5litepod-4"}, NO_LOCAL_CHIPS, "tpu-v5e-2x2-x4"),
-    ({}, profile_tpu.LocalChips(4, "v5e"), "tpu-v5e-2x2-x4"),
+    ({"TPU_WORKER_HOSTNAMES": "tpu-0"}, profile_tpu.LocalChips(4, "v5e"), "tpu-v5e-2x2-x4"),
     ({"TPU_ACCELERATOR_TYPE": "v4-8"}, NO_LOCAL_CHIPS, "tpu-v4-2x2x1-x4"),
-    ({}, profile_tpu.LocalChips(4, "v4"), "tpu-v4-2x2x1-x4"),
+    ({"TPU_WORKER_HOSTNAMES": "tpu-0"}, profile_tpu.LocalChips(4, "v4"), "tpu-v4-2x2x1-x4"),
+    ({"TPU_WORKER_HOSTNAMES": "tpu-0"}, profile_tpu.LocalChips(4, "7x"), "tpu-7x-2x2x1-x4"),
+    ({"TPU_ACCELERATOR_TYPE": "v5p-16"}, NO_LOCAL_CHIPS, "tpu-v5p-2x2x2-x8"),
     ({"TPU_ACCELERATOR_TYPE": "v6e-1"}, NO_LOCAL_CHIPS, "tpu-v6e-1x1-x1"),
 ])
 def test_a_small_slice_has_one_id_whether_or_not_its_topology_is_set(environ, local, expected_id):
@@ -245,8 +247,15 @@ def test_a_larger_slice_gets_no_topology_it_was_not_given():
     tpu = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v5litepod-16", "TPU_WORKER_HOSTNAMES": "a,b,c,d"},
                            local=profile_tpu.LocalChips(4, "v5e"))
     assert profile.profile_id({"tpu": tpu}) == "tpu-v5e-x16"
-    assert profile.profile_id({"tpu": profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v4-16"}, local=NO_LOCAL_CHIPS)}) == \
-        "tpu-v4-x8"
+    assert profile.profile_id({"tpu": profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v4-32"}, local=NO_LOCAL_CHIPS)}) == \
+        "tpu-v4-x16"
+
+
+def test_a_host_whose_chips_are_all_that_is_known_gets_no_topology_and_says_why():
+    # one worker of a v4-16 without its .env sees the 4 chips a v4-8 has: it must not take the v4-8's id
+    worker = profile.tpu_info(NO_ENV, local=profile_tpu.LocalChips(4, "v4"))
+    assert profile.profile_id({"tpu": worker}) == "tpu-v4-x4"
+    assert any("read from this host alone" in note for note in worker["notes"]), worker["notes"]
 
 
 def test_tpu7x_hosts_are_found_by_pci_id_with_two_devices_per_chip(tmp_path):
@@ -267,7 +276,7 @@ def test_a_tpu7x_accelerator_type_names_the_generation_and_leaves_the_count_to_t
 def test_a_tpu_names_the_profile_before_a_gpu():
     gpu = profile.gpu_info("NVIDIA H100 80GB HBM3, 81559, 580.65\n", "")
     tpu = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v5p-16"}, local=NO_LOCAL_CHIPS)
-    assert profile.profile_id({"tpu": tpu, "gpu": gpu}) == "tpu-v5p-x8"
+    assert profile.profile_id({"tpu": tpu, "gpu": gpu}) == "tpu-v5p-2x2x2-x8"
 
 
 def test_local_chips_are_read_by_google_tpu_pci_ids_not_by_google_vendor_alone(tmp_path):
@@ -306,6 +315,6 @@ def test_v2_and_v3_hosts_share_a_pci_id_and_their_accelerator_type_names_which(t
     root = pci_devices(tmp_path / "pci", *[("0x1ae0", "0x0027")] * 4)
     local = profile_tpu.local_chips(root, tmp_path / "dev")
     assert local == profile_tpu.LocalChips(4, "v3")
-    assert profile.profile_id({"tpu": profile.tpu_info(NO_ENV, local=local)}) == "tpu-v3-2x2-x4"
+    assert profile.profile_id({"tpu": profile.tpu_info(NO_ENV, local=local)}) == "tpu-v3-x4"
     v2 = profile.tpu_info({"TPU_ACCELERATOR_TYPE": "v2-8"}, local=local)
     assert v2["generation"] == "v2" and not any("this host's chips" in note for note in v2.get("notes", []))

@@ -10,8 +10,10 @@ Three sources, the first that knows a fact wins:
   hardware check reads them, and ``/dev/accel*`` nodes, which count the chips attached to this host.
 
 A slice of up to 8 chips comes in one shape for its chip count (four v5e chips are a 2x2), so its
-topology is filled in where nothing states it: the id of such a slice is the same whether or not the
-runner sets ``TPU_TOPOLOGY``. A larger slice keeps the topology it is given, or none.
+topology is filled in where nothing states it but its size is known (from the accelerator type, or the
+chips of a host named as the slice's only one): the id of such a slice is the same whether or not the
+runner sets ``TPU_TOPOLOGY``. A larger slice keeps the topology it is given, or none; so does a host
+whose chips are all that is known, which may be one worker of a larger slice.
 
 A form this module does not know (a new generation, an odd topology) leaves that fact ``None`` and a
 note saying why, never an error.
@@ -56,11 +58,13 @@ GOOGLE_PCI_VENDOR = "0x1ae0"
 TPU_PCI_DEVICES = {"0x0027": "v3", "0x005e": "v4", "0x0062": "v5p", "0x0063": "v5e", "0x006f": "v6e",
                    "0x0076": "7x"}
 # The one shape of a small slice, by generation and chip count (the smallest slices each generation is sold
-# in): 1, 4 or 8 v5e or v6e chips in a plane, 4 v4 or v5p chips in a 2x2x1 cube, 4 v2 or v3 chips in a 2x2.
+# in): 1, 4 or 8 v5e or v6e chips in a plane; 4 v4, v5p or 7x chips in a 2x2x1 cube (one host), 8 v4 or
+# v5p chips in a 2x2x2 (two); 4 v2 or v3 chips in a 2x2.
 SMALL_SLICE_TOPOLOGIES = {
     ("v5e", 1): "1x1", ("v5e", 4): "2x2", ("v5e", 8): "2x4",
     ("v6e", 1): "1x1", ("v6e", 4): "2x2", ("v6e", 8): "2x4",
-    ("v4", 4): "2x2x1", ("v5p", 4): "2x2x1", ("v2", 4): "2x2", ("v3", 4): "2x2",
+    ("v4", 4): "2x2x1", ("v5p", 4): "2x2x1", ("7x", 4): "2x2x1", ("v4", 8): "2x2x2", ("v5p", 8): "2x2x2",
+    ("v2", 4): "2x2", ("v3", 4): "2x2",
 }
 SAME_PCI_ID_AS = {"v2": "v3"}
 
@@ -92,9 +96,15 @@ def tpu_info(environ: Mapping[str, str] | None = None, metadata: Mapping[str, st
     generation = generation or local.generation
     topology = _parse_topology(facts.get("TOPOLOGY"), notes)
     hosts = len([name for name in facts.get("WORKER_HOSTNAMES", "").split(",") if name.strip()]) or None
+    stated_chips = _chips(generation, cores, topology, notes)
     # Without a type or topology, the chips seen here are the slice's only when it has one host.
-    chips = _chips(generation, cores, topology, notes) or (local.count if hosts in (None, 1) else None) or None
-    if topology is None:
+    chips = stated_chips or (local.count if hosts in (None, 1) else None) or None
+    if chips and not stated_chips and hosts is None:
+        notes.append("the slice's chip count is read from this host alone; where the slice spans hosts, set "
+                     "TPU_ACCELERATOR_TYPE or TPU_TOPOLOGY")
+    # A worker of a larger slice sees as many chips as a small slice has: its shape is known only when
+    # the slice's size is stated, or its one host is.
+    if topology is None and (stated_chips or hosts == 1):
         topology = SMALL_SLICE_TOPOLOGIES.get((generation, chips))
     on_this_host = local.count or (chips // hosts if chips and hosts and chips % hosts == 0 else None)
     per_chip = (GENERATIONS[generation].devices_per_chip if generation in GENERATIONS
