@@ -85,10 +85,29 @@ def test_a_container_given_one_slice_is_named_by_it_with_the_id_characters_kept(
 
 @pytest.mark.parametrize("slice_profile, part", [
     ("1g.5gb", "mig-1g-5gb"), ("7g.80gb", "mig-7g-80gb"), ("1g.18gb", "mig-1g-18gb"),
-    ("1g.10gb+me", "mig-1g-10gb-me"), ("1c.3g.20gb", "mig-1c-3g-20gb"), (None, "mig-unknown")])
+    ("1g.10gb+me", "mig-1g-10gb-me"), ("1c.3g.20gb", "mig-1c-3g-20gb"), (None, "mig-unknown"),
+    ("1g.24gb-me", "mig-1g-24gb-no-me"), ("1g.24gb+me.all", "mig-1g-24gb-me-all"), ("1g.24gb+gfx", "mig-1g-24gb-gfx")])
 def test_a_slice_profile_becomes_an_id_part_without_dots_or_plus(slice_profile, part):
     # "+" joins the models of a mixed box in an id, and ids name folders and baseline files.
     assert mig.id_part({"profile": slice_profile}) == part
+
+
+def test_slices_with_and_without_media_engines_get_different_ids():
+    listing = """GPU 0: NVIDIA RTX PRO 6000 Blackwell Server Edition (UUID: GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77)
+  MIG 1g.24gb-me    Device  0: (UUID: MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f)
+  MIG 1g.24gb+me    Device  1: (UUID: MIG-cba663e8-9bed-5b7e-8d0a-7a1d6d1f2b8e)
+"""
+    csv = "NVIDIA RTX PRO 6000 Blackwell Server Edition, 97887, 580.65\n"
+    without = mig_gpu(csv, listing, "MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f")
+    with_engines = mig_gpu(csv, listing, "MIG-cba663e8-9bed-5b7e-8d0a-7a1d6d1f2b8e")
+    assert without["notes"] == [] and without["devices"][0]["mig"]["profile"] == "1g.24gb-me"
+    assert profile.profile_id({"gpu": without}) != profile.profile_id({"gpu": with_engines})
+    assert profile.profile_id({"gpu": without}).endswith("-mig-1g-24gb-no-me-x1")
+
+
+def test_a_slice_profile_in_capitals_gets_the_id_of_one_in_lower_case():
+    capitals = A100_TWO_SLICES.replace("MIG 3g.20gb", "MIG 3G.20GB")
+    assert mig_id(A100_CSV, capitals) == mig_id(A100_CSV, A100_TWO_SLICES) == "gpu-nvidia-a100-40gb-mig-3g-20gb-x1"
 
 
 def test_the_fingerprint_records_the_slice_its_uuid_and_its_gpu():

@@ -23,8 +23,9 @@ from typing import Any, NamedTuple
 MIG_DEVICES_PER_PROCESS = 1
 
 _GPU_LINE = re.compile(r"^GPU\s+(\d+):\s*(.+?)\s*\(UUID:\s*(GPU-[^)\s]+)\s*\)\s*$")
-_MIG_LINE = re.compile(r"^\s+MIG\b")
-_MIG_PROFILE = re.compile(r"^\s+MIG\s+(\d+[cg]\.[0-9a-z.+]+)\s+Device\s+\d+:", re.IGNORECASE)
+_MIG_LINE = re.compile(r"^\s+MIG\b", re.IGNORECASE)
+# "+me" adds a slice's media engines, "-me" leaves them out (Blackwell), "+me.all" takes all of them
+_MIG_PROFILE = re.compile(r"^\s+MIG\s+(\d+[cg]\.[0-9a-z.+-]+)\s+Device\s+\d+:", re.IGNORECASE)
 _MIG_UUID = re.compile(r"\(UUID:\s*(MIG-[^)\s]+)\s*\)")
 
 
@@ -96,9 +97,12 @@ def device_fields(slice_: Slice) -> dict[str, Any]:
 
 def id_part(mig: dict[str, Any]) -> str:
     """``mig-1g-5gb``: the slice profile in the characters an id uses (``+``, which joins the models of a
-    mixed box, and ``.`` become ``-``: ``1g.10gb+me`` → ``mig-1g-10gb-me``); ``mig-unknown`` where not read."""
+    mixed box, and ``.`` become ``-``: ``1g.10gb+me`` → ``mig-1g-10gb-me``; a ``-`` that leaves a part out
+    becomes ``-no-``: ``1g.24gb-me`` → ``mig-1g-24gb-no-me``); ``mig-unknown`` where not read."""
     profile = mig.get("profile")
-    return f"mig-{re.sub(r'[^a-z0-9]+', '-', profile.lower()).strip('-')}" if profile else "mig-unknown"
+    if not profile:
+        return "mig-unknown"
+    return f"mig-{re.sub(r'[^a-z0-9]+', '-', profile.replace('-', '-no-')).strip('-')}"
 
 
 def _named_targets(gpus: list[ListedGpu], cuda_visible_devices: str | None,
