@@ -96,6 +96,9 @@ torch = ["torch>=2.6,<2.16"]
         "keras", 'tensorflow-cpu; platform_machine == "x86_64"', "numpy>=1.26,<3", "jax[cpu]",
         "Keras==3.16.0rc1", "jax==0.12.0", "tensorflow-cpu>=2.22"]
     assert install("torch==2.16.0", extras=()) == own + ["torch==2.16.0"]  # an extra not installed is left alone
+    # a pin that holds only where its marker is true leaves the project's range in force everywhere else
+    assert install("keras==3.16.0; python_version >= '3.12'", extras=()) == own + [
+        'keras==3.16.0; python_version >= "3.12"']
     with pytest.raises(ConformanceError, match="has no extra gpu"):
         install("", extras=("gpu",))
 

@@ -266,9 +266,10 @@ def requirements_to_install(stack: Stack, project: Path, extras: Sequence[str]) 
     """What a build that does not inherit resolves in one pip command: the project's own requirements
     (its dependencies and those of ``extras``, read from its pyproject.toml) and the stack's pins. A pin
     replaces the project's range for the package it names: that requirement loses its version specifier
-    and keeps its extras and marker (``jax[cpu]>=0.4.30`` with the pin ``jax==0.12.0`` becomes ``jax[cpu]``
-    and ``jax==0.12.0``). The others go to pip as pyproject.toml writes them."""
-    pinned = set(stack.names)
+    and keeps its extras and marker (``jax[cpu]>=0.4.30,<0.11`` with the pin ``jax==0.12.0`` becomes
+    ``jax[cpu]`` and ``jax==0.12.0``). A pin with a marker of its own replaces nothing: where its marker is
+    false, the project's range must still hold. The others go to pip as pyproject.toml writes them."""
+    pinned = {canonicalize_name(r.name) for r in stack.requirements if r.marker is None}
     own = []
     for text in _project_requirements(project, extras):
         requirement = Requirement(text)
