@@ -13,21 +13,16 @@ import functools
 import importlib
 import inspect
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pyproject.toml declares tomli where the standard library has no tomllib
-    import tomli as tomllib
 
 import numpy as np
 
 from conformance import globs
 from conformance.errors import ConformanceError, MalformedFile
 from conformance.results import store
+from conformance.toml_compat import tomllib
 
 CATALOGUE = Path(__file__).with_name("faults.toml")
 CHANGES = ("argument", "passthrough", "permute")

@@ -47,17 +47,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pyproject.toml declares tomli where the standard library has no tomllib
-    import tomli as tomllib
-
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from conformance.errors import ConformanceError
 from conformance.results import store
+from conformance.toml_compat import tomllib
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = PROJECT_ROOT / ".nox" / "stacks"
