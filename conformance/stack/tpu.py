@@ -29,14 +29,16 @@ from typing import Any, Mapping, NamedTuple
 
 
 class Generation(NamedTuple):
-    tensorcores_per_chip: int
+    tensorcores_per_chip: int | None  # what a chip adds to an accelerator type's number; None: not documented
     devices_per_chip: int  # what JAX or TensorFlow lists per chip
 
 
 # An accelerator-type name ("v4-8", "v5litepod-8") counts TensorCores, not chips. v2, v3, v4 and v5p
 # chips have two cores (v4-8 and v5p-8 are 4 chips); v5e and v6e chips have one, so there the number
 # is the chip count (v5litepod-8 and v6e-8 are 8 chips). v4 and v5p show a chip's two cores to the
-# framework as one device (megacore); v2, v3 and 7x show each core.
+# framework as one device (megacore); v2, v3 and 7x show each core. TPU7x (Ironwood) chips have two
+# TensorCores and no megacore (JAX's TPU tables say so), but what the number in its accelerator type counts
+# is not documented where this module could read it: its chips come from the topology or this host.
 GENERATIONS = {
     "v2": Generation(tensorcores_per_chip=2, devices_per_chip=2),
     "v3": Generation(tensorcores_per_chip=2, devices_per_chip=2),
@@ -44,11 +46,8 @@ GENERATIONS = {
     "v5p": Generation(tensorcores_per_chip=2, devices_per_chip=1),
     "v5e": Generation(tensorcores_per_chip=1, devices_per_chip=1),
     "v6e": Generation(tensorcores_per_chip=1, devices_per_chip=1),
+    "7x": Generation(tensorcores_per_chip=None, devices_per_chip=2),
 }
-# TPU7x (Ironwood) chips have two TensorCores and no megacore, so a framework lists two devices per chip
-# (JAX's TPU tables say so), but what the number in its accelerator type counts is not documented where
-# this module could read it: its chips come from the topology or this host's PCI devices.
-DEVICES_PER_CHIP_ONLY = {"7x": 2}
 # Accelerator types spell v5e "v5litepod" (and some tools "v5lite"), and 7x "tpu7x".
 GENERATION_ALIASES = {"v5litepod": "v5e", "v5lite": "v5e", "tpu7x": "7x"}
 GOOGLE_PCI_VENDOR = "0x1ae0"
@@ -107,8 +106,7 @@ def tpu_info(environ: Mapping[str, str] | None = None, metadata: Mapping[str, st
     if topology is None and (stated_chips or hosts == 1):
         topology = SMALL_SLICE_TOPOLOGIES.get((generation, chips))
     on_this_host = local.count or (chips // hosts if chips and hosts and chips % hosts == 0 else None)
-    per_chip = (GENERATIONS[generation].devices_per_chip if generation in GENERATIONS
-                else DEVICES_PER_CHIP_ONLY.get(generation))
+    per_chip = GENERATIONS[generation].devices_per_chip if generation in GENERATIONS else None
     return {
         "accelerator_type": accelerator_type,
         "generation": generation,
@@ -169,6 +167,10 @@ def _parse_accelerator_type(text: str, notes: list[str]) -> tuple[str | None, in
     if generation not in GENERATIONS:
         notes.append(f"generation {generation!r} is not in the chip-count table; its chip count comes from the "
                      f"topology or this host's chips")
+        return generation, None
+    if GENERATIONS[generation].tensorcores_per_chip is None:
+        notes.append(f"what the number in a {generation} accelerator type counts is not documented; its chip "
+                     f"count comes from the topology or this host's chips")
         return generation, None
     return generation, int(match.group(2))
 
